@@ -17,7 +17,7 @@ export function buildCli(): Command {
       mod = require(`./${name}`);
     } catch (err) {
       // TODO(lead): make strict once every command module has landed.
-      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(`/cli/${name}`)) continue;
+      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(`'./${name}'`)) continue;
       throw err;
     }
     mod.register(program);

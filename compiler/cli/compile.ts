@@ -1,0 +1,59 @@
+// `tollgate compile PATHS... [--emit ir|ir-json|iptables|iptables-calico|nftables] [-o DIR]`
+// Runs the pipeline; prints the chosen form to stdout, and with -o writes the BPF artifacts to DIR.
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { compile } from '../pipeline';
+import { CliError, printWarnings, readStdinIfNeeded, tenantOption } from './common';
+
+const EMITS = ['ir', 'ir-json', 'iptables', 'iptables-calico', 'nftables', 'summary'] as const;
+type Emit = (typeof EMITS)[number];
+
+export function register(program: Command): void {
+  program
+    .command('compile')
+    .description('compile manifests into the rule IR and BPF programs (with -o DIR) or another dataplane form')
+    .argument('<paths...>', 'manifest files or directories (*.yaml, *.yml, *.json), or - for stdin')
+    .addOption(new Option('--emit <form>', 'what to print on stdout').choices(EMITS as unknown as string[]))
+    .option('-o, --out <dir>', 'write BPF C, objects, map contents and an attach manifest to this directory')
+    .option('--no-optimize', 'keep every rule as lowered (the optimizer never changes a verdict)')
+    .addOption(tenantOption())
+    .action(async (paths: string[], opts: { emit?: Emit; out?: string; optimize: boolean; tenant?: string[] }) => {
+      const compiled = compile(paths, { tenants: opts.tenant, stdin: readStdinIfNeeded(paths), noOptimize: !opts.optimize });
+      printWarnings(compiled.diagnostics);
+      const emit: Emit = opts.emit ?? (opts.out ? 'summary' : 'ir');
+      process.stdout.write(render(emit, compiled));
+      if (opts.out) {
+        const { emitBpf } = require('../emit/bpf') as typeof import('../emit/bpf');
+        const written = await emitBpf(compiled.program, opts.out);
+        process.stderr.write(`tollgate: wrote ${written.files.length} files to ${opts.out}\n`);
+      }
+    });
+}
+
+function render(emit: Emit, compiled: ReturnType<typeof compile>): string {
+  const p = compiled.program;
+  switch (emit) {
+    case 'ir': {
+      const { renderProgram } = require('../ir/print') as typeof import('../ir/print');
+      return renderProgram(p);
+    }
+    case 'ir-json':
+      return JSON.stringify(p, null, 2) + '\n';
+    case 'iptables':
+    case 'iptables-calico': {
+      const { emitIptables } = require('../emit/iptables') as typeof import('../emit/iptables');
+      const out = emitIptables(p, { style: emit === 'iptables' ? 'flat' : 'calico' });
+      return (out.ipsets ? `# ipset restore input\n${out.ipsets}\n# iptables-restore input\n` : '') + out.rules;
+    }
+    case 'nftables': {
+      const { emitNftables } = require('../emit/iptables') as typeof import('../emit/iptables');
+      return emitNftables(p).ruleset;
+    }
+    case 'summary': {
+      const rules = p.endpoints.reduce((n, e) => n + [e.ingress, e.egress].reduce((m, c) => m + c.tiers.reduce((k, t) => k + t.rules.length, 0), 0), 0);
+      return `${p.endpoints.length} endpoints, ${rules} rules\n`;
+    }
+    default:
+      throw new CliError(`unknown --emit ${String(emit)}`);
+  }
+}
