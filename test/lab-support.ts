@@ -1,0 +1,38 @@
+// Hand-built models for the lab tests (the lab reads only pods from the model).
+import type { Model, Pod } from '../compiler/model/types';
+
+export function pod(ns: string, name: string, ips: string[], ports: [number, number][], annotations: Record<string, string> = {}): Pod {
+  return {
+    namespace: ns,
+    name,
+    labels: { app: name },
+    annotations,
+    serviceAccount: 'default',
+    ips,
+    ports: ports.map(([port, protocol]) => ({ port, protocol })),
+    hostNetwork: false,
+    bandwidth: {},
+    origin: { ref: { kind: 'Pod', namespace: ns, name }, location: { file: 'test/lab-model.yaml', line: 1, col: 1 } },
+  };
+}
+
+export function model(pods: Pod[]): Model {
+  const nsNames = [...new Set(pods.map((p) => p.namespace))];
+  return {
+    namespaces: nsNames.map((n) => ({
+      name: n,
+      labels: { 'kubernetes.io/metadata.name': n },
+      origin: { ref: { kind: 'Namespace', name: n }, location: { file: 'test/lab-model.yaml' } },
+    })),
+    pods,
+    serviceAccounts: [],
+    nodes: [],
+    networkSets: [],
+    hostEndpoints: [],
+    ipPools: [],
+    networkPolicies: [],
+    calicoPolicies: [],
+    tiers: [],
+    adminPolicies: [],
+  };
+}
