@@ -1,0 +1,461 @@
+// BpfObject: bpf_object__open_file, `const volatile` configuration, map sizing and sharing, load (a worker).
+#include "object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tollgate {
+
+static constexpr size_t kLogBufSize = 4 << 20;  // the kernel keeps the tail of the verifier log (rolling log)
+
+Napi::Function NativeObject::Define(Napi::Env env)
+{
+	return DefineClass(env, "NativeObject",
+			   {
+				   InstanceMethod<&NativeObject::SetConst>("setConst"),
+				   InstanceMethod<&NativeObject::Consts>("consts"),
+				   InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
+				   InstanceMethod<&NativeObject::ReuseMap>("reuseMap"),
+				   InstanceMethod<&NativeObject::Load>("load"),
+				   InstanceMethod<&NativeObject::Map>("map"),
+				   InstanceMethod<&NativeObject::Program>("program"),
+				   InstanceMethod<&NativeObject::MapNames>("mapNames"),
+				   InstanceMethod<&NativeObject::ProgramNames>("programNames"),
+				   InstanceMethod<&NativeObject::Close>("close"),
+				   InstanceAccessor<&NativeObject::GetLoaded>("loaded"),
+				   InstanceAccessor<&NativeObject::GetClosed>("closed"),
+				   InstanceAccessor<&NativeObject::GetPath>("path"),
+			   });
+}
+
+// new NativeObject(path): opens the ELF file (no kernel objects are created until load()).
+NativeObject::NativeObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeObject>(info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsString())
+		throw Napi::TypeError::New(env, "NativeObject: path must be a string");
+	path_ = info[0].As<Napi::String>().Utf8Value();
+	logBuf_.assign(kLogBufSize, '\0');
+
+	struct bpf_object_open_opts opts;
+	memset(&opts, 0, sizeof(opts));
+	opts.sz = sizeof(opts);
+	opts.kernel_log_buf = logBuf_.data();
+	opts.kernel_log_size = logBuf_.size();
+	opts.kernel_log_level = 0;  // libbpf retries a failed load at level 1 into our buffer
+
+	LibbpfCapture cap;
+	errno = 0;
+	bpf_object *o = bpf_object__open_file(path_.c_str(), &opts);
+	if (!o) {
+		int e = errno ? errno : EINVAL;
+		OsError err = MakeOsError(e, "bpf_object__open_file", "bpf_object__open_file('" + path_ + "')",
+					  cap.Text());
+		err.libbpfLog = cap.Text();
+		ThrowOs(env, err);
+	}
+	obj_ = o;
+	RegisterLive(this);
+}
+
+NativeObject::~NativeObject()
+{
+	DoClose();
+	UnregisterLive(this);
+}
+
+void NativeObject::DoClose()
+{
+	if (loading_)
+		return;  // the load worker holds a reference; it can never be collected while loading
+	for (ChildHandle *c : std::vector<ChildHandle *>(children_.begin(), children_.end()))
+		c->CloseByParent();
+	children_.clear();
+	if (obj_) {
+		bpf_object__close(obj_);
+		obj_ = nullptr;
+	}
+}
+
+void NativeObject::CloseForExit()
+{
+	DoClose();
+}
+
+void NativeObject::RequireOpen(Napi::Env env, const char *what)
+{
+	if (!obj_)
+		throw StateError(env, "ERR_BPF_CLOSED", std::string(what) + ": the object '" + path_ + "' is closed");
+	if (loading_)
+		throw StateError(env, "ERR_BPF_BUSY", std::string(what) + ": load() of '" + path_ + "' is in progress");
+}
+
+void NativeObject::RequireNotLoaded(Napi::Env env, const char *what)
+{
+	RequireOpen(env, what);
+	if (loaded_ || loadFailed_)
+		throw StateError(env, "ERR_BPF_LOADED",
+				 std::string(what) + ": must be called before load() ('" + path_ + "' was already loaded)");
+}
+
+void NativeObject::RequireLoaded(Napi::Env env, const char *what)
+{
+	RequireOpen(env, what);
+	if (!loaded_)
+		throw StateError(env, "ERR_BPF_NOT_LOADED",
+				 std::string(what) + ": the object '" + path_ + "' is not loaded (call load() first)");
+}
+
+// ---- const volatile globals ----
+
+struct ConstVar {
+	std::string name;
+	uint32_t offset;
+	uint32_t size;
+};
+
+static bpf_map *FindRodata(bpf_object *obj)
+{
+	bpf_map *m;
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *n = bpf_map__name(m);
+		size_t len = strlen(n);
+		if (bpf_map__is_internal(m) && len >= 7 && strcmp(n + len - 7, ".rodata") == 0)
+			return m;
+	}
+	return nullptr;
+}
+
+// The variables of the .rodata section, from BTF (names, offsets and sizes as the compiler laid them out).
+static std::vector<ConstVar> RodataVars(bpf_object *obj)
+{
+	std::vector<ConstVar> out;
+	struct btf *btf = bpf_object__btf(obj);
+	if (!btf)
+		return out;
+	int secId = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (secId < 0)
+		return out;
+	const struct btf_type *sec = btf__type_by_id(btf, secId);
+	const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+		if (!var || !btf_is_var(var))
+			continue;
+		out.push_back({btf__name_by_offset(btf, var->name_off), vs->offset, vs->size});
+	}
+	return out;
+}
+
+Napi::Value NativeObject::Consts(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireOpen(env, "consts");
+	Napi::Array arr = Napi::Array::New(env);
+	uint32_t i = 0;
+	for (const ConstVar &v : RodataVars(obj_)) {
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("name", v.name);
+		o.Set("offset", v.offset);
+		o.Set("size", v.size);
+		arr.Set(i++, o);
+	}
+	return arr;
+}
+
+Napi::Value NativeObject::SetConst(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireNotLoaded(env, "setConst");
+	std::string name = info[0].As<Napi::String>().Utf8Value();
+	Napi::Buffer<uint8_t> value = info[1].As<Napi::Buffer<uint8_t>>();
+
+	std::vector<ConstVar> vars = RodataVars(obj_);
+	const ConstVar *found = nullptr;
+	std::string names;
+	for (const ConstVar &v : vars) {
+		names += (names.empty() ? "" : ", ") + v.name;
+		if (v.name == name)
+			found = &v;
+	}
+	if (!found) {
+		OsError e = MakeOsError(ENOENT, "btf__find_by_name_kind",
+					"setConst('" + name + "')",
+					"no `const volatile` variable named '" + name + "' in the .rodata of '" + path_ +
+						"' (found: " + (names.empty() ? "none" : names) + ")");
+		ThrowOs(env, e);
+	}
+	if (value.Length() != found->size) {
+		OsError e = MakeOsError(EINVAL, "setConst", "setConst('" + name + "')",
+					"'" + name + "' is " + std::to_string(found->size) + " bytes, the value is " +
+						std::to_string(value.Length()) + " bytes");
+		ThrowOs(env, e);
+	}
+	bpf_map *ro = FindRodata(obj_);
+	size_t size = 0;
+	const void *init = ro ? bpf_map__initial_value(ro, &size) : nullptr;
+	if (!init || found->offset + found->size > size) {
+		OsError e = MakeOsError(ENOENT, "bpf_map__initial_value", "setConst('" + name + "')",
+					"the .rodata map of '" + path_ + "' has no room for '" + name + "'");
+		ThrowOs(env, e);
+	}
+	std::vector<uint8_t> data(static_cast<const uint8_t *>(init), static_cast<const uint8_t *>(init) + size);
+	memcpy(data.data() + found->offset, value.Data(), found->size);
+	int r = bpf_map__set_initial_value(ro, data.data(), data.size());
+	if (r < 0)
+		ThrowOs(env, MakeOsError(r, "bpf_map__set_initial_value", "setConst('" + name + "')"));
+	return env.Undefined();
+}
+
+static bpf_map *FindMapOrThrow(Napi::Env env, bpf_object *obj, const std::string &name, const std::string &what,
+			       const std::string &path)
+{
+	bpf_map *m = bpf_object__find_map_by_name(obj, name.c_str());
+	if (m)
+		return m;
+	std::string names;
+	bpf_map *it;
+	bpf_object__for_each_map(it, obj)
+	{
+		names += (names.empty() ? "" : ", ") + std::string(bpf_map__name(it));
+	}
+	ThrowOs(env, MakeOsError(ENOENT, "bpf_object__find_map_by_name", what,
+				 "no map named '" + name + "' in '" + path + "' (maps: " + (names.empty() ? "none" : names) +
+					 ")"));
+}
+
+Napi::Value NativeObject::SetMapMaxEntries(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireNotLoaded(env, "setMapMaxEntries");
+	std::string name = info[0].As<Napi::String>().Utf8Value();
+	uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+	std::string what = "setMapMaxEntries('" + name + "', " + std::to_string(n) + ")";
+	bpf_map *m = FindMapOrThrow(env, obj_, name, what, path_);
+	int r = bpf_map__set_max_entries(m, n);
+	if (r < 0)
+		ThrowOs(env, MakeOsError(r, "bpf_map__set_max_entries", what));
+	return env.Undefined();
+}
+
+// Shares an existing pinned map instead of creating a new one at load (e.g. the conntrack table across
+// program generations). The pinned map must have the same type, key size and value size.
+Napi::Value NativeObject::ReuseMap(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireNotLoaded(env, "reuseMap");
+	std::string name = info[0].As<Napi::String>().Utf8Value();
+	std::string pin = info[1].As<Napi::String>().Utf8Value();
+	std::string what = "reuseMap('" + name + "', '" + pin + "')";
+	bpf_map *m = FindMapOrThrow(env, obj_, name, what, path_);
+	int fd = bpf_obj_get(pin.c_str());
+	if (fd < 0)
+		ThrowOs(env, MakeOsError(errno, "bpf_obj_get", what));
+	struct bpf_map_info mi;
+	memset(&mi, 0, sizeof(mi));
+	uint32_t len = sizeof(mi);
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len) < 0) {
+		int e = errno;
+		close(fd);
+		ThrowOs(env, MakeOsError(e, "bpf_obj_get_info_by_fd", what));
+	}
+	if (mi.type != bpf_map__type(m) || mi.key_size != bpf_map__key_size(m) ||
+	    mi.value_size != bpf_map__value_size(m)) {
+		close(fd);
+		auto desc = [](uint32_t t, uint32_t k, uint32_t v) {
+			const char *ts = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(t));
+			return std::string(ts ? ts : "?") + " key " + std::to_string(k) + " value " + std::to_string(v);
+		};
+		ThrowOs(env, MakeOsError(EINVAL, "bpf_map__reuse_fd", what,
+					 "the pinned map is " + desc(mi.type, mi.key_size, mi.value_size) +
+						 ", the object's map is " +
+						 desc(bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m))));
+	}
+	int r = bpf_map__reuse_fd(m, fd);  // dups the fd
+	close(fd);
+	if (r < 0)
+		ThrowOs(env, MakeOsError(r, "bpf_map__reuse_fd", what));
+	return env.Undefined();
+}
+
+// ---- load ----
+
+class LoadWorker : public PromiseWorker {
+public:
+	LoadWorker(Napi::Env env, NativeObject *o, Napi::Object self, std::string path)
+		: PromiseWorker(env), o_(o), path_(std::move(path))
+	{
+		self_ = Napi::Persistent(self);
+	}
+
+	void Execute() override
+	{
+		LibbpfCapture cap;
+		std::vector<char> &log = o_->logBuf();
+		log[0] = '\0';
+		int r = bpf_object__load(o_->obj());
+		if (r >= 0)
+			return;
+		std::string vlog(log.data(), strnlen(log.data(), log.size()));
+		std::string detail;
+		if (!vlog.empty())
+			detail = "verifier log (tail):\n" + Tail(vlog, 60, 6000);
+		else
+			detail = Tail(cap.Text(), 30, 4000);
+		err_ = MakeOsError(r, "bpf_object__load", "bpf_object__load('" + path_ + "')", detail);
+		err_.verifierLog = vlog;
+		err_.libbpfLog = cap.Text();
+	}
+
+	void OnOK() override
+	{
+		o_->FinishLoad(!err_.failed());
+		self_.Reset();
+		PromiseWorker::OnOK();
+	}
+
+private:
+	static std::string Tail(const std::string &s, int lines, size_t maxChars)
+	{
+		size_t end = s.size();
+		while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\0'))
+			end--;
+		size_t pos = end;
+		int n = 0;
+		while (pos > 0 && n < lines) {
+			pos = s.rfind('\n', pos - 1);
+			if (pos == std::string::npos) {
+				pos = 0;
+				break;
+			}
+			n++;
+		}
+		if (end - pos > maxChars)
+			pos = end - maxChars;
+		std::string t = s.substr(pos, end - pos);
+		if (!t.empty() && t[0] == '\n')
+			t.erase(0, 1);
+		return (pos > 0 ? "...\n" : "") + t;
+	}
+
+	NativeObject *o_;
+	std::string path_;
+	Napi::ObjectReference self_;
+};
+
+Napi::Value NativeObject::Load(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireNotLoaded(env, "load");
+	loading_ = true;
+	auto *w = new LoadWorker(env, this, info.This().As<Napi::Object>(), path_);
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
+
+// ---- children ----
+
+Napi::Value NativeObject::Map(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string name = info[0].As<Napi::String>().Utf8Value();
+	RequireLoaded(env, ("map('" + name + "')").c_str());
+	bpf_map *m = FindMapOrThrow(env, obj_, name, "map('" + name + "')", path_);
+	int fd = DupFd(bpf_map__fd(m));
+	if (fd < 0)
+		ThrowOs(env, MakeOsError(errno, "fcntl", "map('" + name + "')"));
+	HandleInit init{fd, bpf_map__name(m), info.This().As<Napi::Object>(), this};
+	return GetData(env)->mapCtor.New({Napi::External<HandleInit>::New(env, &init)});
+}
+
+Napi::Value NativeObject::Program(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string name = info[0].As<Napi::String>().Utf8Value();
+	std::string what = "program('" + name + "')";
+	RequireLoaded(env, what.c_str());
+	bpf_program *p = bpf_object__find_program_by_name(obj_, name.c_str());
+	if (!p) {
+		std::string names;
+		bpf_program *it;
+		bpf_object__for_each_program(it, obj_)
+		{
+			names += (names.empty() ? "" : ", ") + std::string(bpf_program__name(it));
+		}
+		ThrowOs(env, MakeOsError(ENOENT, "bpf_object__find_program_by_name", what,
+					 "no program named '" + name + "' in '" + path_ + "' (programs: " +
+						 (names.empty() ? "none" : names) + ")"));
+	}
+	int fd = DupFd(bpf_program__fd(p));
+	if (fd < 0)
+		ThrowOs(env, MakeOsError(errno, "fcntl", what));
+	HandleInit init{fd, bpf_program__name(p), info.This().As<Napi::Object>(), this};
+	return GetData(env)->progCtor.New({Napi::External<HandleInit>::New(env, &init)});
+}
+
+Napi::Value NativeObject::MapNames(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireOpen(env, "mapNames");
+	Napi::Array arr = Napi::Array::New(env);
+	uint32_t i = 0;
+	bpf_map *m;
+	bpf_object__for_each_map(m, obj_)
+	{
+		arr.Set(i++, bpf_map__name(m));
+	}
+	return arr;
+}
+
+Napi::Value NativeObject::ProgramNames(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireOpen(env, "programNames");
+	Napi::Array arr = Napi::Array::New(env);
+	uint32_t i = 0;
+	bpf_program *p;
+	bpf_object__for_each_program(p, obj_)
+	{
+		arr.Set(i++, bpf_program__name(p));
+	}
+	return arr;
+}
+
+Napi::Value NativeObject::Close(const Napi::CallbackInfo &info)
+{
+	if (loading_)
+		throw StateError(info.Env(), "ERR_BPF_BUSY", "close: load() of '" + path_ + "' is in progress");
+	DoClose();
+	return info.Env().Undefined();
+}
+
+Napi::Value NativeObject::GetLoaded(const Napi::CallbackInfo &info)
+{
+	return Napi::Boolean::New(info.Env(), loaded_ && obj_);
+}
+
+Napi::Value NativeObject::GetClosed(const Napi::CallbackInfo &info)
+{
+	return Napi::Boolean::New(info.Env(), obj_ == nullptr);
+}
+
+Napi::Value NativeObject::GetPath(const Napi::CallbackInfo &info)
+{
+	return Napi::String::New(info.Env(), path_);
+}
+
+void InitObject(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("NativeObject", NativeObject::Define(env));
+}
+
+}  // namespace tollgate
