@@ -1,0 +1,144 @@
+// The netns engine: real traffic between the lab's pods. `allowed` is what the packets did (a TCP connect and
+// exchange, a UDP request and reply, each with a bounded timeout); egress/ingress `decidedBy` come from the IR's
+// reference evaluator, which names the rule. When the traffic and the IR disagree, `note` says so: that is a bug
+// in the dataplane (or in the IR), never something to hide.
+import { PROTO } from '../model/types';
+import type { Family } from '../model/types';
+import type { Decision, Endpoint, Packet, Program } from '../ir/types';
+import type { Compiled } from '../pipeline';
+import { labOptions, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
+import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
+
+export function protocolName(p: number): string {
+  switch (p) {
+    case PROTO.TCP:
+      return 'TCP';
+    case PROTO.UDP:
+      return 'UDP';
+    case PROTO.SCTP:
+      return 'SCTP';
+    case PROTO.ICMP:
+      return 'ICMP';
+    case PROTO.ICMPv6:
+      return 'ICMPv6';
+    default:
+      return String(p);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The IR side. compiler/ir/evaluate.ts belongs to the IR's owner; this adapter reads it at run time and accepts the
+// documented contract: `evaluateConnection(program, packet)` returning the two directions' Decisions, or
+// `evaluate(endpoint, direction, packet)`.
+
+interface Verdicts {
+  egress: DirectionResult;
+  ingress: DirectionResult;
+}
+
+type EvaluateFn = (ep: Endpoint, dir: 'ingress' | 'egress', packet: Packet) => Decision;
+type EvaluateConnectionFn = (program: Program, packet: Packet) => unknown;
+
+function isDecision(x: unknown): x is Decision {
+  return typeof x === 'object' && x !== null && typeof (x as Decision).allowed === 'boolean' && typeof (x as Decision).decidedBy === 'string';
+}
+
+function loadEvaluator(): { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn } {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require('../ir/evaluate') as { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn };
+}
+
+function irVerdicts(program: Program, from: string, to: string, packet: Packet): Verdicts {
+  const ev = loadEvaluator();
+  if (ev.evaluateConnection) {
+    const r = ev.evaluateConnection(program, packet) as { egress?: unknown; ingress?: unknown };
+    if (r && isDecision(r.egress) && isDecision(r.ingress)) {
+      return { egress: { allowed: r.egress.allowed, decidedBy: r.egress.decidedBy }, ingress: { allowed: r.ingress.allowed, decidedBy: r.ingress.decidedBy } };
+    }
+  }
+  if (!ev.evaluate) throw new Error('compiler/ir/evaluate.ts exports neither evaluateConnection (with egress/ingress) nor evaluate');
+  const evaluate = ev.evaluate;
+  const side = (id: string, dir: 'ingress' | 'egress'): DirectionResult => {
+    const ep = program.endpoints.find((e) => e.id === id);
+    if (!ep) return { allowed: true, decidedBy: `no endpoint ${id} in the program (default allow)` };
+    const d = evaluate(ep, dir, packet);
+    return { allowed: d.allowed, decidedBy: d.decidedBy };
+  };
+  return { egress: side(from, 'egress'), ingress: side(to, 'ingress') };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function addressOf(p: PodState, family: Family): string | undefined {
+  return (family === 4 ? p.ipv4 : p.ipv6)[0];
+}
+
+const STATUS_WORDS: Record<ProbeOutcome['status'], string> = {
+  ok: 'reply received',
+  refused: 'refused',
+  timeout: 'no reply within the timeout',
+  unreachable: 'unreachable',
+  'bad-reply': 'wrong reply',
+  error: 'error',
+};
+
+export interface NetnsEngineOptions {
+  lab?: LabOptions;
+  timeoutMs?: number;
+}
+
+export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
+  const lab = opts.lab ?? labOptions();
+  return {
+    name: 'netns',
+    async run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
+      const state = await requireLab(lab, probes.flatMap((p) => [p.from, p.to]));
+      const pods = new Map(state.pods.map((p) => [p.id, p]));
+      const requests: ProbeRequest[] = [];
+      const reqIndex = new Map<string, number>();
+      type Plan = { probe: Probe; packet?: Packet; req?: number; why?: string };
+      const plans: Plan[] = probes.map((probe) => {
+        const src = pods.get(probe.from)!;
+        const dst = pods.get(probe.to)!;
+        const sa = addressOf(src, probe.family);
+        const da = addressOf(dst, probe.family);
+        if (!sa || !da) return { probe, why: `not probed: ${!sa ? probe.from : probe.to} has no IPv${probe.family} address` };
+        const packet: Packet = { src: sa, dst: da, proto: probe.protocol, dport: probe.port };
+        if (probe.protocol !== PROTO.TCP && probe.protocol !== PROTO.UDP) {
+          return { probe, packet, why: `not probed: the lab sends only TCP and UDP (${protocolName(probe.protocol)} has no probe here)` };
+        }
+        const protocol = probe.protocol === PROTO.TCP ? 'tcp' : 'udp';
+        const key = `${probe.from}|${probe.to}|${da}|${protocol}|${probe.port}`;
+        let req = reqIndex.get(key);
+        if (req === undefined) {
+          req = requests.length;
+          reqIndex.set(key, req);
+          requests.push({ from: probe.from, to: probe.to, addr: da, port: probe.port, protocol });
+        }
+        return { probe, packet, req };
+      });
+      const outcomes = await runProbes(state, requests, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      return plans.map(({ probe, packet, req, why }): ProbeResult => {
+        const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
+        const ir: Verdicts = packet
+          ? irVerdicts(compiled.program, probe.from, probe.to, packet)
+          : { egress: { allowed: false, decidedBy: why! }, ingress: { allowed: false, decidedBy: why! } };
+        const irAllowed = ir.egress.allowed && ir.ingress.allowed;
+        if (req === undefined) return { ...base, allowed: packet ? irAllowed : false, ...ir, note: why };
+        const o = outcomes[req];
+        // A refusal (TCP RST, ICMP port unreachable) came back from the destination pod's kernel: the network
+        // delivered the packet both ways; only no process listens on the port.
+        const allowed = o.status === 'ok' || o.status === 'refused';
+        const notes: string[] = [];
+        if (o.status !== 'ok') notes.push(`${STATUS_WORDS[o.status]}${o.detail ? ` (${o.detail})` : ''} after ${Math.round(o.ms)} ms`);
+        if (allowed !== irAllowed) {
+          notes.push(`MISMATCH: real traffic was ${allowed ? 'allowed' : 'denied'} but the IR says ${irAllowed ? 'allowed' : 'denied'}`);
+        }
+        return { ...base, allowed, ...ir, ...(notes.length ? { note: notes.join('; ') } : {}) };
+      });
+    },
+  };
+}
+
+/** The user's lab (prefix 'tg', /run/tollgate/lab.json). */
+export const engine: Engine = createNetnsEngine();

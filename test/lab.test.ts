@@ -1,0 +1,265 @@
+// The lab against the real kernel: network namespaces, veths, routes, responders and probes.
+// Every kernel object here has the 'tgl' prefix and is removed in after/finally hooks, also when a test fails.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import { Command } from 'commander';
+import { InputError } from '../compiler/model/diagnostics';
+import { PROTO } from '../compiler/model/types';
+import { labDown, labExec, labInterfaces, labOptions, labStatus, labUp, planLab, runProbes, type LabState, type ProbeRequest } from '../compiler/lab';
+import { run, listNetns } from '../compiler/lab/run';
+import { register } from '../compiler/cli/lab';
+import { model, pod } from './lab-support';
+
+const PREFIX = 'tgl';
+const OPTS = labOptions(PREFIX);
+const TCP = PROTO.TCP;
+const UDP = PROTO.UDP;
+
+async function leftovers(): Promise<string[]> {
+  const ns = (await listNetns()).filter((n) => n.startsWith(PREFIX));
+  const links = (JSON.parse(await run('ip', ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith(PREFIX));
+  return [...ns, ...links];
+}
+
+function responderPids(s: LabState): number[] {
+  return s.pods.map((p) => p.responderPid).filter((p) => p > 0);
+}
+
+/** Every pod to every other pod, on every port the destination declares, in both families. */
+function fullMesh(s: LabState): ProbeRequest[] {
+  const out: ProbeRequest[] = [];
+  for (const a of s.pods)
+    for (const b of s.pods) {
+      if (a === b) continue;
+      for (const x of b.ports)
+        for (const addr of [...b.ipv4, ...b.ipv6]) out.push({ from: a.id, to: b.id, addr, port: x.port, protocol: x.protocol === TCP ? 'tcp' : 'udp' });
+    }
+  return out;
+}
+
+const THREE = model([
+  pod('alpha', 'web', ['10.71.0.1', 'fd71::1'], [[80, TCP], [53, UDP]]),
+  pod('alpha', 'db', ['10.71.0.2', 'fd71::2'], [[5432, TCP], [5432, UDP]], { 'tollgate.dev/interface': 'tglcalidb' }),
+  pod('beta', 'api', ['10.71.1.1', 'fd71:1::1'], [[8080, TCP], [8125, UDP], [9000, PROTO.SCTP]]),
+]);
+
+describe('lab: plan (no kernel)', () => {
+  it('names netns and veths from the pod, within 15 characters, and honours the interface annotation', () => {
+    const p = planLab(THREE, PREFIX);
+    assert.equal(p.nodeNetns, 'tgl-node');
+    for (const x of p.pods) {
+      assert.ok(x.hostIf.length <= 15 && x.hostIf.startsWith(PREFIX), x.hostIf);
+      assert.match(x.netns, /^tgl-[0-9a-f]{10}$/);
+    }
+    assert.equal(p.pods.find((x) => x.id === 'alpha/db')!.hostIf, 'tglcalidb');
+    assert.equal(new Set(p.pods.map((x) => x.netns)).size, 3);
+    // the user's lab and a test lab never share a name
+    assert.notEqual(planLab(THREE, 'tg').pods[0].hostIf, p.pods[0].hostIf);
+    assert.ok(!planLab(THREE, 'tg').pods[0].hostIf.startsWith('tgl'));
+  });
+
+  it('rejects a bad interface annotation naming the pod, its file and the field', () => {
+    const m = model([pod('a', 'x', ['10.0.0.1'], [], { 'tollgate.dev/interface': 'much-too-long-name0' }), pod('a', 'y', ['10.0.0.2'], [], { 'tollgate.dev/interface': 'a b' })]);
+    assert.throws(
+      () => planLab(m, PREFIX),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        assert.match(e.message, /test\/lab-model\.yaml:1:1: error: Pod a\/x: metadata\.annotations\.tollgate\.dev\/interface: expected at most 15 characters, found 19/);
+        assert.match(e.message, /Pod a\/y: .*expected letters, digits/);
+        return true;
+      },
+    );
+  });
+
+  it('skips host-network pods and pods without an address, saying why', () => {
+    const h = pod('a', 'h', ['10.0.0.9'], []);
+    h.hostNetwork = true;
+    const p = planLab(model([h, pod('a', 'n', [], [])]), PREFIX);
+    assert.deepEqual(p.pods, []);
+    assert.deepEqual(p.skipped.map((s) => s.pod), ['a/h', 'a/n']);
+  });
+});
+
+describe('lab: three pods in two namespaces (real kernel)', function () {
+  this.timeout(60000);
+  let state: LabState;
+
+  before(async () => {
+    await labDown(OPTS); // a previous crashed run
+    assert.deepEqual(await leftovers(), []);
+    state = await labUp(THREE, { ...OPTS, sources: ['test'] });
+  });
+  after(async () => {
+    await labDown(OPTS);
+  });
+
+  it('builds a netns per pod, a veth per pod in the node netns, and a responder per pod', async () => {
+    const ns = await listNetns();
+    for (const p of state.pods) assert.ok(ns.includes(p.netns), p.netns);
+    assert.ok(ns.includes('tgl-node'));
+    const st = await labStatus(OPTS);
+    assert.deepEqual(st.problems, []);
+    assert.equal(responderPids(state).length, 3);
+    const ifs = labInterfaces(OPTS);
+    const links = JSON.parse(await run('ip', ['-n', 'tgl-node', '-j', 'link', 'show', 'type', 'veth'])) as { ifname: string; ifindex: number }[];
+    assert.equal(ifs.length, 3);
+    for (const i of ifs) {
+      assert.equal(i.netns, 'tgl-node');
+      assert.equal(links.find((l) => l.ifname === i.ifname)?.ifindex, i.ifindex, i.ifname);
+    }
+  });
+
+  it('every pod reaches every other pod on every declared TCP and UDP port, IPv4 and IPv6', async () => {
+    const reqs = fullMesh(state).filter((r) => r.port !== 9000); // SCTP is not served (no SCTP in this kernel)
+    assert.equal(reqs.length, 2 * (2 * 2 + 2 * 2 + 2 * 2)); // 2 sources x 2 ports x 2 families per destination
+    const out = await runProbes(state, reqs);
+    const bad = out.map((o, i) => ({ ...reqs[i], ...o })).filter((o) => o.status !== 'ok');
+    assert.deepEqual(bad, []);
+    assert.ok(reqs.some((r) => r.addr.includes(':') && r.protocol === 'udp'));
+  });
+
+  it('a port nobody declared is refused, TCP and UDP, both families', async () => {
+    const reqs: ProbeRequest[] = [
+      { from: 'alpha/web', to: 'beta/api', addr: '10.71.1.1', port: 8081, protocol: 'tcp' },
+      { from: 'alpha/web', to: 'beta/api', addr: 'fd71:1::1', port: 8081, protocol: 'tcp' },
+      { from: 'alpha/web', to: 'beta/api', addr: '10.71.1.1', port: 8126, protocol: 'udp' },
+      { from: 'alpha/web', to: 'beta/api', addr: 'fd71:1::1', port: 8126, protocol: 'udp' },
+    ];
+    const out = await runProbes(state, reqs);
+    assert.deepEqual(out.map((o) => o.status), ['refused', 'refused', 'refused', 'refused']);
+  });
+
+  it('a reply must come from the pod that was asked: a probe aimed at the wrong pod is a bad reply', async () => {
+    const out = await runProbes(state, [{ from: 'beta/api', to: 'alpha/db', addr: '10.71.0.1', port: 80, protocol: 'tcp' }]);
+    assert.equal(out[0].status, 'bad-reply');
+    assert.match(out[0].detail ?? '', /found 'tg-ok alpha\/web tcp\/80 /);
+  });
+
+  it('an iptables DROP in the node netns makes the probe time out (probes can fail), and only that one', async () => {
+    const rule = ['FORWARD', '-d', '10.71.0.2', '-p', 'tcp', '--dport', '5432', '-m', 'comment', '--comment', 'tgl-drop', '-j', 'DROP'];
+    const rule6 = ['FORWARD', '-d', 'fd71::2', '-p', 'udp', '--dport', '5432', '-m', 'comment', '--comment', 'tgl-drop', '-j', 'DROP'];
+    await run('ip', ['netns', 'exec', 'tgl-node', 'iptables', '-I', ...rule]);
+    try {
+      await run('ip', ['netns', 'exec', 'tgl-node', 'ip6tables', '-I', ...rule6]);
+      try {
+        const reqs: ProbeRequest[] = [
+          { from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'tcp' },
+          { from: 'alpha/web', to: 'alpha/db', addr: 'fd71::2', port: 5432, protocol: 'udp' },
+          { from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'udp' },
+          { from: 'alpha/web', to: 'alpha/db', addr: 'fd71::2', port: 5432, protocol: 'tcp' },
+        ];
+        const t0 = Date.now();
+        const out = await runProbes(state, reqs, { timeoutMs: 500 });
+        const took = Date.now() - t0;
+        assert.deepEqual(out.map((o) => o.status), ['timeout', 'timeout', 'ok', 'ok']);
+        assert.ok(out[0].ms >= 490 && out[0].ms < 700, `timeout after ${out[0].ms} ms`);
+        assert.ok(took < 3000, `the batch took ${took} ms`);
+      } finally {
+        await run('ip', ['netns', 'exec', 'tgl-node', 'ip6tables', '-D', ...rule6]);
+      }
+    } finally {
+      await run('ip', ['netns', 'exec', 'tgl-node', 'iptables', '-D', ...rule]);
+    }
+    const after = await runProbes(state, [{ from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'tcp' }]);
+    assert.equal(after[0].status, 'ok');
+  });
+
+  it('lab exec runs a command inside the pod', async () => {
+    const r = await labExec(OPTS, 'beta/api', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'], 'pipe');
+    assert.equal(r.code, 0, r.stderr);
+    const addrs = (JSON.parse(r.stdout) as { addr_info: { local: string; prefixlen: number; scope: string }[] }[])[0].addr_info
+      .filter((a) => a.scope === 'global')
+      .map((a) => `${a.local}/${a.prefixlen}`);
+    assert.deepEqual(addrs.sort(), ['10.71.1.1/32', 'fd71:1::1/128']);
+    const routes = await labExec(OPTS, 'beta/api', ['ip', 'route', 'show', 'default'], 'pipe');
+    assert.match(routes.stdout, /default via 169\.254\.1\.1 dev eth0/);
+    await assert.rejects(labExec(OPTS, 'beta/nope', ['true'], 'pipe'), /expected a pod of the lab|has no netns for beta\/nope/);
+  });
+
+  it('`tollgate lab exec NS/POD -- CMD` passes the exit code through, `lab status` reports the lab', async () => {
+    const cli = (): Command => {
+      const p = new Command('tollgate').exitOverride();
+      register(p);
+      return p;
+    };
+    const saved = process.exitCode;
+    try {
+      await cli().parseAsync(['lab', 'exec', '--prefix', PREFIX, 'alpha/web', '--', 'sh', '-c', 'exit 7'], { from: 'user' });
+      assert.equal(process.exitCode, 7);
+      await cli().parseAsync(['lab', 'exec', '--prefix', PREFIX, 'alpha/web', '--', 'true'], { from: 'user' });
+      assert.equal(process.exitCode, 0);
+      const write = process.stdout.write.bind(process.stdout);
+      let printed = '';
+      process.stdout.write = ((chunk: string | Uint8Array): boolean => ((printed += String(chunk)), true)) as typeof process.stdout.write;
+      try {
+        await cli().parseAsync(['lab', 'status', '--prefix', PREFIX, '--output', 'json'], { from: 'user' });
+      } finally {
+        process.stdout.write = write;
+      }
+      const st = JSON.parse(printed) as { up: boolean; problems: string[]; state: LabState };
+      assert.equal(st.up, true);
+      assert.deepEqual(st.problems, []);
+      assert.deepEqual(st.state.pods.map((p) => p.id).sort(), ['alpha/db', 'alpha/web', 'beta/api']);
+    } finally {
+      process.exitCode = saved;
+    }
+  });
+});
+
+describe('lab: teardown (real kernel)', function () {
+  this.timeout(60000);
+  afterEach(async () => {
+    await labDown(OPTS);
+  });
+
+  it('lab down leaves no tgl netns, link, responder or state file, and is idempotent', async () => {
+    const s = await labUp(THREE, OPTS);
+    const pids = responderPids(s);
+    assert.ok(fs.existsSync(OPTS.statePath));
+    await labDown(OPTS);
+    assert.deepEqual(await leftovers(), []);
+    assert.ok(!fs.existsSync(OPTS.statePath));
+    for (const pid of pids) assert.ok(!fs.existsSync(`/proc/${pid}`), `responder ${pid} still runs`);
+    const again = await labDown(OPTS);
+    assert.deepEqual(again.netns, []);
+  });
+
+  it('lab down after a crash (state file lost) still sweeps everything by prefix', async () => {
+    const s = await labUp(THREE, OPTS);
+    fs.rmSync(OPTS.statePath);
+    await labDown(OPTS);
+    assert.deepEqual(await leftovers(), []);
+    for (const pid of responderPids(s)) assert.ok(!fs.existsSync(`/proc/${pid}`), `responder ${pid} still runs`);
+  });
+
+  it('a failed lab up (an address clash at the third pod) removes what it built', async () => {
+    const m = model([
+      pod('a', 'one', ['10.72.0.1', 'fd72::1'], [[80, TCP]]),
+      pod('a', 'two', ['10.72.0.2'], [[80, TCP]]),
+      pod('b', 'three', ['10.72.0.3', 'fd72::1'], [[80, TCP]]),
+    ]);
+    await assert.rejects(labUp(m, OPTS), /lab up failed, removed what was built: pod b\/three: address fd72::1 is already the address of pod a\/one/);
+    assert.deepEqual(await leftovers(), []);
+    assert.ok(!fs.existsSync(OPTS.statePath));
+    assert.ok(!(await labStatus(OPTS)).up);
+  });
+
+  it('a failed lab up in the kernel (interface name the node already has) removes what it built', async () => {
+    const m = model([pod('a', 'one', ['10.72.0.1'], [[80, TCP]]), pod('a', 'two', ['10.72.0.2'], [[80, TCP]], { 'tollgate.dev/interface': 'lo' })]);
+    await assert.rejects(labUp(m, OPTS), /lab up failed, removed what was built: 'ip -n tgl-node link add lo type veth .*exists/i);
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  it('a responder that fails to start fails lab up and leaves nothing', async () => {
+    // A port above 65535 cannot be bound: the responder exits with the error, and lab up reports it.
+    const m = model([pod('a', 'one', ['10.72.0.1'], [[70000, TCP]])]);
+    await assert.rejects(labUp(m, OPTS), /pod a\/one: responder exited/);
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  it('refuses to build over a lab that is up', async () => {
+    await labUp(model([pod('a', 'one', ['10.72.0.1'], [])]), OPTS);
+    await assert.rejects(labUp(THREE, OPTS), /already up/);
+    assert.deepEqual((await listNetns()).filter((n) => n.startsWith('tgl-')).length, 2);
+  });
+});
