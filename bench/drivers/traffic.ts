@@ -1,0 +1,108 @@
+// Driver: real traffic through the node netns with a ruleset loaded.
+//   UDP flood: bench/tools/udpflood sends small packets on one 5-tuple that matches a chosen rule; the flow is
+//   never answered, so every packet is ctstate NEW and walks the rules. The figure is packets per second
+//   delivered to the server's interface (what got through the node), beside what the client sent.
+//   TCP: iperf3 from the client network to the last rule's port (only the SYN walks the rules).
+import { spawn, type ChildProcess } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { inNs, rxPackets, run, type Topology } from '../netlab';
+import { TCP_PORT } from '../generate';
+
+const FLOOD_SRC = path.join(__dirname, '..', 'tools', 'udpflood.c');
+
+/** Builds bench/tools/udpflood.c (once per source version) and returns the binary's path. */
+export function floodBinary(): string {
+  const src = fs.readFileSync(FLOOD_SRC);
+  const bin = path.join(os.tmpdir(), `tgb-udpflood-${createHash('sha256').update(src).digest('hex').slice(0, 12)}`);
+  if (!fs.existsSync(bin)) {
+    const tmp = `${bin}.${process.pid}`;
+    run('clang', ['-O2', '-Wall', '-o', tmp, FLOOD_SRC]);
+    fs.renameSync(tmp, bin);
+  }
+  return bin;
+}
+
+export interface UdpResult {
+  /** packets per second delivered to the server's interface */
+  pps: number;
+  /** packets per second the client sent */
+  sentPps: number;
+}
+
+export interface TcpResult {
+  /** receiver throughput, bits per second */
+  bps: number;
+}
+
+/** The background processes a traffic run needs in the server netns (a UDP sink, an iperf3 server). */
+export class TrafficServers {
+  private procs: ChildProcess[] = [];
+
+  private constructor(private readonly t: Topology) {}
+
+  static async start(t: Topology, udpPorts: number[]): Promise<TrafficServers> {
+    const s = new TrafficServers(t);
+    try {
+      await s.spawnReady([floodBinary(), 'sink', ...udpPorts.map(String)], /ready/);
+      await s.spawnReady(['iperf3', '-s', '--forceflush', '-p', String(TCP_PORT), '-B', t.addrB], /Server listening/);
+    } catch (err) {
+      s.stop();
+      throw err;
+    }
+    return s;
+  }
+
+  private spawnReady(argv: string[], ready: RegExp): Promise<void> {
+    const p = spawn('ip', ['netns', 'exec', this.t.b, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(p);
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`${argv[0]} in ${this.t.b}: not ready after 5 s: ${out}`)), 5000);
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        if (ready.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      p.stdout?.on('data', onData);
+      p.stderr?.on('data', onData);
+      p.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${argv[0]} in ${this.t.b} exited (${code}) before it was ready: ${out}`));
+      });
+    });
+  }
+
+  stop(): void {
+    for (const p of this.procs) if (p.pid !== undefined && p.exitCode === null) p.kill('SIGKILL');
+    this.procs = [];
+  }
+}
+
+export function udpFlood(t: Topology, src: string, port: number, seconds: number, payload = 18): UdpResult {
+  const before = rxPackets(t.b, 'eth0');
+  const out = inNs(t.a, floodBinary(), ['send', src, t.addrB, String(port), String(seconds), String(payload)], undefined, (seconds + 20) * 1000);
+  const after = rxPackets(t.b, 'eth0');
+  const m = /sent (\d+) seconds ([\d.]+)/.exec(out);
+  if (!m) throw new Error(`udpflood printed no result: ${out}`);
+  const secs = Number(m[2]);
+  return { pps: (after - before) / secs, sentPps: Number(m[1]) / secs };
+}
+
+interface IperfJson {
+  end?: { sum_received?: { bits_per_second?: number } };
+  error?: string;
+}
+
+export function tcpThroughput(t: Topology, seconds: number): TcpResult {
+  const out = inNs(t.a, 'iperf3', ['-c', t.addrB, '-p', String(TCP_PORT), '-B', t.addrA, '-t', String(seconds), '-J'], undefined, (seconds + 20) * 1000);
+  const j = JSON.parse(out) as IperfJson;
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (typeof bps !== 'number') throw new Error('iperf3: no end.sum_received.bits_per_second in its JSON');
+  return { bps };
+}
