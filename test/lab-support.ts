@@ -36,3 +36,10 @@ export function model(pods: Pod[]): Model {
     adminPolicies: [],
   };
 }
+
+/**
+ * The kernel-object prefix of this test process: 'tgl' and two base-36 characters from the pid. Every mocha run
+ * in this checkout loads every test file, so two engineers' runs may run these tests at the same time; their labs
+ * must not meet.
+ */
+export const TEST_PREFIX = `tgl${(process.pid % 1296).toString(36).padStart(2, '0')}`;

@@ -1,5 +1,5 @@
 // The lab against the real kernel: network namespaces, veths, routes, responders and probes.
-// Every kernel object here has the 'tgl' prefix and is removed in after/finally hooks, also when a test fails.
+// Every kernel object here has this process's 'tgl..' prefix (lab-support TEST_PREFIX) and is removed in after/finally hooks, also when a test fails.
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { Command } from 'commander';
@@ -8,10 +8,12 @@ import { PROTO } from '../compiler/model/types';
 import { labDown, labExec, labInterfaces, labOptions, labStatus, labUp, planLab, runProbes, type LabState, type ProbeRequest } from '../compiler/lab';
 import { run, listNetns } from '../compiler/lab/run';
 import { register } from '../compiler/cli/lab';
-import { model, pod } from './lab-support';
+import { model, pod, TEST_PREFIX } from './lab-support';
 
-const PREFIX = 'tgl';
+const PREFIX = TEST_PREFIX;
 const OPTS = labOptions(PREFIX);
+const NODE = `${PREFIX}-node`;
+const DB_IF = `${PREFIX}calidb`;
 const TCP = PROTO.TCP;
 const UDP = PROTO.UDP;
 
@@ -39,19 +41,19 @@ function fullMesh(s: LabState): ProbeRequest[] {
 
 const THREE = model([
   pod('alpha', 'web', ['10.71.0.1', 'fd71::1'], [[80, TCP], [53, UDP]]),
-  pod('alpha', 'db', ['10.71.0.2', 'fd71::2'], [[5432, TCP], [5432, UDP]], { 'tollgate.dev/interface': 'tglcalidb' }),
+  pod('alpha', 'db', ['10.71.0.2', 'fd71::2'], [[5432, TCP], [5432, UDP]], { 'tollgate.dev/interface': DB_IF }),
   pod('beta', 'api', ['10.71.1.1', 'fd71:1::1'], [[8080, TCP], [8125, UDP], [9000, PROTO.SCTP]]),
 ]);
 
 describe('lab: plan (no kernel)', () => {
   it('names netns and veths from the pod, within 15 characters, and honours the interface annotation', () => {
     const p = planLab(THREE, PREFIX);
-    assert.equal(p.nodeNetns, 'tgl-node');
+    assert.equal(p.nodeNetns, NODE);
     for (const x of p.pods) {
       assert.ok(x.hostIf.length <= 15 && x.hostIf.startsWith(PREFIX), x.hostIf);
-      assert.match(x.netns, /^tgl-[0-9a-f]{10}$/);
+      assert.match(x.netns, new RegExp(`^${PREFIX}-[0-9a-f]{10}$`));
     }
-    assert.equal(p.pods.find((x) => x.id === 'alpha/db')!.hostIf, 'tglcalidb');
+    assert.equal(p.pods.find((x) => x.id === 'alpha/db')!.hostIf, DB_IF);
     assert.equal(new Set(p.pods.map((x) => x.netns)).size, 3);
     // the user's lab and a test lab never share a name
     assert.notEqual(planLab(THREE, 'tg').pods[0].hostIf, p.pods[0].hostIf);
@@ -96,15 +98,15 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
   it('builds a netns per pod, a veth per pod in the node netns, and a responder per pod', async () => {
     const ns = await listNetns();
     for (const p of state.pods) assert.ok(ns.includes(p.netns), p.netns);
-    assert.ok(ns.includes('tgl-node'));
+    assert.ok(ns.includes(NODE));
     const st = await labStatus(OPTS);
     assert.deepEqual(st.problems, []);
     assert.equal(responderPids(state).length, 3);
     const ifs = labInterfaces(OPTS);
-    const links = JSON.parse(await run('ip', ['-n', 'tgl-node', '-j', 'link', 'show', 'type', 'veth'])) as { ifname: string; ifindex: number }[];
+    const links = JSON.parse(await run('ip', ['-n', NODE, '-j', 'link', 'show', 'type', 'veth'])) as { ifname: string; ifindex: number }[];
     assert.equal(ifs.length, 3);
     for (const i of ifs) {
-      assert.equal(i.netns, 'tgl-node');
+      assert.equal(i.netns, NODE);
       assert.equal(links.find((l) => l.ifname === i.ifname)?.ifindex, i.ifindex, i.ifname);
     }
   });
@@ -138,9 +140,9 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
   it('an iptables DROP in the node netns makes the probe time out (probes can fail), and only that one', async () => {
     const rule = ['FORWARD', '-d', '10.71.0.2', '-p', 'tcp', '--dport', '5432', '-m', 'comment', '--comment', 'tgl-drop', '-j', 'DROP'];
     const rule6 = ['FORWARD', '-d', 'fd71::2', '-p', 'udp', '--dport', '5432', '-m', 'comment', '--comment', 'tgl-drop', '-j', 'DROP'];
-    await run('ip', ['netns', 'exec', 'tgl-node', 'iptables', '-I', ...rule]);
+    await run('ip', ['netns', 'exec', NODE, 'iptables', '-I', ...rule]);
     try {
-      await run('ip', ['netns', 'exec', 'tgl-node', 'ip6tables', '-I', ...rule6]);
+      await run('ip', ['netns', 'exec', NODE, 'ip6tables', '-I', ...rule6]);
       try {
         const reqs: ProbeRequest[] = [
           { from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'tcp' },
@@ -155,10 +157,10 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
         assert.ok(out[0].ms >= 490 && out[0].ms < 700, `timeout after ${out[0].ms} ms`);
         assert.ok(took < 3000, `the batch took ${took} ms`);
       } finally {
-        await run('ip', ['netns', 'exec', 'tgl-node', 'ip6tables', '-D', ...rule6]);
+        await run('ip', ['netns', 'exec', NODE, 'ip6tables', '-D', ...rule6]);
       }
     } finally {
-      await run('ip', ['netns', 'exec', 'tgl-node', 'iptables', '-D', ...rule]);
+      await run('ip', ['netns', 'exec', NODE, 'iptables', '-D', ...rule]);
     }
     const after = await runProbes(state, [{ from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'tcp' }]);
     assert.equal(after[0].status, 'ok');
@@ -246,7 +248,7 @@ describe('lab: teardown (real kernel)', function () {
 
   it('a failed lab up in the kernel (interface name the node already has) removes what it built', async () => {
     const m = model([pod('a', 'one', ['10.72.0.1'], [[80, TCP]]), pod('a', 'two', ['10.72.0.2'], [[80, TCP]], { 'tollgate.dev/interface': 'lo' })]);
-    await assert.rejects(labUp(m, OPTS), /lab up failed, removed what was built: 'ip -n tgl-node link add lo type veth .*exists/i);
+    await assert.rejects(labUp(m, OPTS), new RegExp(`lab up failed, removed what was built: 'ip -n ${NODE} link add lo type veth .*exists`, 'i'));
     assert.deepEqual(await leftovers(), []);
   });
 
@@ -260,6 +262,6 @@ describe('lab: teardown (real kernel)', function () {
   it('refuses to build over a lab that is up', async () => {
     await labUp(model([pod('a', 'one', ['10.72.0.1'], [])]), OPTS);
     await assert.rejects(labUp(THREE, OPTS), /already up/);
-    assert.deepEqual((await listNetns()).filter((n) => n.startsWith('tgl-')).length, 2);
+    assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${PREFIX}-`)).length, 2);
   });
 });

@@ -59,7 +59,7 @@ export async function runProbes(state: LabState, requests: ProbeRequest[], opts:
   });
   const results: ProbeOutcome[] = new Array(requests.length);
   const queue = [...groups.entries()];
-  const parallel = Math.max(1, opts.parallelSources ?? 3);
+  const parallel = Math.max(1, opts.parallelSources ?? 8);
   const worker = async (): Promise<void> => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       const [netns, g] = item;
