@@ -1,5 +1,9 @@
 // Hand-built models for the lab tests (the lab reads only pods from the model).
+import * as fs from 'fs';
 import type { Model, Pod } from '../compiler/model/types';
+import { labDown, labOptions } from '../compiler/lab';
+import { listNetns } from '../compiler/lab/run';
+import { readState } from '../compiler/lab/state';
 
 export function pod(ns: string, name: string, ips: string[], ports: [number, number][], annotations: Record<string, string> = {}): Pod {
   return {
@@ -43,3 +47,26 @@ export function model(pods: Pod[]): Model {
  * must not meet.
  */
 export const TEST_PREFIX = `tgl${(process.pid % 1296).toString(36).padStart(2, '0')}`;
+
+/**
+ * Removes test labs ('tgl' + two characters) that a crashed test process left: those whose state file is gone or
+ * names an owner process that no longer runs. A live run's lab always has its state file (written before the
+ * first netns), so it is never touched.
+ */
+export async function sweepStaleTestLabs(): Promise<string[]> {
+  const prefixes = new Set((await listNetns()).map((n) => /^(tgl[a-z0-9]{2})-/.exec(n)?.[1]).filter((p): p is string => !!p && p !== TEST_PREFIX));
+  const swept: string[] = [];
+  for (const prefix of prefixes) {
+    const opts = labOptions(prefix);
+    let owner: number | undefined;
+    try {
+      owner = readState(opts.statePath)?.ownerPid;
+    } catch {
+      owner = undefined;
+    }
+    if (owner !== undefined && fs.existsSync(`/proc/${owner}`)) continue;
+    await labDown(opts);
+    swept.push(prefix);
+  }
+  return swept;
+}

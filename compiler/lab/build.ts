@@ -134,6 +134,7 @@ export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
     prefix: opts.prefix,
     nodeNetns: plan.nodeNetns,
     createdAt: new Date().toISOString(),
+    ownerPid: process.pid,
     sources: opts.sources ?? [],
     pods: [],
     skipped: plan.skipped,
@@ -219,7 +220,11 @@ export async function labDown(opts: LabOptions): Promise<{ netns: string[]; proc
   await Promise.all([...pids].map(stopProcess));
   const removed: string[] = [];
   for (const n of names) {
-    await ip('netns', 'del', n);
+    try {
+      await ip('netns', 'del', n);
+    } catch (err) {
+      if ((await listNetns()).includes(n)) throw err; // else someone else's sweep removed it first
+    }
     removed.push(n);
   }
   removeState(opts.statePath);

@@ -16,6 +16,8 @@ export interface LabState {
   prefix: string;
   nodeNetns: string;
   createdAt: string;
+  /** the process that ran `lab up` */
+  ownerPid: number;
   /** the manifests the lab was built from */
   sources: string[];
   pods: PodState[];
