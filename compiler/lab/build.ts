@@ -20,6 +20,7 @@ import type { RespondConfig } from './agent';
 
 export const GATEWAY4 = '169.254.1.1';
 export const GATEWAY6 = 'fe80::1';
+const BUILD_PARALLEL = 4;
 
 export interface LabOptions {
   /** 'tg' for a user's lab; tests use their own (e.g. 'tgl') */
@@ -143,12 +144,25 @@ export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
     writeState(opts.statePath, state); // first, so a crash half-way still leaves a record for `lab down`
     await buildNode(plan.nodeNetns);
     const owners = new Map<string, string>();
-    for (const p of plan.pods) {
-      const ps: PodState = { ...p, hostIfindex: 0, responderPid: 0 };
-      state.pods.push(ps);
-      ps.hostIfindex = await buildPod(plan.nodeNetns, p, owners);
-      writeState(opts.statePath, state);
-    }
+    // A few pods at a time: each step is a short `ip` process, so the time goes to process start-up, which
+    // overlaps well. Pods are taken in order, and buildPod claims its addresses before its first await, so an
+    // address clash always names the later pod.
+    const queue = [...plan.pods];
+    const builder = async (): Promise<void> => {
+      for (let p = queue.shift(); p; p = queue.shift()) {
+        const ps: PodState = { ...p, hostIfindex: 0, responderPid: 0 };
+        state.pods.push(ps);
+        const built = buildPod(plan.nodeNetns, p, owners);
+        writeState(opts.statePath, state); // the netns is about to exist: record it first
+        ps.hostIfindex = await built;
+      }
+    };
+    const built = await Promise.allSettled(Array.from({ length: Math.min(BUILD_PARALLEL, plan.pods.length) }, builder));
+    const buildFailed = built.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (buildFailed) throw buildFailed.reason;
+    const order = new Map(plan.pods.map((p, i) => [p.id, i]));
+    state.pods.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    writeState(opts.statePath, state);
     const logDir = path.join(path.dirname(opts.statePath), `${opts.prefix}-logs`);
     // Responders start together: each is its own process, and most of their start-up is node's.
     const pids = await Promise.allSettled(plan.pods.map((p) => startResponder(p, logDir)));
