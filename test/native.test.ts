@@ -108,6 +108,21 @@ describe('native addon: objects, maps, programs', function () {
     assert.equal(type, 'bpf_fs');
   });
 
+  it('ensureBpffs mounts bpffs when /sys/fs/bpf is not one (in a private mount namespace)', function () {
+    // The child hides the host's bpffs under a tmpfs in its own mount namespace; the host is not touched.
+    const addonPath = path.join(__dirname, '..', 'build', 'Release', 'tollgate_native.node');
+    const script = `const fs = require('fs'); const cp = require('child_process');
+      cp.execFileSync('mount', ['-t', 'tmpfs', 'tgn-hide', '/sys/fs/bpf']);
+      const before = cp.execFileSync('stat', ['-f', '-c', '%T', '/sys/fs/bpf']).toString().trim();
+      const a = require(${JSON.stringify(addonPath)});
+      const first = a.ensureBpffs(); const second = a.ensureBpffs();
+      const after = cp.execFileSync('stat', ['-f', '-c', '%T', '/sys/fs/bpf']).toString().trim();
+      console.log(JSON.stringify({ before, first, second, after }));`;
+    const out = execFileSync('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script]).toString();
+    assert.deepEqual(JSON.parse(out), { before: 'tmpfs', first: true, second: false, after: 'bpf_fs' });
+    assert.equal(execFileSync('stat', ['-f', '-c', '%T', '/sys/fs/bpf']).toString().trim(), 'bpf_fs', 'host untouched');
+  });
+
   it('numPossibleCpus matches /sys/devices/system/cpu/possible', function () {
     const spec = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
     const n = spec.split(',').reduce((s, r) => {
@@ -346,6 +361,31 @@ describe('native addon: objects, maps, programs', function () {
     });
     assert.equal(o.loaded, false);
     throws(() => o.program('tgn_unchecked'), (e) => assert.equal(e.code, 'ERR_BPF_NOT_LOADED'));
+  });
+
+  it('without privileges, load() fails with EPERM and says which capabilities are needed', function () {
+    // A copy of the addon and the object that user nobody can read, then node as nobody with no capabilities.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgn-unpriv-'));
+    try {
+      fs.chmodSync(dir, 0o755);
+      const addonPath = path.join(dir, 'tollgate_native.node');
+      fs.copyFileSync(path.join(__dirname, '..', 'build', 'Release', 'tollgate_native.node'), addonPath);
+      fs.copyFileSync(verdictObj, path.join(dir, 'o.o'));
+      for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o755);
+      const script = `const a = require(${JSON.stringify(addonPath)});
+        new a.NativeObject(${JSON.stringify(path.join(dir, 'o.o'))}).load().then(
+          () => console.log('{"loaded":true}'),
+          (e) => console.log(JSON.stringify({ message: e.message, code: e.code, errno: e.errno, syscall: e.syscall })));`;
+      const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+        '--bounding-set=-all', process.execPath, '-e', script], { cwd: dir }).toString();
+      const e = JSON.parse(out) as { message: string; code: string; errno: number; syscall: string };
+      assert.equal(e.code, 'EPERM');
+      assert.equal(e.errno, 1);
+      assert.equal(e.syscall, 'bpf_object__load');
+      assert.match(e.message, /needs root or CAP_BPF\+CAP_NET_ADMIN/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('open() of a missing or non-ELF file fails with ENOENT / a libbpf error', function () {
