@@ -44,8 +44,15 @@ function isDecision(x: unknown): x is Decision {
 }
 
 function loadEvaluator(): { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn } {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require('../ir/evaluate') as { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('../ir/evaluate') as { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('ir/evaluate')) {
+      throw new Error('the netns engine names the deciding rule with the IR evaluator (compiler/ir/evaluate.ts), which this build lacks');
+    }
+    throw err;
+  }
 }
 
 function irVerdicts(program: Program, from: string, to: string, packet: Packet): Verdicts {
