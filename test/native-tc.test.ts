@@ -201,6 +201,44 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     });
   });
 
+  it('replacing a passing program under traffic never opens a gap (a drop-all filter waits behind it)', async function () {
+    // Priority 2 drops everything; priority 1 passes (TC_ACT_OK ends classification). If a replacement ever left
+    // priority 1 empty, even for a moment, datagrams would reach priority 2 and be lost.
+    const dropAll = await loadVerdict(2);
+    await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: dropAll.program('tgn_verdict'), handle: 9, priority: 2 });
+    assert.equal(udpEcho(), false, 'the fallback filter drops');
+    const a = await loadVerdict(0);
+    const b = await loadVerdict(0);
+    const progs = [a.program('tgn_verdict'), b.program('tgn_verdict')];
+    await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: progs[0] });
+    assert.equal(udpEcho(), true, 'priority 1 passes before priority 2 is consulted');
+    const total = 300;
+    const stream = `const s = require('dgram').createSocket('udp4'); const got = new Set(); let i = 0;
+      s.on('message', (m) => got.add(m.toString()));
+      const t = setInterval(() => { s.send(String(i++), ${ECHO_PORT}, '${ADDR_B.join('.')}');
+        if (i === ${total}) { clearInterval(t); setTimeout(() => { console.log(got.size); process.exit(0); }, 500); } }, 3);`;
+    const client = spawn('ip', ['netns', 'exec', NS_A, process.execPath, '-e', stream], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const output = new Promise<string>((resolve) => {
+      let out = '';
+      client.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+      client.on('exit', () => resolve(out.trim()));
+    });
+    let swaps = 0;
+    let clientDone = false;
+    void output.then(() => { clientDone = true; });
+    while (!clientDone && swaps < 5000) {
+      await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: progs[++swaps % 2] });
+    }
+    assert.equal(await output, String(total), `echoes received while priority 1 was replaced ${swaps} times`);
+    assert.ok(swaps >= 10, `only ${swaps} replacements happened during the stream`);
+    const list = await listTc({ ifname: IF_B, netns: NS_B, direction: 'ingress' });
+    assert.deepEqual(list.map((f) => [f.priority, f.progId]).sort(),
+      [[1, progs[swaps % 2].id], [2, dropAll.program('tgn_verdict').id]], 'still exactly two filters');
+    await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 1, priority: 1 });
+    await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 9, priority: 2 });
+    if (process.env.TGN_VERBOSE) console.log(`      ${swaps} replacements during ${total} datagrams`);
+  });
+
   it('attaches to egress in the other namespace', async function () {
     const drop = await loadVerdict(2);
     await attachTc({ ifname: IF_A, netns: NS_A, direction: 'egress', prog: drop.program('tgn_verdict') });
