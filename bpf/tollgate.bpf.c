@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Tollgate datapath: classify once, decide by table (docs/design.md, "The BPF datapath").
+ *
+ * A new flow is decided with a fixed number of map lookups whatever the number of rules:
+ *   endpoint (hash) -> peer class (LPM) -> port class (LPM) [-> source-port class (LPM)] -> decision (hash).
+ * Conntrack (LRU hash, shared) lets established and reply packets pass without policy.
+ *
+ * This file is included by a small generated per-node file that sets the compile-time shape (#define
+ * TG_MAX_*, TG_HAVE_SPORTS) before the #include; the defaults below make it compile on its own.
+ * Policy never appears here: it is all in the maps.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "tollgate_maps.h"
+#include "verdicts.h"
+
+#ifndef TG_MAX_ENDPOINTS
+#define TG_MAX_ENDPOINTS 4096
+#endif
+#ifndef TG_MAX_PEER4
+#define TG_MAX_PEER4 65536
+#endif
+#ifndef TG_MAX_PEER6
+#define TG_MAX_PEER6 65536
+#endif
+#ifndef TG_MAX_PORTS
+#define TG_MAX_PORTS 65536
+#endif
+#ifndef TG_MAX_SPORTS
+#define TG_MAX_SPORTS 1024
+#endif
+#ifndef TG_MAX_DECISIONS
+#define TG_MAX_DECISIONS 262144
+#endif
+#ifndef TG_MAX_RULES
+#define TG_MAX_RULES 65536
+#endif
+#ifndef TG_MAX_CONNTRACK
+#define TG_MAX_CONNTRACK 262144
+#endif
+#ifndef TG_HAVE_SPORTS
+#define TG_HAVE_SPORTS 1
+#endif
+/* IPv6 extension headers skipped before giving up (hop-by-hop, routing, destination options). */
+#define TG_MAX_EXTHDRS 4
+
+/* Load-time configuration: set before load (BpfObject.setConst); the verifier prunes on them. */
+const volatile __u64 tg_ct_timeout_tcp_ns = 7200ULL * 1000000000ULL; /* established TCP, idle */
+const volatile __u64 tg_ct_timeout_tcp_closing_ns = 10ULL * 1000000000ULL; /* after a FIN */
+const volatile __u64 tg_ct_timeout_udp_ns = 60ULL * 1000000000ULL;
+const volatile __u64 tg_ct_timeout_other_ns = 60ULL * 1000000000ULL; /* ICMP echo, other protocols */
+const volatile __u8 tg_record_last = 0; /* write tg_last on every packet (test runs only) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_ENDPOINTS);
+	__type(key, struct tg_ep_key);
+	__type(value, struct tg_ep_value);
+} tg_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct tg_iface_value);
+} tg_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TG_MAX_PEER4);
+	__type(key, struct tg_peer4_key);
+	__type(value, struct tg_class_value);
+} tg_peer4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TG_MAX_PEER6);
+	__type(key, struct tg_peer6_key);
+	__type(value, struct tg_class_value);
+} tg_peer6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TG_MAX_PORTS);
+	__type(key, struct tg_port_key);
+	__type(value, struct tg_class_value);
+} tg_ports SEC(".maps");
+
+#if TG_HAVE_SPORTS
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TG_MAX_SPORTS);
+	__type(key, struct tg_port_key);
+	__type(value, struct tg_class_value);
+} tg_sports SEC(".maps");
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_DECISIONS);
+	__type(key, struct tg_decision_key);
+	__type(value, struct tg_decision_value);
+} tg_decisions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TG_MAX_CONNTRACK);
+	__type(key, struct tg_ct_key);
+	__type(value, struct tg_ct_value);
+} tg_conntrack SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct tg_counter);
+} tg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tg_last);
+} tg_last SEC(".maps");
+
+/* What the parser found. Ports are host order; for ICMP dport is type << 8 | code. */
+struct tg_pkt {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 echo_id; /* ICMP echo identifier */
+	__u8 family; /* 4, 6, or 0 = not IP */
+	__u8 proto;
+	__u8 l4; /* TG_L4_* */
+	__u8 tcp_flags; /* TG_TCP_* */
+	__u8 icmp_echo; /* 1 = ICMP echo request or reply (conntrack by identifier) */
+	__u8 nd; /* IPv6 neighbour discovery */
+};
+
+#define TG_L4_OK 0 /* ports (or ICMP type/code) parsed */
+#define TG_L4_NOPORTS 1 /* protocol without ports: ports are 0 */
+#define TG_L4_FRAGMENT 2 /* IPv4 fragment or IPv6 fragment header: L4 not looked at */
+#define TG_L4_EXTHDR 3 /* IPv6 extension header not parsed (AH, ESP, too many, ...) */
+
+#define TG_TCP_SYN 1
+#define TG_TCP_ACK 2
+#define TG_TCP_FIN 4
+#define TG_TCP_RST 8
+
+#define TG_PARSE_OK 0
+#define TG_PARSE_NOT_IP 1
+#define TG_PARSE_MALFORMED 2
+
+static __always_inline int tg_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE;
+}
+
+/* Reads the L4 header at off. Every access is checked against data_end before it is made. */
+static __always_inline int tg_parse_l4(void *data, void *data_end, __u32 off, struct tg_pkt *p)
+{
+	/* Keep off small and known to the verifier: pointer + bounded scalar. */
+	if (off > 512)
+		return TG_PARSE_MALFORMED;
+	void *l4 = data + off;
+
+	if (tg_has_ports(p->proto)) {
+		/* TCP, UDP, SCTP and UDP-Lite all start with source port, destination port. */
+		if (l4 + 4 > data_end)
+			return TG_PARSE_MALFORMED;
+		__be16 *ports = l4;
+		p->sport = bpf_ntohs(ports[0]);
+		p->dport = bpf_ntohs(ports[1]);
+		if (p->proto == IPPROTO_TCP) {
+			struct tcphdr *th = l4;
+			if ((void *)(th + 1) > data_end)
+				return TG_PARSE_MALFORMED;
+			p->tcp_flags = (th->syn ? TG_TCP_SYN : 0) | (th->ack ? TG_TCP_ACK : 0) |
+				       (th->fin ? TG_TCP_FIN : 0) | (th->rst ? TG_TCP_RST : 0);
+		}
+		p->l4 = TG_L4_OK;
+		return TG_PARSE_OK;
+	}
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		/* type, code, checksum, then (for echo) identifier, sequence */
+		if (l4 + 8 > data_end)
+			return TG_PARSE_MALFORMED;
+		__u8 *b = l4;
+		__u8 type = b[0];
+		p->dport = ((__u16)type << 8) | b[1];
+		p->sport = 0;
+		if ((p->proto == IPPROTO_ICMP && (type == 8 || type == 0)) ||
+		    (p->proto == IPPROTO_ICMPV6 && (type == 128 || type == 129))) {
+			p->icmp_echo = 1;
+			p->echo_id = ((__u16)b[4] << 8) | b[5];
+		}
+		if (p->proto == IPPROTO_ICMPV6 && type >= 133 && type <= 137)
+			p->nd = 1;
+		p->l4 = TG_L4_OK;
+		return TG_PARSE_OK;
+	}
+	p->l4 = TG_L4_NOPORTS;
+	return TG_PARSE_OK;
+}
+
+static __always_inline int tg_parse(struct __sk_buff *skb, struct tg_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return TG_PARSE_NOT_IP;
+	__u32 off = sizeof(*eth);
+
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		if ((void *)(ip + 1) > data_end)
+			return TG_PARSE_MALFORMED;
+		if (ip->version != 4 || ip->ihl < 5)
+			return TG_PARSE_MALFORMED;
+		p->family = 4;
+		p->proto = ip->protocol;
+		__builtin_memcpy(p->src, &ip->saddr, 4);
+		__builtin_memcpy(p->dst, &ip->daddr, 4);
+		/* Any fragment (more-fragments set or offset non-zero) is not looked into: see design.md. */
+		if (ip->frag_off & bpf_htons(0x3fff)) {
+			p->l4 = TG_L4_FRAGMENT;
+			return TG_PARSE_OK;
+		}
+		off += ip->ihl * 4; /* 20..60: bounded by the 4-bit field */
+		return tg_parse_l4(data, data_end, off, p);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+		if ((void *)(ip6 + 1) > data_end)
+			return TG_PARSE_MALFORMED;
+		if (ip6->version != 6)
+			return TG_PARSE_MALFORMED;
+		p->family = 6;
+		__builtin_memcpy(p->src, &ip6->saddr, 16);
+		__builtin_memcpy(p->dst, &ip6->daddr, 16);
+		__u8 next = ip6->nexthdr;
+		off += sizeof(*ip6);
+		/* Skip the extension headers we can read safely: a fixed, unrolled number of them. */
+#pragma unroll
+		for (int i = 0; i < TG_MAX_EXTHDRS; i++) {
+			if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING &&
+			    next != IPPROTO_DSTOPTS)
+				break;
+			if (off > 256)
+				return TG_PARSE_MALFORMED;
+			__u8 *opt = data + off;
+			if ((void *)(opt + 2) > data_end)
+				return TG_PARSE_MALFORMED;
+			next = opt[0];
+			off += ((__u32)opt[1] + 1) * 8;
+		}
+		p->proto = next;
+		if (next == IPPROTO_FRAGMENT) {
+			p->l4 = TG_L4_FRAGMENT;
+			return TG_PARSE_OK;
+		}
+		if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
+		    next == IPPROTO_AH || next == IPPROTO_ESP || next == 135 /* mobility */ ||
+		    next == 139 /* HIP */ || next == 140 /* shim6 */) {
+			p->l4 = TG_L4_EXTHDR;
+			return TG_PARSE_OK;
+		}
+		return tg_parse_l4(data, data_end, off, p);
+	}
+	return TG_PARSE_NOT_IP;
+}
+
+static __always_inline void tg_count(__u32 rule, __u32 len)
+{
+	struct tg_counter *c = bpf_map_lookup_elem(&tg_counters, &rule);
+	if (c) {
+		c->packets += 1;
+		c->bytes += len;
+	}
+}
+
+static __always_inline void tg_record(__u32 rule, __u32 ep_id, __u8 verdict, __u8 reason)
+{
+	if (!tg_record_last)
+		return;
+	__u32 zero = 0;
+	struct tg_last *l = bpf_map_lookup_elem(&tg_last, &zero);
+	if (l) {
+		l->rule = rule;
+		l->ep_id = ep_id;
+		l->verdict = verdict;
+		l->reason = reason;
+		l->seq += 1;
+	}
+}
+
+struct tg_result {
+	__u32 rule;
+	__u8 verdict;
+};
+
+/*
+ * The policy decision for a flow, from the endpoint's point of view: the peer address and the (protocol,
+ * destination port, source port) of the flow's first packet (a reply checked again passes them swapped).
+ * Four or five lookups.
+ */
+static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family, const __u8 *peer,
+				      __u8 proto, __u16 dport, __u16 sport, struct tg_result *res)
+{
+	struct tg_class_value *cv;
+	struct tg_decision_key dk = { .ep_id = ep->ep_id };
+
+	if (family == 4) {
+		struct tg_peer4_key k4 = { .prefixlen = 64, .ep_id = ep->ep_id };
+		__builtin_memcpy(k4.addr, peer, 4);
+		cv = bpf_map_lookup_elem(&tg_peer4, &k4);
+	} else {
+		struct tg_peer6_key k6 = { .prefixlen = 160, .ep_id = ep->ep_id };
+		__builtin_memcpy(k6.addr, peer, 16);
+		cv = bpf_map_lookup_elem(&tg_peer6, &k6);
+	}
+	if (cv)
+		dk.peer_class = cv->class_id;
+
+	struct tg_port_key pk = { .prefixlen = 56, .ep_id = ep->ep_id, .proto = proto };
+	pk.port[0] = dport >> 8;
+	pk.port[1] = dport & 0xff;
+	cv = bpf_map_lookup_elem(&tg_ports, &pk);
+	if (cv)
+		dk.port_class = cv->class_id;
+
+#if TG_HAVE_SPORTS
+	if (ep->flags & TG_EP_SPORTS) {
+		pk.port[0] = sport >> 8;
+		pk.port[1] = sport & 0xff;
+		cv = bpf_map_lookup_elem(&tg_sports, &pk);
+		if (cv)
+			dk.sport_class = cv->class_id;
+	}
+#endif
+
+	struct tg_decision_value *dv = bpf_map_lookup_elem(&tg_decisions, &dk);
+	if (dv) {
+		res->rule = dv->rule;
+		res->verdict = dv->verdict;
+	} else {
+		res->rule = ep->miss_rule;
+		res->verdict = ep->miss_verdict;
+	}
+}
+
+static __always_inline __u64 tg_timeout(__u8 proto, __u8 flags)
+{
+	if (proto == IPPROTO_TCP)
+		return (flags & (TG_CT_FIN_LOCAL | TG_CT_FIN_PEER)) ? tg_ct_timeout_tcp_closing_ns
+								     : tg_ct_timeout_tcp_ns;
+	if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
+		return tg_ct_timeout_udp_ns;
+	return tg_ct_timeout_other_ns;
+}
+
+static __always_inline int tg_verdict(__u8 verdict)
+{
+	return verdict == TG_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/* Passes a packet that policy does not look at. */
+static __always_inline int tg_pass(__u8 reason)
+{
+	tg_record(TG_RULE_NONE, 0, TG_VERDICT_ALLOW, reason);
+	return TC_ACT_OK;
+}
+
+static __always_inline int tg_drop(__u32 ep_id, __u8 reason)
+{
+	tg_record(TG_RULE_NONE, ep_id, TG_VERDICT_DENY, reason);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
+{
+	struct tg_pkt p = {};
+	int parsed = tg_parse(skb, &p);
+	__u32 ifindex = skb->ifindex;
+
+	if (parsed == TG_PARSE_NOT_IP)
+		return tg_pass(TG_REASON_NOT_IP);
+	if (parsed == TG_PARSE_MALFORMED) {
+		if (!bpf_map_lookup_elem(&tg_ifaces, &ifindex))
+			return tg_pass(TG_REASON_UNMANAGED);
+		return tg_drop(0, TG_REASON_MALFORMED);
+	}
+
+	const __u8 *local = dir == TG_DIR_INGRESS ? p.dst : p.src;
+	const __u8 *peer = dir == TG_DIR_INGRESS ? p.src : p.dst;
+	__u16 local_port = dir == TG_DIR_INGRESS ? p.dport : p.sport;
+	__u16 peer_port = dir == TG_DIR_INGRESS ? p.sport : p.dport;
+
+	struct tg_ep_key ek = { .ifindex = ifindex, .direction = dir, .family = p.family };
+	__builtin_memcpy(ek.addr, local, 16);
+	struct tg_ep_value *ep = bpf_map_lookup_elem(&tg_endpoints, &ek);
+	if (!ep) {
+		if (!bpf_map_lookup_elem(&tg_ifaces, &ifindex))
+			return tg_pass(TG_REASON_UNMANAGED);
+		return tg_drop(0, TG_REASON_UNKNOWN_LOCAL);
+	}
+	if (p.nd)
+		return tg_pass(TG_REASON_ND);
+	if (p.l4 == TG_L4_FRAGMENT || p.l4 == TG_L4_EXTHDR) {
+		/* Without the L4 header, port and protocol rules cannot be applied: such endpoints drop. */
+		if (ep->flags & TG_EP_L4_RULES)
+			return tg_drop(ep->ep_id,
+				       p.l4 == TG_L4_FRAGMENT ? TG_REASON_FRAGMENT : TG_REASON_EXTHDR);
+		local_port = 0;
+		peer_port = 0;
+		p.sport = 0;
+		p.dport = 0;
+	}
+
+	__u32 len = skb->len;
+	__u64 now = bpf_ktime_get_ns();
+	/* Conntrack by identifier for ICMP echo; other ICMP (errors) has no flow: policy decides each. */
+	int tracked = p.proto != IPPROTO_ICMP && p.proto != IPPROTO_ICMPV6;
+	if (p.icmp_echo) {
+		tracked = 1;
+		local_port = p.echo_id;
+		peer_port = p.echo_id;
+	}
+	int syn = (p.tcp_flags & (TG_TCP_SYN | TG_TCP_ACK)) == TG_TCP_SYN;
+	__u8 fin_flag = dir == TG_DIR_EGRESS ? TG_CT_FIN_LOCAL : TG_CT_FIN_PEER;
+	__u8 reason = TG_REASON_POLICY;
+	struct tg_result res = {};
+
+	struct tg_ct_key ck = { .local_port = local_port, .peer_port = peer_port,
+				.proto = p.proto, .family = p.family, .origin = dir };
+	__builtin_memcpy(ck.local, local, 16);
+	__builtin_memcpy(ck.peer, peer, 16);
+
+	if (tracked && !syn) {
+		/* 1. the flow's own direction */
+		struct tg_ct_value *ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+		if (ct && now - ct->last_seen_ns <= tg_timeout(p.proto, ct->flags)) {
+			if (ct->ep_id == ep->ep_id) {
+				ct->last_seen_ns = now;
+				if (p.tcp_flags & TG_TCP_FIN)
+					ct->flags |= fin_flag;
+				__u32 rule = ct->rule;
+				if (p.tcp_flags & TG_TCP_RST)
+					bpf_map_delete_elem(&tg_conntrack, &ck);
+				tg_count(rule, len);
+				tg_record(rule, ep->ep_id, TG_VERDICT_ALLOW, TG_REASON_CT_ESTABLISHED);
+				return TC_ACT_OK;
+			}
+			/* The policy changed since the flow was allowed: decide once more below. */
+			reason = TG_REASON_POLICY_RECHECK;
+		} else if (ct) {
+			bpf_map_delete_elem(&tg_conntrack, &ck); /* idle too long */
+		}
+
+		/* 2. the reply of a flow the other direction allowed */
+		if (reason == TG_REASON_POLICY) {
+			ck.origin = !dir;
+			ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+			if (ct && now - ct->last_seen_ns <= tg_timeout(p.proto, ct->flags)) {
+				struct tg_ep_key ok = ek;
+				ok.direction = !dir;
+				struct tg_ep_value *oep = bpf_map_lookup_elem(&tg_endpoints, &ok);
+				int valid = oep && oep->ep_id == ct->ep_id;
+				if (oep && !valid) {
+					/* Policy of the origin direction changed: check the original flow. */
+					struct tg_result ores = {};
+					tg_decide(oep, p.family, peer, p.proto, p.sport, p.dport, &ores);
+					if (ores.verdict == TG_VERDICT_ALLOW) {
+						ct->ep_id = oep->ep_id;
+						ct->rule = ores.rule;
+						valid = 1;
+					}
+				}
+				if (valid) {
+					ct->last_seen_ns = now;
+					if (p.tcp_flags & TG_TCP_FIN)
+						ct->flags |= fin_flag;
+					__u32 rule = ct->rule;
+					if (p.tcp_flags & TG_TCP_RST)
+						bpf_map_delete_elem(&tg_conntrack, &ck);
+					tg_count(rule, len);
+					tg_record(rule, ep->ep_id, TG_VERDICT_ALLOW,
+						  TG_REASON_CT_REPLY);
+					return TC_ACT_OK;
+				}
+				bpf_map_delete_elem(&tg_conntrack, &ck);
+			} else if (ct) {
+				bpf_map_delete_elem(&tg_conntrack, &ck);
+			}
+			ck.origin = dir;
+		}
+	}
+
+	/* A new flow (or a SYN, or a flow whose policy changed): policy decides. */
+	tg_decide(ep, p.family, peer, p.proto, p.dport, p.sport, &res);
+	tg_count(res.rule, len);
+	tg_record(res.rule, ep->ep_id, res.verdict, reason);
+	if (res.verdict != TG_VERDICT_ALLOW) {
+		if (reason == TG_REASON_POLICY_RECHECK)
+			bpf_map_delete_elem(&tg_conntrack, &ck);
+		return TC_ACT_SHOT;
+	}
+	if (tracked && !(p.tcp_flags & TG_TCP_RST)) {
+		struct tg_ct_value cv = { .last_seen_ns = now, .ep_id = ep->ep_id, .rule = res.rule };
+		if (p.tcp_flags & TG_TCP_FIN)
+			cv.flags = fin_flag;
+		bpf_map_update_elem(&tg_conntrack, &ck, &cv, BPF_ANY);
+	}
+	return TC_ACT_OK;
+}
+
+/* Traffic into the pod: attached at the host-side interface's tc egress hook. */
+SEC("tc")
+int tollgate_ingress(struct __sk_buff *skb)
+{
+	return tg_handle(skb, TG_DIR_INGRESS);
+}
+
+/* Traffic out of the pod: attached at the host-side interface's tc ingress hook. */
+SEC("tc")
+int tollgate_egress(struct __sk_buff *skb)
+{
+	return tg_handle(skb, TG_DIR_EGRESS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,75 @@
+// Map contents as the loader writes them: packed keys and values per map (BpfMap.updateBatch takes exactly
+// that), in files with a 16-byte header: "TGM1", key size, value size, count (u32 little-endian each).
+import type { Family } from '../../model/types';
+import { DIR } from './codes';
+import { classValue, decisionKey, decisionValue, epKey, epValue, peerKey, portKey } from './layout';
+import { prefixBytes, PORT_WIDTH } from './prefix';
+import type { BpfTables, ClassEntry, EndpointEntry } from './tables';
+
+export interface MapContents {
+  map: string;
+  keySize: number;
+  valueSize: number;
+  count: number;
+  keys: Buffer;
+  values: Buffer;
+}
+
+function pack(map: string, keySize: number, valueSize: number, pairs: [Buffer, Buffer][]): MapContents {
+  return {
+    map, keySize, valueSize, count: pairs.length,
+    keys: Buffer.concat(pairs.map((p) => p[0]), pairs.length * keySize),
+    values: Buffer.concat(pairs.map((p) => p[1]), pairs.length * valueSize),
+  };
+}
+
+/** Endpoint entries need the ifindex, known only on the node: the loader passes a resolver. */
+export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEntry) => number): MapContents {
+  return pack('tg_endpoints', 24, 12, eps.map((e) => [
+    epKey({ ifindex: ifindexOf(e), direction: e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: e.family, addr: e.addr }),
+    epValue({ epId: e.epId, missRule: e.missRule, missVerdict: e.missVerdict, flags: e.flags }),
+  ]));
+}
+
+function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
+  const width = family === 4 ? 32 : 128;
+  return pack(map, family === 4 ? 12 : 24, 4, es.map((e) => [peerKey(family, e.epId, prefixBytes(e.p, width), e.p.len), classValue(e.cls)]));
+}
+
+function portContents(map: string, es: ClassEntry[]): MapContents {
+  return pack(map, 12, 4, es.map((e) => {
+    const b = prefixBytes(e.p, PORT_WIDTH);
+    return [portKey(e.epId, b[0], b.readUInt16BE(1), e.p.len), classValue(e.cls)];
+  }));
+}
+
+/** Every map whose contents do not depend on the node (all but tg_endpoints and tg_ifaces). */
+export function policyContents(t: BpfTables): MapContents[] {
+  const out = [
+    peerContents('tg_peer4', 4, t.peer4),
+    peerContents('tg_peer6', 6, t.peer6),
+    portContents('tg_ports', t.ports),
+    pack('tg_decisions', 16, 8, t.decisions.map((d) => [decisionKey(d.epId, d.peer, d.port, d.sport), decisionValue(d.rule, d.verdict)])),
+  ];
+  if (t.haveSports) out.push(portContents('tg_sports', t.sports));
+  return out;
+}
+
+export function toFile(m: MapContents): Buffer {
+  const h = Buffer.alloc(16);
+  h.write('TGM1', 0, 'ascii');
+  h.writeUInt32LE(m.keySize, 4);
+  h.writeUInt32LE(m.valueSize, 8);
+  h.writeUInt32LE(m.count, 12);
+  return Buffer.concat([h, m.keys, m.values]);
+}
+
+export function fromFile(map: string, b: Buffer): MapContents {
+  if (b.length < 16 || b.toString('ascii', 0, 4) !== 'TGM1') throw new Error(`${map}: expected a TGM1 map file, found ${b.length} bytes without the header`);
+  const keySize = b.readUInt32LE(4);
+  const valueSize = b.readUInt32LE(8);
+  const count = b.readUInt32LE(12);
+  const want = 16 + count * (keySize + valueSize);
+  if (b.length !== want) throw new Error(`${map}: expected ${want} bytes for ${count} entries, found ${b.length}`);
+  return { map, keySize, valueSize, count, keys: b.subarray(16, 16 + count * keySize), values: b.subarray(16 + count * keySize) };
+}

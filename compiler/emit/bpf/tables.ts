@@ -1,0 +1,325 @@
+// IR Program -> the contents of the datapath's maps (docs/design.md, "The BPF datapath: classify once, decide
+// by table"). For each endpoint, direction and local address (one ep_id each):
+//   1. the rules that can match at all for that local address (family, local/notLocal resolved here),
+//   2. classes of the peer address and of (protocol, destination port) [and of the source port],
+//   3. for every combination of classes that shares a rule, the verdict of the tier walk over exactly the
+//      rules of that combination (a miss = no rule matches = the endpoint's miss verdict).
+import type { Direction, Family, PortRange } from '../../model/types';
+import type { Chain, Endpoint, Match, Program, Rule, RuleSource } from '../../ir/types';
+import { DIR, EP_FLAG, VERDICT } from './codes';
+import { computeClasses, classesOfRule, type DimClasses, type DimRule } from './classes';
+import { cidrFamily, cidrToPrefix, complementRanges, contains, familyWidth, PORT_WIDTH, protoPortPrefixes, protoPrefix, type Prefix } from './prefix';
+
+const PORT_PROTOS = [6, 17, 132, 136];
+const ICMP_PROTOS = [1, 58];
+
+export interface TableOptions {
+  /** first ep_id to hand out (the loader uses fresh ids per update); default 1 */
+  epIdBase?: number;
+  /** most decision entries one endpoint/direction/address may need before compile fails; default 1,000,000 */
+  maxDecisionsPerEndpoint?: number;
+}
+
+export interface RuleRow {
+  index: number;
+  endpoint: string;
+  direction: Direction;
+  tier: string;
+  tierIndex: number;
+  kind: 'rule' | 'tier-end' | 'default';
+  action: string;
+  ruleId?: string;
+  /** position of the rule in its tier */
+  position?: number;
+  /** "kind ns/name" of the policy, for rules */
+  policy?: string;
+  reason?: string;
+}
+
+export interface EndpointEntry {
+  endpoint: string;
+  iface?: string;
+  direction: Direction;
+  family: Family;
+  addr: string;
+  epId: number;
+  missRule: number;
+  missVerdict: number;
+  flags: number;
+  stats: { rules: number; peerClasses: number; portClasses: number; sportClasses: number; decisions: number };
+}
+
+export interface ClassEntry {
+  epId: number;
+  p: Prefix;
+  cls: number;
+}
+
+export interface DecisionEntry {
+  epId: number;
+  peer: number;
+  port: number;
+  sport: number;
+  rule: number;
+  verdict: number;
+}
+
+export interface BpfTables {
+  rules: RuleRow[];
+  endpoints: EndpointEntry[];
+  peer4: ClassEntry[];
+  peer6: ClassEntry[];
+  ports: ClassEntry[];
+  sports: ClassEntry[];
+  decisions: DecisionEntry[];
+  /** whether any endpoint uses source ports (the sport trie is compiled in only then) */
+  haveSports: boolean;
+}
+
+export class DecisionCeilingError extends Error {
+  constructor(
+    readonly endpoint: string,
+    readonly direction: Direction,
+    readonly needed: number,
+    readonly ceiling: number,
+    readonly policies: string[],
+  ) {
+    super(
+      `endpoint ${endpoint} ${direction}: expected at most ${ceiling} decision entries, found ${needed} ` +
+        `(peer classes x port classes of the rules); the policies contributing most: ${policies.join(', ')}`,
+    );
+  }
+}
+
+export function policyName(s: RuleSource): string {
+  return `${s.kind} ${s.namespace ? `${s.namespace}/` : ''}${s.name}`;
+}
+
+interface Flat {
+  rule: Rule;
+  tier: number;
+  index: number; // rule table index
+}
+
+export function buildTables(program: Program, opts: TableOptions = {}): BpfTables {
+  const ceiling = opts.maxDecisionsPerEndpoint ?? 1_000_000;
+  const t: BpfTables = { rules: [], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
+  t.rules.push({ index: 0, endpoint: '', direction: 'ingress', tier: '', tierIndex: -1, kind: 'default', action: 'none', reason: 'no rule (conntrack, unmanaged, not IP)' });
+  let epId = opts.epIdBase ?? 1;
+  for (const ep of program.endpoints) {
+    for (const direction of ['ingress', 'egress'] as const) {
+      const chain = ep[direction];
+      const { flat, ends, def } = ruleTable(t, ep, direction, chain);
+      for (const addr of ep.ips) {
+        const family = cidrFamily(addr) as Family;
+        emitEndpoint(t, ep, direction, chain, flat, ends, def, addr, family, epId++, ceiling);
+      }
+    }
+  }
+  return t;
+}
+
+function ruleTable(t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain): { flat: Flat[]; ends: number[]; def: number } {
+  const flat: Flat[] = [];
+  const ends: number[] = [];
+  chain.tiers.forEach((tier, ti) => {
+    tier.rules.forEach((rule, position) => {
+      const index = t.rules.length;
+      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: policyName(rule.source) });
+      flat.push({ rule, tier: ti, index });
+    });
+    const index = t.rules.length;
+    t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'tier-end', action: tier.end.action, reason: tier.end.reason });
+    ends.push(index);
+  });
+  const def = t.rules.length;
+  t.rules.push({ index: def, endpoint: ep.id, direction, tier: '', tierIndex: chain.tiers.length, kind: 'default', action: 'Allow', reason: 'no policy decided: allowed' });
+  return { flat, ends, def };
+}
+
+/** The tier walk over the rules that match (flat indexes, ascending), as compiler/ir/evaluate.ts walks. */
+export function walk(chain: Chain, flat: Flat[], matching: number[], ends: number[], def: number): { verdict: number; rule: number } {
+  let i = 0;
+  for (let ti = 0; ti < chain.tiers.length; ti++) {
+    let passed = false;
+    while (i < matching.length && flat[matching[i]].tier < ti) i++;
+    while (i < matching.length && flat[matching[i]].tier === ti) {
+      const f = flat[matching[i]];
+      if (f.rule.action === 'Allow') return { verdict: VERDICT.ALLOW, rule: f.index };
+      if (f.rule.action === 'Deny') return { verdict: VERDICT.DENY, rule: f.index };
+      if (f.rule.action === 'Pass') {
+        passed = true;
+        break;
+      }
+      i++; // Log: go on
+    }
+    if (passed) continue;
+    const end = chain.tiers[ti].end.action;
+    if (end === 'Allow') return { verdict: VERDICT.ALLOW, rule: ends[ti] };
+    if (end === 'Deny') return { verdict: VERDICT.DENY, rule: ends[ti] };
+  }
+  return { verdict: VERDICT.ALLOW, rule: def };
+}
+
+function inRanges(port: number, ranges: PortRange[]): boolean {
+  return ranges.some((r) => port >= r.from && port <= r.to);
+}
+
+function addrIn(addr: string, cidrs: string[]): boolean {
+  const fam = cidrFamily(addr) as Family;
+  const a = cidrToPrefix(`${addr}/${fam === 4 ? 32 : 128}`);
+  return cidrs.some((c) => cidrFamily(c) === fam && contains(cidrToPrefix(c), a, familyWidth(fam)));
+}
+
+/** Peer dimension of a rule for one family; null = the rule can never match. */
+export function peerDim(m: Match, family: Family): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
+  let pos: Prefix[] | 'all' = 'all';
+  if (m.peer) {
+    pos = m.peer.filter((c) => cidrFamily(c) === family).map(cidrToPrefix);
+    if (pos.length === 0) return null;
+  }
+  const neg = (m.notPeer ?? []).filter((c) => cidrFamily(c) === family).map(cidrToPrefix);
+  return { pos, neg };
+}
+
+/**
+ * (protocol, port) dimension of a rule: destination ports, or ICMP type << 8 | code. A port constraint only
+ * matches protocols that carry ports (TCP, UDP, SCTP, UDP-Lite); an ICMP constraint only ICMP and ICMPv6.
+ */
+export function portDim(m: Match, which: 'd' | 's'): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
+  const ports = which === 'd' ? m.dports : m.sports;
+  const notPorts = which === 'd' ? m.notDports : m.notSports;
+  const icmp = which === 'd' ? (m.icmp || m.notIcmp ? { icmp: m.icmp, notIcmp: m.notIcmp } : undefined) : undefined;
+  const protoOk = (p: number): boolean => (m.proto === undefined || m.proto === p) && m.notProto !== p;
+  if (ports || notPorts) {
+    const protos = PORT_PROTOS.filter(protoOk);
+    const ranges = complementRangesOf(ports ?? [{ from: 0, to: 65535 }], notPorts ?? []);
+    const pos = protos.flatMap((p) => protoPortPrefixes(p, ranges));
+    return pos.length ? { pos, neg: [] } : null;
+  }
+  if (icmp) {
+    const protos = ICMP_PROTOS.filter(protoOk);
+    const pos: Prefix[] = [];
+    const neg: Prefix[] = [];
+    for (const p of protos) {
+      const base = BigInt(p) << 16n;
+      if (icmp.icmp) pos.push(icmpPrefix(base, icmp.icmp));
+      else pos.push(protoPrefix(p));
+      if (icmp.notIcmp) neg.push(icmpPrefix(base, icmp.notIcmp));
+    }
+    return pos.length ? { pos, neg } : null;
+  }
+  if (which === 's') return { pos: 'all', neg: [] };
+  if (m.proto !== undefined) return m.notProto === m.proto ? null : { pos: [protoPrefix(m.proto)], neg: [] };
+  if (m.notProto !== undefined) return { pos: 'all', neg: [protoPrefix(m.notProto)] };
+  return { pos: 'all', neg: [] };
+}
+
+function icmpPrefix(base: bigint, i: { type: number; code?: number }): Prefix {
+  return i.code === undefined ? { v: base | (BigInt(i.type) << 8n), len: 16 } : { v: base | (BigInt(i.type) << 8n) | BigInt(i.code), len: 24 };
+}
+
+function complementRangesOf(ports: PortRange[], notPorts: PortRange[]): PortRange[] {
+  // ports minus notPorts, as ranges
+  const holes = complementRanges(notPorts);
+  const out: PortRange[] = [];
+  for (const a of ports) for (const h of holes) {
+    const from = Math.max(a.from, h.from);
+    const to = Math.min(a.to, h.to);
+    if (from <= to) out.push({ from, to });
+  }
+  return out;
+}
+
+function usesL4(m: Match): boolean {
+  return m.proto !== undefined || m.notProto !== undefined || !!m.dports || !!m.notDports || !!m.sports || !!m.notSports || !!m.icmp || !!m.notIcmp;
+}
+
+function emitEndpoint(
+  t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain, flat: Flat[], ends: number[], def: number,
+  addr: string, family: Family, epId: number, ceiling: number,
+): void {
+  const peerRules: DimRule[] = [];
+  const portRules: DimRule[] = [];
+  const sportRules: DimRule[] = [];
+  const included: number[] = [];
+  let flags = 0;
+  flat.forEach((f, i) => {
+    const m = f.rule.match;
+    if (m.family !== undefined && m.family !== family) return;
+    if (m.local && !addrIn(addr, m.local)) return;
+    if (m.notLocal && addrIn(addr, m.notLocal)) return;
+    const peer = peerDim(m, family);
+    const port = portDim(m, 'd');
+    const sport = portDim(m, 's');
+    if (!peer || !port || !sport) return;
+    included.push(i);
+    peerRules.push({ rule: i, ...peer });
+    portRules.push({ rule: i, ...port });
+    sportRules.push({ rule: i, ...sport });
+    if (usesL4(m)) flags |= EP_FLAG.L4_RULES;
+    if (m.sports || m.notSports) flags |= EP_FLAG.SPORTS;
+  });
+  if (flags & EP_FLAG.SPORTS) t.haveSports = true;
+  const n = flat.length;
+  const peerC = computeClasses(familyWidth(family), peerRules, n);
+  const portC = computeClasses(PORT_WIDTH, portRules, n);
+  // Without source-port rules every rule is unconstrained here: one class (0), and no trie entries.
+  const sportC = computeClasses(PORT_WIDTH, sportRules, n);
+  const miss = walk(chain, flat, [], ends, def);
+
+  // The bound, before any work: sum over rules of |peer classes| x |port classes| x |sport classes|.
+  const size = (d: DimClasses, r: number): number => {
+    const c = classesOfRule(d, r);
+    return c === 'all' ? d.count : c.length;
+  };
+  let needed = 0;
+  const perPolicy = new Map<string, number>();
+  for (const r of included) {
+    const k = size(peerC, r) * size(portC, r) * size(sportC, r);
+    needed += k;
+    const name = policyName(flat[r].rule.source);
+    perPolicy.set(name, (perPolicy.get(name) ?? 0) + k);
+  }
+  if (needed > ceiling) {
+    const top = [...perPolicy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([p, k]) => `${p} (${k})`);
+    throw new DecisionCeilingError(ep.id, direction, needed, ceiling, top);
+  }
+
+  const all = (d: DimClasses): number[] => Array.from({ length: d.count }, (_, i) => i);
+  const list = (d: DimClasses, r: number): number[] => {
+    const c = classesOfRule(d, r);
+    return c === 'all' ? all(d) : c;
+  };
+  const combos = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
+  for (const r of included) {
+    const ps = list(peerC, r);
+    const qs = list(portC, r);
+    const ss = list(sportC, r);
+    for (const p of ps) for (const q of qs) for (const s of ss) {
+      const k = `${p},${q},${s}`;
+      let c = combos.get(k);
+      if (!c) combos.set(k, (c = { p, q, s, rules: [] }));
+      c.rules.push(r);
+    }
+  }
+  let decisions = 0;
+  for (const c of combos.values()) {
+    const w = walk(chain, flat, c.rules, ends, def);
+    if (w.rule === miss.rule && w.verdict === miss.verdict) continue;
+    t.decisions.push({ epId, peer: c.p, port: c.q, sport: c.s, rule: w.rule, verdict: w.verdict });
+    decisions++;
+  }
+  const peers = family === 4 ? t.peer4 : t.peer6;
+  for (const e of peerC.entries) peers.push({ epId, p: e.p, cls: e.cls });
+  for (const e of portC.entries) t.ports.push({ epId, p: e.p, cls: e.cls });
+  if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push({ epId, p: e.p, cls: e.cls });
+  t.endpoints.push({
+    endpoint: ep.id, iface: ep.iface, direction, family, addr, epId, missRule: miss.rule, missVerdict: miss.verdict, flags,
+    stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions },
+  });
+}
+
+export function dirCode(d: Direction): number {
+  return d === 'ingress' ? DIR.INGRESS : DIR.EGRESS;
+}
