@@ -123,6 +123,17 @@ describe('native addon: objects, maps, programs', function () {
     assert.equal(execFileSync('stat', ['-f', '-c', '%T', '/sys/fs/bpf']).toString().trim(), 'bpf_fs', 'host untouched');
   });
 
+  it('a missing addon gives an error that says how to build it', function () {
+    const script = `try { require(${JSON.stringify(path.join(__dirname, '..', 'compiler', 'load', 'native'))}).numPossibleCpus(); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const out = execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e', script],
+      { env: { ...process.env, TOLLGATE_NATIVE: path.join(tmp, 'missing.node') } }).toString();
+    const e = JSON.parse(out) as { code: string; message: string };
+    assert.equal(e.code, 'ERR_NATIVE_MISSING');
+    assert.match(e.message, /tollgate_native.node is not built \(looked in .*missing\.node\)/);
+    assert.match(e.message, /`npm run build:native` \(or `bash scripts\/setup.sh`/);
+  });
+
   it('numPossibleCpus matches /sys/devices/system/cpu/possible', function () {
     const spec = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
     const n = spec.split(',').reduce((s, r) => {

@@ -162,10 +162,10 @@ interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
-/** Candidate locations of the built addon: TOLLGATE_NATIVE, then build/Release above this file. */
+/** Where the built addon may be: $TOLLGATE_NATIVE alone when set, else build/Release above this file. */
 function addonCandidates(): string[] {
+  if (process.env.TOLLGATE_NATIVE) return [path.resolve(process.env.TOLLGATE_NATIVE)];
   const out: string[] = [];
-  if (process.env.TOLLGATE_NATIVE) out.push(path.resolve(process.env.TOLLGATE_NATIVE));
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
     out.push(path.join(dir, 'build', 'Release', 'tollgate_native.node'));
