@@ -110,13 +110,41 @@ export function rxPackets(ns: string, ifname: string): number {
 /** Removes every netns whose name starts with `tagPrefix` (left by a run that was killed). */
 export function sweepNamespaces(tagPrefix: string): string[] {
   const gone: string[] = [];
-  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
     .split('\n')
     .map((l) => l.split(' ')[0])
     .filter((n) => n && n.startsWith(tagPrefix));
   for (const n of names) {
     spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
     gone.push(n);
+  }
+  return gone;
+}
+
+/**
+ * Removes namespaces `<prefix><pid in base 36><suffix>` left by processes that no longer run (a test run that
+ * was killed before its after hooks): only those whose owner is gone, so concurrent runs are never touched.
+ */
+export function sweepOrphans(prefix: string): string[] {
+  const re = new RegExp(`^${prefix}([a-z0-9]+)x-(node|a|b|syntax)$`);
+  const gone: string[] = [];
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .split('\n')
+    .map((l) => l.split(' ')[0]);
+  for (const n of names) {
+    const m = re.exec(n);
+    if (!m) continue;
+    const pid = parseInt(m[1], 36);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) {
+      spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+      gone.push(n);
+    }
   }
   return gone;
 }

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { emitIp6tables, emitIptables, emitNftables } from '../compiler/emit/iptables';
 import type { Endpoint, Program, Rule, TierChain } from '../compiler/ir/types';
 import { loadDataplane, type Dataplane } from '../bench/dataplanes';
-import { addClientAddresses, createTopology, destroyTopology, inNs, run, type Topology } from '../bench/netlab';
+import { addClientAddresses, createTopology, destroyTopology, inNs, run, sweepOrphans, type Topology } from '../bench/netlab';
 
 const src = (name: string, index: number, direction: 'ingress' | 'egress' = 'ingress'): Rule['source'] => ({ kind: 'CalicoNetworkPolicy', namespace: 'ns', name, direction, index });
 const rule = (id: string, action: Rule['action'], match: Rule['match'], policy = 'p', direction: 'ingress' | 'egress' = 'ingress'): Rule => ({ id, action, match, source: src(policy, 0, direction) });
@@ -25,7 +25,8 @@ const ep = (name: string, iface: string, ip: string, ingress: TierChain[], egres
   egress: { tiers: egress },
 });
 
-const tag = `tgb${process.pid.toString(36).slice(-5)}`;
+// tgb + this process's pid (base 36) + x: sweepOrphans() can tell a killed run's leftovers from a live run's.
+const tag = `tgb${process.pid.toString(36)}x`;
 
 /** Every IR feature the emitters handle, both families. */
 function everything(): Program {
@@ -81,7 +82,10 @@ function nsDel(name: string): void {
 describe('emit/iptables: the kernel accepts the output (netns)', function () {
   this.timeout(60000);
   const ns = `${tag}-syntax`;
-  before(() => nsAdd(ns));
+  before(() => {
+    sweepOrphans('tgb');
+    nsAdd(ns);
+  });
   after(() => nsDel(ns));
 
   for (const style of ['flat', 'calico'] as const) {
@@ -217,7 +221,7 @@ describe('emit/iptables: real connections decided as the IR says (client -> node
   let responder: ChildProcess | undefined;
 
   before(async () => {
-    t = createTopology(`${tag}x`);
+    t = createTopology(tag);
     addClientAddresses(t, ['10.200.0.1', '10.200.0.2', '10.200.0.3', '10.200.0.4', '10.200.0.5']);
     const tcpPorts = [...new Set(CASES.filter((c) => c.proto === 'tcp').map((c) => c.port))];
     const udpPorts = [...new Set(CASES.filter((c) => c.proto === 'udp').map((c) => c.port))];

@@ -1,0 +1,62 @@
+// Which sizes each benchmark runs at. Drivers (bench/drivers/) say what is measured; trials say how much.
+// `quick` is CI's smoke run and must finish within 3 minutes on a 2-core machine.
+import type { Dataplane } from './dataplanes';
+
+export interface Trials {
+  name: 'quick' | 'full';
+  /** rules on the one endpoint (synthetic Program) */
+  rules: number[];
+  /** evenly spread traffic positions per N (besides the worst case, the last rule) */
+  spread: number;
+  /** seconds per UDP flood sample / per iperf3 run */
+  floodSeconds: number;
+  tcpSeconds: number;
+  dataplanes: Dataplane[];
+  /** compile-time trials */
+  compile: { policies: number; pods: number }[];
+  /** rule counts and load times: (rules, CIDR-set size) */
+  counts: { rules: number; setSize: number }[];
+  /** BPF_PROG_TEST_RUN repeat count */
+  testRunRepeat: number;
+}
+
+const ALL: Dataplane[] = ['none', 'iptables-legacy', 'iptables-nft', 'ipset', 'nftables', 'tollgate'];
+
+export const QUICK: Trials = {
+  name: 'quick',
+  rules: [10, 1000, 10000],
+  spread: 2,
+  floodSeconds: 1,
+  tcpSeconds: 1,
+  dataplanes: ALL,
+  compile: [{ policies: 1000, pods: 500 }],
+  counts: [
+    { rules: 10, setSize: 0 },
+    { rules: 10000, setSize: 0 },
+    { rules: 10, setSize: 10000 },
+  ],
+  testRunRepeat: 100000,
+};
+
+export const FULL: Trials = {
+  name: 'full',
+  rules: [10, 100, 1000, 10000, 65536],
+  spread: 4,
+  floodSeconds: 2,
+  tcpSeconds: 2,
+  dataplanes: ALL,
+  compile: [
+    { policies: 100, pods: 50 },
+    { policies: 1000, pods: 500 },
+    { policies: 10000, pods: 5000 },
+  ],
+  counts: [
+    { rules: 10, setSize: 0 },
+    { rules: 1000, setSize: 0 },
+    { rules: 10000, setSize: 0 },
+    { rules: 65536, setSize: 0 },
+    { rules: 10, setSize: 100000 },
+    { rules: 10, setSize: 1000000 },
+  ],
+  testRunRepeat: 1000000,
+};
