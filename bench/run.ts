@@ -187,10 +187,15 @@ function ratios(res: BenchResult): void {
   if (res.testrun.floor.emptyNs !== null) res.reference.testrun_empty_program_ns = res.testrun.floor.emptyNs;
 }
 
-export async function runBench(trials: Trials, progress: Progress): Promise<BenchResult> {
-  const started = Date.now();
-  const runId = randomBytes(3).toString('hex').slice(0, 4);
-  const res: BenchResult = {
+/** Fills `figures`, `ratios`, `reasons` and `reference` from the samples. */
+export function reduce(res: BenchResult): void {
+  res.figures = figures(res);
+  ratios(res);
+}
+
+/** An empty result for `trials` (the samples are pushed into it as they are measured). */
+export function emptyResult(trials: Trials, started = Date.now()): BenchResult {
+  return {
     version: 1,
     trials,
     startedAt: new Date(started).toISOString(),
@@ -210,6 +215,12 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     reasons: {},
     reference: {},
   };
+}
+
+export async function runBench(trials: Trials, progress: Progress): Promise<BenchResult> {
+  const started = Date.now();
+  const runId = randomBytes(3).toString('hex').slice(0, 4);
+  const res = emptyResult(trials, started);
   const tagBase = `tgb${runId}`;
   const onSignal = (): void => {
     sweepNamespaces(tagBase);
@@ -263,8 +274,7 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     process.removeListener('SIGTERM', onSignal);
     sweepNamespaces(tagBase);
   }
-  res.figures = figures(res);
-  ratios(res);
+  reduce(res);
   res.finishedAt = new Date().toISOString();
   res.seconds = (Date.now() - started) / 1000;
   return res;

@@ -1,0 +1,141 @@
+// The benchmark's own logic: the synthetic generator, how samples reduce to figures and ratios (and when a ratio
+// is null, with what reason), and the report writer (log axes, tables).
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, syntheticProgram, trafficPositions } from '../bench/generate';
+import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
+import { QUICK } from '../bench/trials';
+import { lineChart, writeReport } from '../bench/report';
+import { emitIptables, emitNftables } from '../compiler/emit/iptables';
+
+describe('bench: synthetic generator', () => {
+  it('makes N distinct peers and ports, then the TCP rule, then a Deny tier end', () => {
+    const p = syntheticProgram({ rules: 1000, iface: 'tgbx', serverIp: '10.77.2.2' });
+    const rules = p.endpoints[0].ingress.tiers[0].rules;
+    assert.equal(rules.length, 1001);
+    assert.equal(new Set(rules.slice(0, 1000).map((r) => r.match.peer?.[0])).size, 1000);
+    assert.equal(new Set(rules.slice(0, 1000).map((r) => r.match.dports?.[0].from)).size, 1000);
+    assert.deepEqual(rules[1000].match, { peer: ['10.77.1.0/24'], proto: 6, dports: [{ from: TCP_PORT, to: TCP_PORT }] });
+    assert.equal(p.endpoints[0].ingress.tiers[0].end.action, 'Deny');
+  });
+
+  it('has distinct peers over the whole 64k range and never uses the TCP port for UDP rules', () => {
+    const peers = new Set<string>();
+    for (let i = 0; i < MAX_RULES; i++) {
+      peers.add(peerOf(i));
+      assert.notEqual(portOf(i), TCP_PORT);
+    }
+    assert.equal(peers.size, MAX_RULES);
+    assert.equal(new Set(Array.from({ length: 60000 }, (_, i) => portOf(i))).size, 60000);
+    assert.throws(() => peerOf(MAX_RULES), /outside/);
+    assert.throws(() => syntheticProgram({ rules: 0, iface: 'x', serverIp: '10.0.0.1' }), /expected 1\.\.65536, found 0/);
+  });
+
+  it('spreads traffic positions evenly and names the last rule as the worst case', () => {
+    assert.deepEqual(trafficPositions(10000, 4), { even: [1250, 3750, 6250, 8750], worst: 9999 });
+    assert.deepEqual(trafficPositions(10, 2), { even: [2, 7], worst: 9 });
+    assert.deepEqual(trafficPositions(1, 4), { even: [0], worst: 0 });
+  });
+
+  it('puts a CIDR set on rule 0 when asked: one ipset / nft set, one flat rule per member', () => {
+    const p = syntheticProgram({ rules: 3, iface: 'tgbx', serverIp: '10.77.2.2', setSize: 500 });
+    assert.equal(new Set(setMembers(500)).size, 500);
+    const calico = emitIptables(p, { style: 'calico', prefix: 'TGB', comments: false });
+    assert.equal(calico.sets.length, 1);
+    assert.equal(calico.ipsets.split('\n').filter((l) => l.startsWith('add ')).length, 501);
+    const flat = emitIptables(p, { style: 'flat', prefix: 'TGB', comments: false });
+    assert.equal(flat.rules.split('\n').filter((l) => l.includes('--dport 1024 ')).length, 501);
+    assert.equal(emitNftables(p, { comments: false }).sets.length, 1);
+  });
+
+  it('writes manifests with the requested numbers of pods and policies', () => {
+    const y = syntheticManifests({ policies: 30, pods: 100 });
+    assert.equal((y.match(/^kind: Pod$/gm) ?? []).length, 100);
+    assert.equal((y.match(/^kind: NetworkPolicy$/gm) ?? []).length, 30);
+    assert.equal((y.match(/^kind: Namespace$/gm) ?? []).length, 2);
+  });
+});
+
+function sampleResult(withTollgate: boolean): BenchResult {
+  const res = emptyResult({ ...QUICK, rules: [10, 10000], spread: 2 });
+  const flood = (dataplane: FloodRow['dataplane'], rules: number, even: number[], worst: number): void => {
+    even.forEach((pps, i) => res.flood.push({ dataplane, rules, ruleIndex: i, position: 'even', pps, sentPps: pps }));
+    res.flood.push({ dataplane, rules, ruleIndex: rules - 1, position: 'worst', pps: worst, sentPps: worst });
+  };
+  flood('none', 0, [300000], 300000);
+  flood('iptables-legacy', 10, [250000, 250000], 240000);
+  flood('iptables-legacy', 10000, [60000, 20000], 15000);
+  flood('ipset', 10, [240000, 240000], 240000);
+  flood('ipset', 10000, [20000, 5000], 4000);
+  if (withTollgate) {
+    flood('tollgate', 10, [200000, 200000], 200000);
+    flood('tollgate', 10000, [280000, 280000], 280000);
+    res.testrun.samples = [
+      { rules: 10, position: 'worst', newflowNs: 100, establishedNs: 50 },
+      { rules: 10000, position: 'worst', newflowNs: 120, establishedNs: 50 },
+    ];
+  } else {
+    res.skipped.tollgate = 'the hook is missing';
+    res.testrun.samples = [{ rules: 10, position: 'worst', newflowNs: null, establishedNs: null, reason: 'the hook is missing' }];
+  }
+  reduce(res);
+  return res;
+}
+
+describe('bench: reducing samples to ratios', () => {
+  it('uses the harmonic mean of the even positions (traffic spread evenly = mean cost per packet)', () => {
+    const res = sampleResult(true);
+    const f = res.figures.find((x) => x.dataplane === 'iptables-legacy' && x.rules === 10000);
+    assert.equal(f?.evenPps, 30000); // 2 / (1/60000 + 1/20000)
+    assert.equal(f?.worstPps, 15000);
+  });
+
+  it('computes the four ratios from the same run', () => {
+    const r = sampleResult(true).ratios;
+    const near = (a: number | null, b: number): void => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} != ${b}`);
+    near(r.newflow_10k_over_10, 1.2);
+    near(r.traffic_10k_over_baseline, 280000 / 300000);
+    near(r.traffic_10k_over_iptables_legacy, 280000 / 30000);
+    near(r.traffic_over_ipset_min, 200000 / 240000); // the smallest over N: at 10 rules, not at 10k (35x)
+  });
+
+  it('leaves a ratio null, with the reason, when its dataplane was not measured', () => {
+    const res = sampleResult(false);
+    for (const v of Object.values(res.ratios)) assert.equal(v, null);
+    assert.match(res.reasons.traffic_10k_over_baseline ?? '', /no Tollgate traffic: the hook is missing/);
+    assert.match(res.reasons.newflow_10k_over_10 ?? '', /the hook is missing/);
+    // the netfilter reference ratios are still real numbers
+    assert.ok(Math.abs((res.reference.iptables_legacy_traffic_10k_over_baseline ?? NaN) - 0.1) < 1e-9);
+  });
+});
+
+describe('bench: report', () => {
+  it('draws log-log axes: a decade is the same distance everywhere', () => {
+    const svg = lineChart({ title: 'cost <&>', xLabel: 'rules', yLabel: 'ns', series: [{ name: 'nftables', points: [[10, 1000], [100, 10000], [1000, 100000]] }] });
+    assert.ok(svg.includes('cost &lt;&amp;&gt;'));
+    const pts = /points="([^"]+)"/.exec(svg)?.[1].split(' ').map((p) => p.split(',').map(Number)) ?? [];
+    assert.equal(pts.length, 3);
+    assert.ok(Math.abs(pts[1][0] - pts[0][0] - (pts[2][0] - pts[1][0])) < 0.2);
+    assert.ok(Math.abs(pts[1][1] - pts[0][1] - (pts[2][1] - pts[1][1])) < 0.2);
+  });
+
+  it('writes the JSON, the Markdown with its tables and the two charts it links', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb-report-'));
+    try {
+      const res = sampleResult(true);
+      const files = writeReport(res, dir);
+      const md = fs.readFileSync(files.md, 'utf8');
+      for (const svg of files.svgs) {
+        assert.ok(md.includes(`](${path.basename(svg)})`));
+        assert.match(fs.readFileSync(svg, 'utf8'), /^<svg /);
+      }
+      assert.match(md, /\| traffic_10k_over_iptables_legacy \| 9\.333 \| >= 10 \| no \(93% of the target\) \|/);
+      assert.match(md, /\| iptables-legacy \| 10000 \| 30,000 \| 15,000 \|/);
+      assert.deepEqual(JSON.parse(fs.readFileSync(files.json, 'utf8')).ratios, res.ratios);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
