@@ -249,6 +249,25 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     assert.equal(udpEcho(), true);
   });
 
+  it('concurrent work in different namespaces stays in its own namespace', async function () {
+    const o = await loadVerdict(0);
+    const prog = o.program('tgn_verdict');
+    await attachTc({ ifname: IF_A, netns: NS_A, direction: 'egress', prog, handle: 3, priority: 3 });
+    await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog, handle: 5, priority: 5 });
+    // Many workers at once on the libuv pool, alternating namespaces (and the host): a pool thread left in the
+    // wrong namespace would make one of these fail with ENODEV or list the other side's filter.
+    const jobs = Array.from({ length: 48 }, (_, i) => i % 3 === 0
+      ? listTc({ ifname: IF_A, netns: NS_A, direction: 'egress' }).then((l) => ['A', l.map((f) => f.handle)])
+      : i % 3 === 1
+        ? listTc({ ifname: IF_B, netns: NS_B, direction: 'ingress' }).then((l) => ['B', l.map((f) => f.handle)])
+        : listTc({ ifname: 'lo', direction: 'ingress' }).then((l) => ['host', l.length]));
+    for (const [where, got] of await Promise.all(jobs)) {
+      assert.deepEqual(got, where === 'A' ? [3] : where === 'B' ? [5] : 0, `listing in ${where}`);
+    }
+    await detachTc({ ifname: IF_A, netns: NS_A, direction: 'egress', handle: 3, priority: 3 });
+    await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 5, priority: 5 });
+  });
+
   it('errors name what is missing: a namespace, an interface', async function () {
     const o = await loadVerdict(0);
     const prog = o.program('tgn_verdict');

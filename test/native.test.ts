@@ -436,9 +436,10 @@ describe('native addon: objects, maps, programs', function () {
 
   describe('testRun with an ifindex', function () {
     // A veth pair in the test's own namespace (no dummy driver on every kernel); deleting one end removes both.
-    const DEV = 'tgnv0';
+    // Named after the pid: the suite may run twice at once on one machine.
+    const DEV = `tgnv${process.pid}`;
     before(function () {
-      execFileSync('ip', ['link', 'add', DEV, 'type', 'veth', 'peer', 'name', 'tgnv1']);
+      execFileSync('ip', ['link', 'add', DEV, 'type', 'veth', 'peer', 'name', `tgnp${process.pid}`]);
       execFileSync('ip', ['link', 'set', DEV, 'up']);
     });
     after(function () {
