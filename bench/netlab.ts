@@ -126,7 +126,7 @@ export function sweepNamespaces(tagPrefix: string): string[] {
  * was killed before its after hooks): only those whose owner is gone, so concurrent runs are never touched.
  */
 export function sweepOrphans(prefix: string): string[] {
-  const re = new RegExp(`^${prefix}([a-z0-9]+)x-(node|a|b|syntax)$`);
+  const re = new RegExp(`^${prefix}([a-z0-9]+)xc?-(node|a|b|syntax|count)$`);
   const gone: string[] = [];
   const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
     .split('\n')
