@@ -29,6 +29,8 @@ export type PortSpec = { kind: 'range'; from: number; to: number } | { kind: 'na
 export interface Namespace {
   name: string;
   labels: Labels; // includes kubernetes.io/metadata.name, as the API server sets it
+  /** not declared in the input; assumed because objects live in it (origin = the first such object) */
+  implicit?: boolean;
   origin: Origin;
 }
 

@@ -1,0 +1,70 @@
+// IP addresses and CIDRs as the model keeps them: canonical text (IPv4 dotted quad, IPv6 RFC 5952 lower-case
+// compressed), host bits cleared. Parsing never throws; callers turn a failure into a located diagnostic.
+import * as ipaddr from 'ipaddr.js';
+import type { Cidr, Family } from './types';
+
+export interface ParsedIp {
+  addr: string;
+  family: Family;
+  ip: ipaddr.IPv4 | ipaddr.IPv6;
+}
+
+export interface ParsedCidr {
+  cidr: Cidr;
+  family: Family;
+  prefix: number;
+  network: ipaddr.IPv4 | ipaddr.IPv6;
+  /** the text had host bits set ("10.0.0.1/24"); `cidr` has them cleared */
+  hostBits: boolean;
+}
+
+export function parseIp(text: string): ParsedIp | undefined {
+  const s = text.trim();
+  if (s !== text || s === '') return undefined;
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
+    const ip = ipaddr.IPv4.parse(s);
+    return { addr: ip.toString(), family: 4, ip };
+  }
+  if (s.includes(':') && ipaddr.IPv6.isValid(s) && !s.includes('%')) {
+    const ip = ipaddr.IPv6.parse(s);
+    return { addr: ip.toRFC5952String(), family: 6, ip };
+  }
+  return undefined;
+}
+
+/**
+ * "a.b.c.d/n" or "x::y/n"; with `bareIp`, an address alone is a host route (/32 or /128), as Calico accepts it.
+ * Returns an error text ("expected ..." is added by the caller) when it does not parse.
+ */
+export function parseCidr(text: string, opts: { bareIp?: boolean } = {}): ParsedCidr | { error: string } {
+  const slash = text.indexOf('/');
+  if (slash < 0) {
+    const ip = parseIp(text);
+    if (!ip) return { error: 'not an IP address or CIDR' };
+    if (!opts.bareIp) return { error: 'an address without a /prefix length' };
+    const prefix = ip.family === 4 ? 32 : 128;
+    return { cidr: `${ip.addr}/${prefix}`, family: ip.family, prefix, network: ip.ip, hostBits: false };
+  }
+  const ip = parseIp(text.slice(0, slash));
+  const plen = text.slice(slash + 1);
+  if (!ip) return { error: 'the address part does not parse' };
+  const max = ip.family === 4 ? 32 : 128;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(plen) || Number(plen) > max) return { error: `the prefix length is not 0..${max}` };
+  const prefix = Number(plen);
+  const bytes = ip.ip.toByteArray();
+  const masked = bytes.map((b, i) => {
+    const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
+    return b & ((0xff << (8 - bitsHere)) & 0xff);
+  });
+  const hostBits = masked.some((b, i) => b !== bytes[i]);
+  const network = ipaddr.fromByteArray(masked);
+  const addr = network.kind() === 'ipv6' ? (network as ipaddr.IPv6).toRFC5952String() : network.toString();
+  return { cidr: `${addr}/${prefix}`, family: ip.family, prefix, network, hostBits };
+}
+
+/** Is `inner` inside `outer` (same family, longer or equal prefix, network bits agree)? */
+export function cidrContains(outer: ParsedCidr, inner: ParsedCidr): boolean {
+  if (outer.family !== inner.family || inner.prefix < outer.prefix) return false;
+  if (outer.network.kind() === 'ipv4') return (inner.network as ipaddr.IPv4).match(outer.network as ipaddr.IPv4, outer.prefix);
+  return (inner.network as ipaddr.IPv6).match(outer.network as ipaddr.IPv6, outer.prefix);
+}

@@ -1,0 +1,222 @@
+// Pass 2: located documents to the typed model. For each object: check apiVersion/kind/metadata, read the kind's
+// fields with exact errors and API-server defaults, then across objects: duplicates, implicit namespaces and the
+// implicit 'default' tier, tier references, ANP priorities, and tenancy. Every problem is collected; the caller
+// (pipeline.loadModel) throws once with all of them.
+import type { Diagnostics, FieldPath, ObjectRef } from './diagnostics';
+import { formatLocation } from './diagnostics';
+import type { SourceObject } from '../manifests/source';
+import { describe, DNS1123_LABEL, isMapValue, Reader } from './fields';
+import type { Model, Namespace, Origin, Tier } from './types';
+import type { Meta } from './kinds/common';
+import { NAMESPACE_NAME_LABEL, readNamespace, readNode, readPod, readServiceAccount } from './kinds/core';
+import { readNetworkPolicy } from './kinds/networkpolicy';
+import { readCalicoPolicy, readHostEndpoint, readIPPool, readNetworkSet, readTier } from './kinds/calico';
+import { readAdminPolicy } from './kinds/anp';
+
+export interface BuildOptions {
+  /** Shift-left: only namespaced policy in these namespaces is accepted. */
+  tenants?: string[];
+}
+
+/** Order of the implicit 'default' tier, as recent Calico creates it. */
+export const DEFAULT_TIER_ORDER = 1_000_000;
+
+type Reading = (r: Reader, obj: Record<string, unknown>, meta: Meta, model: Model) => void;
+
+interface KindInfo {
+  apiVersion: string;
+  namespaced: boolean;
+  /** a policy object (subject to --tenant); cluster state (pods, namespaces) is not */
+  policy: boolean;
+  /** allowed under --tenant when namespaced in a tenant namespace */
+  tenantAllowed: boolean;
+  read: Reading;
+}
+
+const KINDS: Record<string, KindInfo> = {
+  'v1/Namespace': { apiVersion: 'v1', namespaced: false, policy: false, tenantAllowed: true, read: (r, o, m, model) => void model.namespaces.push(readNamespace(r, o, m)) },
+  'v1/Pod': { apiVersion: 'v1', namespaced: true, policy: false, tenantAllowed: true, read: (r, o, m, model) => void model.pods.push(readPod(r, o, m)) },
+  'v1/ServiceAccount': { apiVersion: 'v1', namespaced: true, policy: false, tenantAllowed: true, read: (r, o, m, model) => void model.serviceAccounts.push(readServiceAccount(r, o, m)) },
+  'v1/Node': { apiVersion: 'v1', namespaced: false, policy: false, tenantAllowed: true, read: (r, o, m, model) => void model.nodes.push(readNode(r, o, m)) },
+  'networking.k8s.io/v1/NetworkPolicy': {
+    apiVersion: 'networking.k8s.io/v1', namespaced: true, policy: true, tenantAllowed: true,
+    read: (r, o, m, model) => void model.networkPolicies.push(readNetworkPolicy(r, o, m)),
+  },
+  'projectcalico.org/v3/NetworkPolicy': {
+    apiVersion: 'projectcalico.org/v3', namespaced: true, policy: true, tenantAllowed: true,
+    read: (r, o, m, model) => void model.calicoPolicies.push(readCalicoPolicy(r, o, m, 'NetworkPolicy')),
+  },
+  'projectcalico.org/v3/GlobalNetworkPolicy': {
+    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => void model.calicoPolicies.push(readCalicoPolicy(r, o, m, 'GlobalNetworkPolicy')),
+  },
+  'projectcalico.org/v3/Tier': { apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false, read: (r, o, m, model) => void model.tiers.push(readTier(r, o, m)) },
+  'projectcalico.org/v3/NetworkSet': {
+    apiVersion: 'projectcalico.org/v3', namespaced: true, policy: true, tenantAllowed: true,
+    read: (r, o, m, model) => void model.networkSets.push(readNetworkSet(r, o, m, false)),
+  },
+  'projectcalico.org/v3/GlobalNetworkSet': {
+    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => void model.networkSets.push(readNetworkSet(r, o, m, true)),
+  },
+  'projectcalico.org/v3/IPPool': {
+    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => {
+      const p = readIPPool(r, o, m);
+      if (p) model.ipPools.push(p);
+    },
+  },
+  'projectcalico.org/v3/HostEndpoint': {
+    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => void model.hostEndpoints.push(readHostEndpoint(r, o, m)),
+  },
+  'policy.networking.k8s.io/v1alpha1/AdminNetworkPolicy': {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => {
+      const p = readAdminPolicy(r, o, m, 'AdminNetworkPolicy');
+      if (p) model.adminPolicies.push(p);
+    },
+  },
+  'policy.networking.k8s.io/v1alpha1/BaselineAdminNetworkPolicy': {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1', namespaced: false, policy: true, tenantAllowed: false,
+    read: (r, o, m, model) => {
+      const p = readAdminPolicy(r, o, m, 'BaselineAdminNetworkPolicy');
+      if (p && p.name === 'default') model.baselinePolicy = p;
+    },
+  },
+};
+
+/** apiVersions Tollgate reads, by kind: to tell "wrong apiVersion" from "a kind we skip". */
+const API_VERSIONS_BY_KIND: Record<string, string[]> = {};
+for (const [key, info] of Object.entries(KINDS)) {
+  const kind = key.slice(info.apiVersion.length + 1);
+  (API_VERSIONS_BY_KIND[kind] ??= []).push(info.apiVersion);
+}
+
+export function emptyModel(): Model {
+  return {
+    namespaces: [], pods: [], serviceAccounts: [], nodes: [], networkSets: [], hostEndpoints: [], ipPools: [],
+    networkPolicies: [], calicoPolicies: [], tiers: [], adminPolicies: [],
+  };
+}
+
+export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: BuildOptions = {}): Model {
+  const model = emptyModel();
+  const tenants = opts.tenants && opts.tenants.length ? opts.tenants : undefined;
+  const seen = new Map<string, { src: SourceObject; ref: ObjectRef }>();
+  /** namespaces that objects live in, with the first object that names each (for implicit namespaces) */
+  const usedNamespaces = new Map<string, Origin>();
+
+  for (const src of sources) {
+    const obj = src.value;
+    const at = (path: FieldPath) => ({ location: src.locate(path), path: [...src.docPath, ...path] });
+    if (!isMapValue(obj)) {
+      diags.error('bad-object', `expected a Kubernetes object (a map with apiVersion, kind and metadata), found ${describe(obj)}`, at([]));
+      continue;
+    }
+    const kind = obj.kind;
+    const apiVersion = obj.apiVersion;
+    if (typeof kind !== 'string' || kind === '') {
+      diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(['kind']));
+      continue;
+    }
+    if (typeof apiVersion !== 'string' || apiVersion === '') {
+      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, at(['apiVersion']));
+      continue;
+    }
+    const metaRaw = isMapValue(obj.metadata) ? obj.metadata : undefined;
+    const nameRaw = metaRaw?.name;
+    const ref: ObjectRef = { kind, name: typeof nameRaw === 'string' ? nameRaw : '<unnamed>' };
+    const info = KINDS[`${apiVersion}/${kind}`];
+    if (!info) {
+      const known = API_VERSIONS_BY_KIND[kind];
+      if (known) {
+        diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(['apiVersion']), object: ref });
+      } else {
+        diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(['kind']), object: ref });
+      }
+      continue;
+    }
+    if (typeof nameRaw !== 'string' || nameRaw === '') {
+      diags.error('required', `expected metadata.name (a string), found ${describe(nameRaw)}`, { ...at(metaRaw ? ['metadata', 'name'] : ['metadata']), object: ref });
+      continue;
+    }
+    let namespace: string | undefined;
+    if (info.namespaced) {
+      const nsRaw = metaRaw?.namespace;
+      if (nsRaw === undefined || nsRaw === null || nsRaw === '') namespace = 'default';
+      else if (typeof nsRaw !== 'string' || !DNS1123_LABEL.test(nsRaw) || nsRaw.length > 63) {
+        diags.error('bad-name', `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nsRaw)}`, { ...at(['metadata', 'namespace']), object: ref });
+        continue;
+      } else namespace = nsRaw;
+      ref.namespace = namespace;
+    }
+    const r = new Reader(src, ref, diags);
+    if (kind === 'Namespace' && (!DNS1123_LABEL.test(nameRaw) || nameRaw.length > 63)) {
+      r.error('bad-name', ['metadata', 'name'], `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nameRaw)}`);
+    }
+
+    // Same kind (and API group), namespace and name twice: the API server would keep only one of them.
+    const key = `${apiVersion.split('/')[0]}/${kind}/${namespace ?? ''}/${nameRaw}`;
+    const first = seen.get(key);
+    if (first) {
+      r.error('duplicate', ['metadata', 'name'], `expected each ${kind} once, found a second definition (the first is at ${formatLocation(first.src.locate(['metadata', 'name']))})`);
+      continue;
+    }
+    seen.set(key, { src, ref });
+
+    if (tenants && info.policy) checkTenancy(r, info, kind, namespace, tenants);
+
+    const meta: Meta = {
+      name: nameRaw,
+      ...(namespace !== undefined ? { namespace } : {}),
+      labels: r.labels(metaRaw?.labels, ['metadata', 'labels']),
+      annotations: r.annotations(metaRaw?.annotations, ['metadata', 'annotations']),
+    };
+    if (namespace !== undefined && !usedNamespaces.has(namespace)) usedNamespaces.set(namespace, r.origin);
+    info.read(r, obj, meta, model);
+  }
+
+  // A namespace that holds objects exists even when the input does not declare it (it was created elsewhere).
+  const declared = new Set(model.namespaces.map((n) => n.name));
+  for (const [name, origin] of usedNamespaces) {
+    if (declared.has(name)) continue;
+    const ns: Namespace = { name, labels: { [NAMESPACE_NAME_LABEL]: name }, implicit: true, origin: { ref: { kind: 'Namespace', name }, location: origin.location } };
+    model.namespaces.push(ns);
+  }
+
+  // Tiers: the 'default' tier always exists; every Calico policy must name a tier that exists.
+  if (!model.tiers.some((t) => t.name === 'default')) {
+    const implicit: Tier = { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' };
+    model.tiers.push(implicit);
+  }
+  const tierNames = new Set(model.tiers.map((t) => t.name));
+  for (const p of model.calicoPolicies) {
+    if (!tierNames.has(p.tier)) {
+      diags.error('unknown-tier', `expected a declared Tier (one of ${[...tierNames].sort().join(', ')}), found ${JSON.stringify(p.tier)}`, {
+        location: p.origin.location, object: p.origin.ref, path: ['spec', 'tier'],
+      });
+    }
+  }
+
+  // AdminNetworkPolicies at one priority: upstream leaves their relative order undefined; we order by name.
+  model.adminPolicies.sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let i = 1; i < model.adminPolicies.length; i++) {
+    const [a, b] = [model.adminPolicies[i - 1], model.adminPolicies[i]];
+    if (a.priority === b.priority) {
+      diags.warn('same-priority', `has the same priority ${b.priority} as AdminNetworkPolicy ${a.name} (${formatLocation(a.origin.location)}); upstream leaves their order undefined, Tollgate evaluates ${a.name} first (by name)`, {
+        location: b.origin.location, object: b.origin.ref, path: ['spec', 'priority'],
+      });
+    }
+  }
+  return model;
+}
+
+function checkTenancy(r: Reader, info: KindInfo, kind: string, namespace: string | undefined, tenants: string[]): void {
+  const who = `tenant${tenants.length === 1 ? '' : 's'} ${tenants.join(', ')}`;
+  if (!info.tenantAllowed || namespace === undefined) {
+    r.error('tenant', [], `not allowed for ${who}: expected a namespaced NetworkPolicy, Calico NetworkPolicy or NetworkSet in ${tenants.join(' or ')}, found a cluster-scoped ${kind}`);
+  } else if (!tenants.includes(namespace)) {
+    r.error('tenant', ['metadata', 'namespace'], `not allowed for ${who}: expected a ${kind} in namespace ${tenants.join(' or ')}, found namespace ${namespace}`);
+  }
+}

@@ -1,0 +1,211 @@
+// Reading fields of one object with exact errors. Every reader takes the value and its field path, checks the
+// type, and on a mismatch reports `expected X, found Y` at the field's line and column, then returns undefined so
+// the caller carries on and the run reports every problem together.
+import type { Diagnostics, FieldPath, ObjectRef } from './diagnostics';
+import type { SourceObject } from '../manifests/source';
+import type { Origin } from './types';
+import type { Selector } from './selector/ast';
+import { ALL } from './selector/ast';
+import { fromLabelSelector, parseCalicoSelector, validateLabels } from './selector';
+
+export type Path = (string | number)[];
+
+/** Diagnostic codes of the model pass: one table, so tests and tools can match on them. */
+export const CODES = {
+  'yaml-syntax': 'the text is not valid YAML or JSON',
+  'bad-object': 'a document is not a Kubernetes object (apiVersion, kind, metadata.name)',
+  'skipped-kind': 'a kind Tollgate does not read (warning)',
+  'bad-api-version': 'a known kind under an apiVersion Tollgate does not read',
+  'bad-type': 'a field has the wrong type',
+  'required': 'a required field is missing',
+  'bad-value': 'a field is not one of its allowed values',
+  'bad-name': 'a name is not a valid DNS label or port name',
+  'bad-cidr': 'a CIDR or IP address does not parse',
+  'cidr-host-bits': 'a CIDR has host bits set; normalised as the API server does (warning)',
+  'bad-except': 'an ipBlock except is not strictly inside its cidr',
+  'mixed-family': 'addresses of both IP families where one is required',
+  'bad-ip': 'an IP address does not parse',
+  'port-range': 'a port number outside 1..65535 (0..65535 for Calico) or a range that ends before it starts',
+  'bad-end-port': 'endPort without a numeric port, or below it',
+  'bad-protocol': 'an unknown protocol',
+  'bad-selector': 'a selector that does not parse',
+  'bad-labels': 'a label key or value Kubernetes rejects',
+  'bad-icmp': 'ICMP fields on a non-ICMP rule, or code without type',
+  'bad-ports-protocol': 'ports on a rule whose protocol has no ports',
+  'ip-version': 'ipVersion disagrees with the rule\'s nets or ICMP version',
+  'priority-range': 'AdminNetworkPolicy priority outside 0..1000',
+  'same-priority': 'two AdminNetworkPolicies at one priority (warning)',
+  'banp-name': 'BaselineAdminNetworkPolicy not named default',
+  'too-many-rules': 'more than 100 AdminNetworkPolicy rules in one direction',
+  'duplicate': 'the same kind/namespace/name twice',
+  'unknown-tier': 'a Calico policy in a tier that is not declared',
+  'not-enforced': 'a field that is accepted but not enforced on pod interfaces (warning)',
+  'no-ip': 'a pod without an IP cannot be enforced (warning)',
+  'bad-quantity': 'a bandwidth annotation that is not a reasonable Kubernetes quantity',
+  'tenant': 'an object a tenant may not submit',
+  'input': 'an input path that cannot be read',
+  'yaml': 'a YAML warning',
+} as const;
+export type Code = keyof typeof CODES;
+
+/** How a value looks in a message: strings quoted, structures named by shape. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return typeof v;
+}
+
+export function isMapValue(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Field reader bound to one object: reports at `file:line:col: error: Kind ns/name: path: message`. */
+export class Reader {
+  constructor(
+    readonly src: SourceObject,
+    readonly ref: ObjectRef,
+    readonly diags: Diagnostics,
+  ) {}
+
+  get origin(): Origin {
+    return { ref: this.ref, location: this.src.locate([]) };
+  }
+
+  error(code: Code, path: FieldPath, message: string): void {
+    this.diags.error(code, message, { location: this.src.locate(path), object: this.ref, path: [...path] });
+  }
+  warn(code: Code, path: FieldPath, message: string): void {
+    this.diags.warn(code, message, { location: this.src.locate(path), object: this.ref, path: [...path] });
+  }
+  /** An error pointing at a character inside a string value (selector syntax). */
+  errorInString(code: Code, path: FieldPath, offset: number, message: string): void {
+    this.diags.error(code, message, { location: this.src.locateInString(path, offset), object: this.ref, path: [...path] });
+  }
+
+  /** A map, or undefined when absent/null. */
+  map(v: unknown, path: Path): Record<string, unknown> | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (isMapValue(v)) return v;
+    this.error('bad-type', path, `expected a map, found ${describe(v)}`);
+    return undefined;
+  }
+  /** A list, [] when absent/null. */
+  list(v: unknown, path: Path): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (Array.isArray(v)) return v;
+    this.error('bad-type', path, `expected a list, found ${describe(v)}`);
+    return [];
+  }
+  string(v: unknown, path: Path): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    this.error('bad-type', path, `expected a string, found ${describe(v)}`);
+    return undefined;
+  }
+  requiredString(v: unknown, path: Path, what = 'a string'): string | undefined {
+    if (v === undefined || v === null || v === '') {
+      this.error('required', path, `expected ${what}, found ${v === '' ? 'an empty string' : 'nothing'}`);
+      return undefined;
+    }
+    return this.string(v, path);
+  }
+  bool(v: unknown, path: Path, dflt: boolean): boolean {
+    if (v === undefined || v === null) return dflt;
+    if (typeof v === 'boolean') return v;
+    this.error('bad-type', path, `expected true or false, found ${describe(v)}`);
+    return dflt;
+  }
+  /** An integer in [min, max]; `code` names the error class when the range is the problem. */
+  int(v: unknown, path: Path, min: number, max: number, what: string, code: Code = 'bad-value'): number | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.error('bad-type', path, `expected ${what} (an integer ${min}..${max}), found ${describe(v)}`);
+      return undefined;
+    }
+    if (v < min || v > max) {
+      this.error(code, path, `expected ${what} in ${min}..${max}, found ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+  number(v: unknown, path: Path, what: string): number | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    this.error('bad-type', path, `expected ${what} (a number), found ${describe(v)}`);
+    return undefined;
+  }
+  /** One of `allowed`, exactly as spelled. */
+  oneOf<T extends string>(v: unknown, path: Path, allowed: readonly T[], what: string): T | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.error('bad-value', path, `expected ${what} (one of ${allowed.join(', ')}), found ${describe(v)}`);
+    return undefined;
+  }
+  stringList(v: unknown, path: Path): string[] {
+    const out: string[] = [];
+    this.list(v, path).forEach((s, i) => {
+      const str = this.string(s, [...path, i]);
+      if (str !== undefined) out.push(str);
+    });
+    return out;
+  }
+
+  /** Labels (metadata.labels): a map of strings, with keys and values as Kubernetes validates them. */
+  labels(v: unknown, path: Path): Record<string, string> {
+    const m = this.map(v, path);
+    if (!m) return {};
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(m)) {
+      // Kubernetes stores label values as strings; YAML `tier: 1` or `on: true` would be rejected by the API server.
+      if (typeof val !== 'string') {
+        this.error('bad-labels', [...path, k], `expected a label value (a string), found ${describe(val)}`);
+        continue;
+      }
+      out[k] = val;
+    }
+    for (const e of validateLabels(out)) this.error('bad-labels', [...path, ...e.path], e.message);
+    return out;
+  }
+  /** Annotations: a map of strings. */
+  annotations(v: unknown, path: Path): Record<string, string> {
+    const m = this.map(v, path);
+    if (!m) return {};
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(m)) {
+      if (typeof val !== 'string') this.error('bad-type', [...path, k], `expected an annotation value (a string), found ${describe(val)}`);
+      else out[k] = val;
+    }
+    return out;
+  }
+
+  /** A Kubernetes LabelSelector (matchLabels/matchExpressions); undefined when absent. */
+  labelSelector(v: unknown, path: Path): Selector | undefined {
+    if (v === undefined || v === null) return undefined;
+    const r = fromLabelSelector(v);
+    for (const e of r.errors) this.error('bad-selector', [...path, ...e.path], e.message);
+    return r.errors.length ? undefined : r.selector;
+  }
+  /** A Calico selector expression; undefined when absent, `all()` when empty. */
+  calicoSelector(v: unknown, path: Path): Selector | undefined {
+    if (v === undefined || v === null) return undefined;
+    const text = this.string(v, path);
+    if (text === undefined) return undefined;
+    if (text.trim() === '') return ALL;
+    const r = parseCalicoSelector(text);
+    if (r.ok) return r.selector;
+    this.errorInString('bad-selector', path, r.error.col - 1, `invalid selector at column ${r.error.col} of ${JSON.stringify(text)}: ${r.error.message}`);
+    return undefined;
+  }
+}
+
+/** DNS-1123 label: namespace names, and the shape Kubernetes wants for many names. */
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** IANA_SVC_NAME as Kubernetes validates a named port: 1-15 chars, a-z0-9 and '-', a letter, no '--', no edge '-'. */
+export function isPortName(s: string): boolean {
+  return s.length >= 1 && s.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--');
+}

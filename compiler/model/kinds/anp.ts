@@ -1,0 +1,144 @@
+// policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy, validated as the
+// network-policy-api CRDs validate them (OpenAPI bounds and CEL rules).
+import { ALL } from '../selector/ast';
+import { describe, Reader, type Path } from '../fields';
+import type { AdminNetworkPolicy, AnpPeer, AnpPods, AnpPort, AnpRule } from '../types';
+import { readCidrList, readK8sProtocol, type Meta } from './common';
+
+export const MAX_ANP_RULES = 100;
+
+export function readAdminPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta, kind: AdminNetworkPolicy['kind']): AdminNetworkPolicy | undefined {
+  const baseline = kind === 'BaselineAdminNetworkPolicy';
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  let priority = 0;
+  if (!baseline) {
+    if (spec.priority === undefined || spec.priority === null) r.error('required', ['spec', 'priority'], 'expected a priority 0..1000, found nothing');
+    else priority = r.int(spec.priority, ['spec', 'priority'], 0, 1000, 'a priority', 'priority-range') ?? 0;
+  } else if (meta.name !== 'default') {
+    r.error('banp-name', ['metadata', 'name'], `expected the name "default" (there is one BaselineAdminNetworkPolicy per cluster), found ${describe(meta.name)}`);
+  }
+  const subject = readPodsOrNamespaces(r, spec.subject, ['spec', 'subject'], 'subject');
+  const actions = baseline ? (['Allow', 'Deny'] as const) : (['Allow', 'Deny', 'Pass'] as const);
+  const rules = (dir: 'ingress' | 'egress'): AnpRule[] => {
+    const list = r.list(spec[dir], ['spec', dir]);
+    if (list.length > MAX_ANP_RULES) r.error('too-many-rules', ['spec', dir], `expected at most ${MAX_ANP_RULES} ${dir} rules, found ${list.length}`);
+    return list.map((v, i) => readRule(r, v, ['spec', dir, i], dir, actions)).filter((x): x is AnpRule => !!x);
+  };
+  const ingress = rules('ingress');
+  const egress = rules('egress');
+  if (!subject) return undefined;
+  return { kind, name: meta.name, priority, subject, ingress, egress, origin: r.origin };
+}
+
+/** `{namespaces: LabelSelector}` or `{pods: {namespaceSelector, podSelector}}`: exactly one. */
+function readPodsOrNamespaces(r: Reader, v: unknown, path: Path, what: string): AnpPods | undefined {
+  const m = r.map(v, path);
+  if (!m) {
+    r.error('required', path, `expected a ${what} with namespaces or pods, found nothing`);
+    return undefined;
+  }
+  const present = ['namespaces', 'pods'].filter((k) => m[k] !== undefined && m[k] !== null);
+  if (present.length !== 1) {
+    r.error('bad-value', path, `expected exactly one of namespaces, pods, found ${present.length ? present.join(' and ') : 'neither'}`);
+    return undefined;
+  }
+  if (present[0] === 'namespaces') {
+    const ns = r.labelSelector(m.namespaces, [...path, 'namespaces']);
+    return ns ? { namespaceSelector: ns, podSelector: ALL } : undefined;
+  }
+  const pods = r.map(m.pods, [...path, 'pods']);
+  if (!pods) return undefined;
+  if (pods.podSelector === undefined || pods.podSelector === null) r.error('required', [...path, 'pods', 'podSelector'], 'expected a podSelector, found nothing');
+  if (pods.namespaceSelector === undefined || pods.namespaceSelector === null) r.error('required', [...path, 'pods', 'namespaceSelector'], 'expected a namespaceSelector, found nothing');
+  const namespaceSelector = r.labelSelector(pods.namespaceSelector, [...path, 'pods', 'namespaceSelector']);
+  const podSelector = r.labelSelector(pods.podSelector, [...path, 'pods', 'podSelector']);
+  return namespaceSelector && podSelector ? { namespaceSelector, podSelector } : undefined;
+}
+
+function readRule(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress', actions: readonly ('Allow' | 'Deny' | 'Pass')[]): AnpRule | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  const name = r.string(m.name, [...path, 'name']);
+  if (name !== undefined && name.length > 100) r.error('bad-value', [...path, 'name'], `expected a rule name of at most 100 characters, found ${name.length}`);
+  if (m.action === undefined || m.action === null) r.error('required', [...path, 'action'], `expected an action (one of ${actions.join(', ')}), found nothing`);
+  const action = r.oneOf(m.action, [...path, 'action'], actions, 'an action');
+  const peersKey = dir === 'ingress' ? 'from' : 'to';
+  const peerList = r.list(m[peersKey], [...path, peersKey]);
+  if (peerList.length === 0) r.error('required', [...path, peersKey], `expected 1..100 peers, found none`);
+  if (peerList.length > 100) r.error('bad-value', [...path, peersKey], `expected 1..100 peers, found ${peerList.length}`);
+  const peers: AnpPeer[] = [];
+  peerList.forEach((p, i) => {
+    const peer = readPeer(r, p, [...path, peersKey, i], dir);
+    if (peer) peers.push(peer);
+  });
+  let ports: AnpPort[] | undefined;
+  if (m.ports !== undefined && m.ports !== null) {
+    const list = r.list(m.ports, [...path, 'ports']);
+    if (list.length === 0 || list.length > 100) r.error('bad-value', [...path, 'ports'], `expected 1..100 ports, found ${list.length}`);
+    ports = list.map((p, i) => readPort(r, p, [...path, 'ports', i])).filter((x): x is AnpPort => !!x);
+  }
+  if (action === undefined) return undefined;
+  return { ...(name !== undefined ? { name } : {}), action, peers, ...(ports ? { ports } : {}), path };
+}
+
+function readPeer(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress'): AnpPeer | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  const allowed = dir === 'ingress' ? ['namespaces', 'pods'] : ['namespaces', 'pods', 'nodes', 'networks'];
+  const present = Object.keys(m).filter((k) => m[k] !== undefined && m[k] !== null);
+  const unknown = present.filter((k) => !allowed.includes(k));
+  if (unknown.length) {
+    r.error('bad-value', [...path, unknown[0]], `expected an ${dir} peer of ${allowed.join(', ')}, found ${unknown[0]}`);
+    return undefined;
+  }
+  if (present.length !== 1) {
+    r.error('bad-value', path, `expected exactly one of ${allowed.join(', ')}, found ${present.length ? present.join(' and ') : 'none'}`);
+    return undefined;
+  }
+  if (present[0] === 'nodes') {
+    const nodeSelector = r.labelSelector(m.nodes, [...path, 'nodes']);
+    return nodeSelector ? { kind: 'nodes', nodeSelector } : undefined;
+  }
+  if (present[0] === 'networks') {
+    const list = r.list(m.networks, [...path, 'networks']);
+    if (list.length === 0 || list.length > 25) r.error('bad-value', [...path, 'networks'], `expected 1..25 CIDRs, found ${list.length}`);
+    return { kind: 'networks', cidrs: readCidrList(r, m.networks, [...path, 'networks']).map((c) => c.cidr) };
+  }
+  const pods = readPodsOrNamespaces(r, m, path, 'peer');
+  return pods ? { kind: 'pods', pods } : undefined;
+}
+
+function readPort(r: Reader, v: unknown, path: Path): AnpPort | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  const present = ['portNumber', 'namedPort', 'portRange'].filter((k) => m[k] !== undefined && m[k] !== null);
+  if (present.length !== 1) {
+    r.error('bad-value', path, `expected exactly one of portNumber, namedPort, portRange, found ${present.length ? present.join(' and ') : 'none'}`);
+    return undefined;
+  }
+  if (present[0] === 'namedPort') {
+    const name = r.string(m.namedPort, [...path, 'namedPort']);
+    return name ? { kind: 'named', name } : undefined;
+  }
+  if (present[0] === 'portNumber') {
+    const pp: Path = [...path, 'portNumber'];
+    const pn = r.map(m.portNumber, pp);
+    if (!pn) return undefined;
+    const protocol = readK8sProtocol(r, pn.protocol, [...pp, 'protocol']);
+    if (pn.port === undefined || pn.port === null) r.error('required', [...pp, 'port'], 'expected a port number 1..65535, found nothing');
+    const port = r.int(pn.port, [...pp, 'port'], 1, 65535, 'a port number', 'port-range');
+    return protocol !== undefined && port !== undefined ? { kind: 'number', protocol, port } : undefined;
+  }
+  const pp: Path = [...path, 'portRange'];
+  const pr = r.map(m.portRange, pp);
+  if (!pr) return undefined;
+  const protocol = readK8sProtocol(r, pr.protocol, [...pp, 'protocol']);
+  for (const k of ['start', 'end']) if (pr[k] === undefined || pr[k] === null) r.error('required', [...pp, k], `expected a ${k} port 1..65535, found nothing`);
+  const start = r.int(pr.start, [...pp, 'start'], 1, 65535, 'a start port', 'port-range');
+  const end = r.int(pr.end, [...pp, 'end'], 1, 65535, 'an end port', 'port-range');
+  if (start !== undefined && end !== undefined && start >= end) {
+    r.error('port-range', [...pp, 'end'], `expected an end port above start ${start}, found ${end}`);
+    return undefined;
+  }
+  return protocol !== undefined && start !== undefined && end !== undefined ? { kind: 'range', protocol, from: start, to: end } : undefined;
+}

@@ -1,0 +1,259 @@
+// projectcalico.org/v3: NetworkPolicy, GlobalNetworkPolicy, Tier, NetworkSet, GlobalNetworkSet, IPPool,
+// HostEndpoint. Validation follows Calico's validator (libcalico-go lib/validator/v3); defaults follow its API
+// server (tier 'default', selector all(), types from the rules present).
+import { ALL } from '../selector/ast';
+import { describe, Reader, type Path } from '../fields';
+import { PROTO } from '../types';
+import type { CalicoAction, CalicoEntity, CalicoPolicy, CalicoRule, ContainerPort, Direction, Family, HostEndpoint, IcmpMatch, IPPool, NetworkSet, PortSpec, Tier } from '../types';
+import { PORT_PROTOCOLS, readBandwidthAnnotations, readCalicoProtocol, readCidr, readCidrList, readIp, readK8sProtocol, type Meta } from './common';
+
+const ACTIONS = ['Allow', 'Deny', 'Log', 'Pass'] as const;
+
+export function readCalicoPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta, kind: 'NetworkPolicy' | 'GlobalNetworkPolicy'): CalicoPolicy {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  const global = kind === 'GlobalNetworkPolicy';
+  const tier = r.string(spec.tier, ['spec', 'tier']) || 'default';
+  const order = r.number(spec.order, ['spec', 'order'], 'an order');
+  const selector = r.calicoSelector(spec.selector, ['spec', 'selector']) ?? ALL;
+  let namespaceSelector = undefined;
+  if (spec.namespaceSelector !== undefined && spec.namespaceSelector !== null) {
+    if (global) namespaceSelector = r.calicoSelector(spec.namespaceSelector, ['spec', 'namespaceSelector']);
+    else r.error('bad-value', ['spec', 'namespaceSelector'], 'expected no namespaceSelector on a namespaced NetworkPolicy (only GlobalNetworkPolicy has one), found one');
+  }
+  const serviceAccountSelector = r.calicoSelector(spec.serviceAccountSelector, ['spec', 'serviceAccountSelector']);
+  const ingressRaw = r.list(spec.ingress, ['spec', 'ingress']);
+  const egressRaw = r.list(spec.egress, ['spec', 'egress']);
+  const ingress = ingressRaw.map((v, i) => readRule(r, v, ['spec', 'ingress', i])).filter((x): x is CalicoRule => !!x);
+  const egress = egressRaw.map((v, i) => readRule(r, v, ['spec', 'egress', i])).filter((x): x is CalicoRule => !!x);
+
+  let types: Direction[] = [];
+  const typesRaw = r.list(spec.types, ['spec', 'types']);
+  if (typesRaw.length === 0) {
+    // Calico's defaulting: the directions that have rules; a policy with no rules at all is an ingress policy.
+    if (ingressRaw.length > 0 || egressRaw.length === 0) types.push('ingress');
+    if (egressRaw.length > 0) types.push('egress');
+  } else {
+    typesRaw.forEach((t, i) => {
+      const v = r.oneOf(t, ['spec', 'types', i], ['Ingress', 'Egress'] as const, 'a policy type');
+      if (v === undefined) return;
+      const d: Direction = v === 'Ingress' ? 'ingress' : 'egress';
+      if (types.includes(d)) r.error('bad-value', ['spec', 'types', i], `expected each type once, found ${v} again`);
+      else types.push(d);
+    });
+    if (ingressRaw.length > 0 && !types.includes('ingress')) r.error('bad-value', ['spec', 'types'], 'expected Ingress in types because ingress rules are present, found no Ingress');
+    if (egressRaw.length > 0 && !types.includes('egress')) r.error('bad-value', ['spec', 'types'], 'expected Egress in types because egress rules are present, found no Egress');
+    types = (['ingress', 'egress'] as const).filter((d) => types.includes(d));
+  }
+
+  const applyOnForward = r.bool(spec.applyOnForward, ['spec', 'applyOnForward'], false);
+  const preDNAT = r.bool(spec.preDNAT, ['spec', 'preDNAT'], false);
+  const doNotTrack = r.bool(spec.doNotTrack, ['spec', 'doNotTrack'], false);
+  for (const [flag, set] of [['preDNAT', preDNAT], ['doNotTrack', doNotTrack]] as const) {
+    if (!set) continue;
+    if (!global) r.error('bad-value', ['spec', flag], `expected ${flag} only on a GlobalNetworkPolicy, found it on a NetworkPolicy`);
+    else if (!applyOnForward) r.error('bad-value', ['spec', flag], `expected applyOnForward: true with ${flag}: true, found applyOnForward ${applyOnForward}`);
+    r.warn('not-enforced', ['spec', flag], `${flag} applies to host endpoints; it is not enforced on pod interfaces`);
+  }
+  if (preDNAT && doNotTrack) r.error('bad-value', ['spec', 'preDNAT'], 'expected at most one of preDNAT and doNotTrack, found both');
+  if (preDNAT && (egressRaw.length > 0 || types.includes('egress'))) r.error('bad-value', ['spec', 'egress'], 'expected no egress rules or Egress type on a preDNAT policy, found some');
+  if (applyOnForward) r.warn('not-enforced', ['spec', 'applyOnForward'], 'applyOnForward affects host endpoints only; pod interfaces are enforced as usual');
+
+  return {
+    kind,
+    ...(global ? {} : { namespace: meta.namespace ?? 'default' }),
+    name: meta.name,
+    tier,
+    ...(order !== undefined ? { order } : {}),
+    selector,
+    ...(namespaceSelector ? { namespaceSelector } : {}),
+    ...(serviceAccountSelector ? { serviceAccountSelector } : {}),
+    types,
+    ingress,
+    egress,
+    applyOnForward,
+    preDNAT,
+    doNotTrack,
+    origin: r.origin,
+  };
+}
+
+function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  if (m.action === undefined || m.action === null) r.error('required', [...path, 'action'], `expected an action (one of ${ACTIONS.join(', ')}), found nothing`);
+  const action = r.oneOf(m.action, [...path, 'action'], ACTIONS, 'an action');
+  const ipVersion = r.oneOf(m.ipVersion === undefined || m.ipVersion === null ? undefined : String(m.ipVersion), [...path, 'ipVersion'], ['4', '6'] as const, 'an IP version');
+  const family: Family | undefined = ipVersion === undefined ? undefined : (Number(ipVersion) as Family);
+  const protocol = readCalicoProtocol(r, m.protocol, [...path, 'protocol']);
+  const notProtocol = readCalicoProtocol(r, m.notProtocol, [...path, 'notProtocol']);
+  const icmp = readIcmp(r, m.icmp, [...path, 'icmp'], protocol, family);
+  const notICMP = readIcmp(r, m.notICMP, [...path, 'notICMP'], protocol, family);
+  if (m.http !== undefined && m.http !== null) r.error('bad-value', [...path, 'http'], 'expected no http match (it needs an L7 proxy, which Tollgate is not), found one');
+  const source = readEntity(r, m.source, [...path, 'source'], protocol, family);
+  const destination = readEntity(r, m.destination, [...path, 'destination'], protocol, family);
+  if (action === undefined || !source || !destination) return undefined;
+  const a: CalicoAction = action;
+  return {
+    action: a,
+    ...(family ? { ipVersion: family } : {}),
+    ...(protocol !== undefined ? { protocol } : {}),
+    ...(notProtocol !== undefined ? { notProtocol } : {}),
+    ...(icmp ? { icmp } : {}),
+    ...(notICMP ? { notICMP } : {}),
+    source,
+    destination,
+    path,
+  };
+}
+
+function readIcmp(r: Reader, v: unknown, path: Path, protocol: number | undefined, family: Family | undefined): IcmpMatch | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  if (protocol !== PROTO.ICMP && protocol !== PROTO.ICMPv6) {
+    r.error('bad-icmp', path, `expected protocol ICMP or ICMPv6 with ICMP fields, found ${protocol === undefined ? 'no protocol' : `protocol ${protocol}`}`);
+  }
+  if (protocol === PROTO.ICMP && family === 6) r.error('ip-version', path, 'expected ipVersion 4 with protocol ICMP, found ipVersion 6');
+  if (protocol === PROTO.ICMPv6 && family === 4) r.error('ip-version', path, 'expected ipVersion 6 with protocol ICMPv6, found ipVersion 4');
+  // Calico allows type 0..254 (255 is reserved for "any") and code 0..255.
+  const type = r.int(m.type, [...path, 'type'], 0, 254, 'an ICMP type');
+  const code = r.int(m.code, [...path, 'code'], 0, 255, 'an ICMP code');
+  if (m.code !== undefined && m.code !== null && (m.type === undefined || m.type === null)) {
+    r.error('bad-icmp', [...path, 'code'], `expected an ICMP type with code ${describe(m.code)}, found no type`);
+  }
+  return { ...(type !== undefined ? { type } : {}), ...(code !== undefined ? { code } : {}) };
+}
+
+function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefined, family: Family | undefined): CalicoEntity | undefined {
+  const m = r.map(v, path) ?? {};
+  const nets = (key: 'nets' | 'notNets'): string[] =>
+    readCidrList(r, m[key], [...path, key], { bareIp: true }).map((c, i) => {
+      if (family !== undefined && c.family !== family) r.error('ip-version', [...path, key, i], `expected an IPv${family} network (the rule has ipVersion ${family}), found ${c.cidr}`);
+      return c.cidr;
+    });
+  const ports = (key: 'ports' | 'notPorts'): PortSpec[] => {
+    const list = r.list(m[key], [...path, key]);
+    if (list.length > 0 && (protocol === undefined || !PORT_PROTOCOLS.includes(protocol))) {
+      r.error('bad-ports-protocol', [...path, key], `expected protocol TCP, UDP, SCTP or UDPLite on a rule with ${key}, found ${protocol === undefined ? 'no protocol' : `protocol ${protocol}`}`);
+    }
+    return list.map((p, i) => readCalicoPort(r, p, [...path, key, i])).filter((x): x is PortSpec => !!x);
+  };
+  let serviceAccounts: CalicoEntity['serviceAccounts'];
+  const sa = r.map(m.serviceAccounts, [...path, 'serviceAccounts']);
+  if (sa) {
+    const selector = r.calicoSelector(sa.selector, [...path, 'serviceAccounts', 'selector']);
+    serviceAccounts = { names: r.stringList(sa.names, [...path, 'serviceAccounts', 'names']), ...(selector ? { selector } : {}) };
+  }
+  if (m.services !== undefined && m.services !== null) r.error('bad-value', [...path, 'services'], 'expected no services match (Kubernetes Services are not modelled), found one');
+  const selector = r.calicoSelector(m.selector, [...path, 'selector']);
+  const notSelector = r.calicoSelector(m.notSelector, [...path, 'notSelector']);
+  const namespaceSelector = r.calicoSelector(m.namespaceSelector, [...path, 'namespaceSelector']);
+  return {
+    nets: nets('nets'),
+    notNets: nets('notNets'),
+    ...(selector ? { selector } : {}),
+    ...(notSelector ? { notSelector } : {}),
+    ...(namespaceSelector ? { namespaceSelector } : {}),
+    ports: ports('ports'),
+    notPorts: ports('notPorts'),
+    ...(serviceAccounts ? { serviceAccounts } : {}),
+  };
+}
+
+/** Calico port: a number, "80" (a number written as a string), "8000:8080" (a range), or a port name. */
+export function readCalicoPort(r: Reader, v: unknown, path: Path): PortSpec | undefined {
+  const bad = (why: string): undefined => {
+    r.error('port-range', path, `expected a port 0..65535, a range "first:last" or a port name, found ${describe(v)}${why}`);
+    return undefined;
+  };
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) return bad('');
+    return { kind: 'range', from: v, to: v };
+  }
+  if (typeof v !== 'string') return bad('');
+  const range = /^([0-9]+):([0-9]+)$/.exec(v);
+  if (range) {
+    const from = Number(range[1]);
+    const to = Number(range[2]);
+    if (from > 65535 || to > 65535) return bad(' (port outside 0..65535)');
+    if (to < from) return bad(' (the range ends before it starts)');
+    return { kind: 'range', from, to };
+  }
+  if (/^[0-9]+$/.test(v)) {
+    const n = Number(v);
+    if (n > 65535) return bad(' (port outside 0..65535)');
+    return { kind: 'range', from: n, to: n };
+  }
+  // Calico's named-port check: up to 128 characters of letters, digits, '-', '.', '_', not starting with a digit.
+  if (/^[a-zA-Z_.-][a-zA-Z0-9_.-]{0,127}$/.test(v)) return { kind: 'named', name: v };
+  return bad('');
+}
+
+export function readTier(r: Reader, obj: Record<string, unknown>, meta: Meta): Tier {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  const order = r.number(spec.order, ['spec', 'order'], 'an order');
+  const defaultAction = r.oneOf(spec.defaultAction, ['spec', 'defaultAction'], ['Deny', 'Pass'] as const, 'a default action') ?? 'Deny';
+  return { name: meta.name, ...(order !== undefined ? { order } : {}), defaultAction, origin: r.origin };
+}
+
+export function readNetworkSet(r: Reader, obj: Record<string, unknown>, meta: Meta, global: boolean): NetworkSet {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  const nets = readCidrList(r, spec.nets, ['spec', 'nets'], { bareIp: true }).map((c) => c.cidr);
+  return { ...(global ? {} : { namespace: meta.namespace ?? 'default' }), name: meta.name, labels: meta.labels, nets, origin: r.origin };
+}
+
+const ENCAP = ['Never', 'Always', 'CrossSubnet'] as const;
+
+export function readIPPool(r: Reader, obj: Record<string, unknown>, meta: Meta): IPPool | undefined {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  const cidr = readCidr(r, spec.cidr, ['spec', 'cidr']);
+  const family = cidr?.family ?? 4;
+  // Calico: IPv4 block sizes 20..32 (default 26), IPv6 116..128 (default 122).
+  const blockSize = family === 4
+    ? r.int(spec.blockSize, ['spec', 'blockSize'], 20, 32, 'an IPv4 block size') ?? 26
+    : r.int(spec.blockSize, ['spec', 'blockSize'], 116, 128, 'an IPv6 block size') ?? 122;
+  const ipipMode = r.oneOf(spec.ipipMode, ['spec', 'ipipMode'], ENCAP, 'an IPIP mode') ?? 'Never';
+  const vxlanMode = r.oneOf(spec.vxlanMode, ['spec', 'vxlanMode'], ENCAP, 'a VXLAN mode') ?? 'Never';
+  if (ipipMode !== 'Never' && vxlanMode !== 'Never') r.error('bad-value', ['spec', 'vxlanMode'], `expected at most one of ipipMode and vxlanMode enabled, found ipipMode ${ipipMode} and vxlanMode ${vxlanMode}`);
+  if (family === 6 && ipipMode !== 'Never') r.error('bad-value', ['spec', 'ipipMode'], `expected ipipMode Never on an IPv6 pool, found ${ipipMode}`);
+  const allowedUses = r.stringList(spec.allowedUses, ['spec', 'allowedUses']);
+  allowedUses.forEach((u, i) => r.oneOf(u, ['spec', 'allowedUses', i], ['Workload', 'Tunnel', 'LoadBalancer'] as const, 'an allowed use'));
+  const nodeSelector = r.calicoSelector(spec.nodeSelector, ['spec', 'nodeSelector']) ?? ALL;
+  if (!cidr) return undefined;
+  return {
+    name: meta.name,
+    cidr: cidr.cidr,
+    family,
+    blockSize,
+    ipipMode,
+    vxlanMode,
+    natOutgoing: r.bool(spec.natOutgoing, ['spec', 'natOutgoing'], false),
+    disabled: r.bool(spec.disabled, ['spec', 'disabled'], false),
+    nodeSelector,
+    allowedUses: allowedUses.length ? allowedUses : ['Workload', 'Tunnel'],
+    bandwidth: readBandwidthAnnotations(r, meta.annotations, 'tollgate.dev/'),
+    origin: r.origin,
+  };
+}
+
+export function readHostEndpoint(r: Reader, obj: Record<string, unknown>, meta: Meta): HostEndpoint {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  const expectedIPs: string[] = [];
+  r.list(spec.expectedIPs, ['spec', 'expectedIPs']).forEach((v, i) => {
+    const ip = readIp(r, v, ['spec', 'expectedIPs', i]);
+    if (ip !== undefined) expectedIPs.push(ip);
+  });
+  const interfaceName = r.string(spec.interfaceName, ['spec', 'interfaceName']);
+  if (!interfaceName && expectedIPs.length === 0) r.error('required', ['spec'], 'expected interfaceName or expectedIPs, found neither');
+  const node = r.string(spec.node, ['spec', 'node']);
+  const ports: ContainerPort[] = [];
+  r.list(spec.ports, ['spec', 'ports']).forEach((p, i) => {
+    const pp: Path = ['spec', 'ports', i];
+    const m = r.map(p, pp);
+    if (!m) return;
+    const name = r.requiredString(m.name, [...pp, 'name'], 'a port name');
+    const port = m.port === undefined ? (r.error('required', [...pp, 'port'], 'expected a port number 1..65535, found nothing'), undefined) : r.int(m.port, [...pp, 'port'], 1, 65535, 'a port number', 'port-range');
+    const protocol = readK8sProtocol(r, m.protocol, [...pp, 'protocol']);
+    if (name !== undefined && port !== undefined && protocol !== undefined) ports.push({ name, port, protocol });
+  });
+  return { name: meta.name, labels: meta.labels, ...(node ? { node } : {}), ...(interfaceName ? { interfaceName } : {}), expectedIPs, ports, origin: r.origin };
+}

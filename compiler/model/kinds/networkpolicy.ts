@@ -1,0 +1,124 @@
+// networking.k8s.io/v1 NetworkPolicy, validated as the API server validates it (pkg/apis/networking/validation)
+// and defaulted as it defaults it (policyTypes, protocol TCP).
+import { ALL } from '../selector/ast';
+import { cidrContains } from '../addresses';
+import { describe, isPortName, Reader, type Path } from '../fields';
+import type { Direction, K8sNetworkPolicy, K8sPeer, K8sPort, K8sRule, PortSpec } from '../types';
+import { readCidr, readK8sProtocol, type Meta } from './common';
+
+export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta): K8sNetworkPolicy {
+  const spec = r.map(obj.spec, ['spec']) ?? {};
+  // podSelector is required by the API; an empty (or omitted, which decodes to empty) selector selects every pod.
+  const podSelector = r.labelSelector(spec.podSelector, ['spec', 'podSelector']) ?? ALL;
+  const ingress = r.list(spec.ingress, ['spec', 'ingress']).map((rule, i) => readRule(r, rule, ['spec', 'ingress', i], 'from'));
+  const egress = r.list(spec.egress, ['spec', 'egress']).map((rule, i) => readRule(r, rule, ['spec', 'egress', i], 'to'));
+
+  let policyTypes: Direction[] = [];
+  const types = r.list(spec.policyTypes, ['spec', 'policyTypes']);
+  if (types.length === 0) {
+    // SetDefaults_NetworkPolicySpec: Ingress always, Egress when there are egress rules.
+    policyTypes = egress.length > 0 ? ['ingress', 'egress'] : ['ingress'];
+  } else {
+    types.forEach((t, i) => {
+      const v = r.oneOf(t, ['spec', 'policyTypes', i], ['Ingress', 'Egress'] as const, 'a policy type');
+      if (v === undefined) return;
+      const d: Direction = v === 'Ingress' ? 'ingress' : 'egress';
+      if (policyTypes.includes(d)) r.error('bad-value', ['spec', 'policyTypes', i], `expected each policy type once, found ${v} again`);
+      else policyTypes.push(d);
+    });
+  }
+  return { kind: 'NetworkPolicy', namespace: meta.namespace ?? 'default', name: meta.name, podSelector, policyTypes, ingress, egress, origin: r.origin };
+}
+
+function readRule(r: Reader, v: unknown, path: Path, peersKey: 'from' | 'to'): K8sRule {
+  const m = r.map(v, path) ?? {};
+  const peerList = r.list(m[peersKey], [...path, peersKey]);
+  const portList = r.list(m.ports, [...path, 'ports']);
+  const peers: K8sPeer[] = [];
+  peerList.forEach((p, i) => {
+    const peer = readPeer(r, p, [...path, peersKey, i]);
+    if (peer) peers.push(peer);
+  });
+  const ports: K8sPort[] = [];
+  portList.forEach((p, i) => {
+    const port = readPort(r, p, [...path, 'ports', i]);
+    if (port) ports.push(port);
+  });
+  // An absent or empty list matches everything.
+  return { ...(peerList.length ? { peers } : {}), ...(portList.length ? { ports } : {}), path };
+}
+
+function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
+  const m = r.map(v, path);
+  if (!m) {
+    if (v === null || v === undefined) r.error('required', path, 'expected a peer (podSelector, namespaceSelector or ipBlock), found nothing');
+    return undefined;
+  }
+  const has = (k: string): boolean => m[k] !== undefined && m[k] !== null;
+  if (has('ipBlock')) {
+    if (has('podSelector') || has('namespaceSelector')) {
+      r.error('bad-value', path, 'expected ipBlock alone, found ipBlock together with podSelector/namespaceSelector');
+    }
+    return readIpBlock(r, m.ipBlock, [...path, 'ipBlock']);
+  }
+  if (!has('podSelector') && !has('namespaceSelector')) {
+    r.error('required', path, `expected one of podSelector, namespaceSelector or ipBlock, found ${Object.keys(m).length ? `only ${Object.keys(m).join(', ')}` : 'an empty peer'}`);
+    return undefined;
+  }
+  const podSelector = r.labelSelector(m.podSelector, [...path, 'podSelector']);
+  const namespaceSelector = r.labelSelector(m.namespaceSelector, [...path, 'namespaceSelector']);
+  return {
+    kind: 'pods',
+    ...(namespaceSelector ? { namespaceSelector } : {}),
+    ...(podSelector ? { podSelector } : {}),
+  };
+}
+
+function readIpBlock(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  const cidr = readCidr(r, m.cidr, [...path, 'cidr']);
+  const except: string[] = [];
+  r.list(m.except, [...path, 'except']).forEach((e, i) => {
+    const ep: Path = [...path, 'except', i];
+    const ex = readCidr(r, e, ep);
+    if (!ex || !cidr) return;
+    if (ex.family !== cidr.family) {
+      r.error('mixed-family', ep, `expected an IPv${cidr.family} CIDR like the ipBlock's cidr ${cidr.cidr}, found IPv${ex.family} ${describe(e)}`);
+    } else if (!cidrContains(cidr, ex) || ex.prefix <= cidr.prefix) {
+      r.error('bad-except', ep, `expected a strict subset of cidr ${cidr.cidr}, found ${describe(e)}`);
+    } else except.push(ex.cidr);
+  });
+  return cidr ? { kind: 'ipBlock', cidr: cidr.cidr, except } : undefined;
+}
+
+function readPort(r: Reader, v: unknown, path: Path): K8sPort | undefined {
+  const m = r.map(v, path);
+  if (!m) return undefined;
+  const protocol = readK8sProtocol(r, m.protocol, [...path, 'protocol']);
+  let port: PortSpec | undefined;
+  const pv = m.port;
+  if (typeof pv === 'number') {
+    const n = r.int(pv, [...path, 'port'], 1, 65535, 'a port number', 'port-range');
+    if (n !== undefined) port = { kind: 'range', from: n, to: n };
+  } else if (typeof pv === 'string') {
+    if (isPortName(pv)) port = { kind: 'named', name: pv };
+    else r.error('bad-name', [...path, 'port'], `expected a port number 1..65535 or a port name (1-15 characters a-z, 0-9, '-', with a letter), found ${describe(pv)}`);
+  } else if (pv !== undefined && pv !== null) {
+    r.error('bad-type', [...path, 'port'], `expected a port number or name, found ${describe(pv)}`);
+  }
+  if (m.endPort !== undefined && m.endPort !== null) {
+    const ep: Path = [...path, 'endPort'];
+    if (typeof pv === 'string') r.error('bad-end-port', ep, `expected no endPort with a named port, found endPort ${describe(m.endPort)} with port ${describe(pv)}`);
+    else if (pv === undefined || pv === null) r.error('bad-end-port', ep, `expected a numeric port with endPort, found endPort ${describe(m.endPort)} without port`);
+    else {
+      const end = r.int(m.endPort, ep, 1, 65535, 'an end port', 'port-range');
+      if (end !== undefined && port?.kind === 'range') {
+        if (end < port.from) r.error('bad-end-port', ep, `expected endPort >= port ${port.from}, found ${end}`);
+        else port = { kind: 'range', from: port.from, to: end };
+      }
+    }
+  }
+  if (protocol === undefined) return undefined;
+  return { protocol, ...(port ? { port } : {}) };
+}
