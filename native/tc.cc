@@ -180,6 +180,47 @@ static Napi::Value DetachTc(const Napi::CallbackInfo &info)
 	return p;
 }
 
+// Removes the clsact qdisc (and with it every filter on both hooks). Resolves false when there was none.
+class DestroyHookWorker : public PromiseWorker {
+public:
+	DestroyHookWorker(Napi::Env env, TcTarget t) : PromiseWorker(env), t_(std::move(t)) {}
+	void Execute() override
+	{
+		NetnsGuard ns;
+		if (!ns.Enter(t_.netns, &err_))
+			return;
+		int ifindex = ResolveIfindex(t_, &err_);
+		if (!ifindex)
+			return;
+		struct bpf_tc_hook hook;
+		InitHook(&hook, ifindex, true);
+		hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+		int r = bpf_tc_hook_destroy(&hook);
+		if (r == -ENOENT || r == -EINVAL) {
+			removed_ = false;  // no clsact qdisc on the interface
+			return;
+		}
+		if (r < 0) {
+			err_ = MakeOsError(r, "bpf_tc_hook_destroy", "removing the clsact qdisc of '" + t_.ifname + "'");
+			return;
+		}
+		removed_ = true;
+	}
+	Napi::Value Result(Napi::Env env) override { return Napi::Boolean::New(env, removed_); }
+
+private:
+	TcTarget t_;
+	bool removed_ = false;
+};
+
+static Napi::Value DestroyTcHook(const Napi::CallbackInfo &info)
+{
+	auto *w = new DestroyHookWorker(info.Env(), ReadTarget(info[0].As<Napi::Object>()));
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
+
 struct TcFilter {
 	uint32_t handle = 0, priority = 0, protocol = 0, progId = 0, chain = 0;
 	std::string kind, name;
@@ -327,6 +368,7 @@ void InitTc(Napi::Env env, Napi::Object exports)
 	exports.Set("attachTc", Napi::Function::New<AttachTc>(env, "attachTc"));
 	exports.Set("detachTc", Napi::Function::New<DetachTc>(env, "detachTc"));
 	exports.Set("listTc", Napi::Function::New<ListTc>(env, "listTc"));
+	exports.Set("destroyTcHook", Napi::Function::New<DestroyTcHook>(env, "destroyTcHook"));
 }
 
 }  // namespace tollgate

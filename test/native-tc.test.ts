@@ -7,7 +7,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { BpfMap, BpfObject, NativeError, attachTc, detachTc, ensureBpffs, ifindex, listTc } from '../compiler/load/native';
+import {
+  BpfMap, BpfObject, NativeError, attachTc, detachTc, ensureBpffs, ifindex, listTc, removeClsact,
+} from '../compiler/load/native';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bpf');
 const NS_A = `tgn-a-${process.pid}`;
@@ -266,6 +268,22 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     }
     await detachTc({ ifname: IF_A, netns: NS_A, direction: 'egress', handle: 3, priority: 3 });
     await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 5, priority: 5 });
+  });
+
+  it('removeClsact refuses while filters remain, then removes the qdisc', async function () {
+    const o = await loadVerdict(0);
+    await attachTc({ ifname: IF_B, netns: NS_B, direction: 'egress', prog: o.program('tgn_verdict') });
+    await rejects(removeClsact({ ifname: IF_B, netns: NS_B }), (e) => {
+      assert.equal(e.code, 'ENOTEMPTY');
+      assert.match(e.message, /^removeClsact: 'tgnvb' still has filters: egress handle 1 priority 1 \(bpf tgn_verdict/);
+    });
+    const qdiscs = (): string => execFileSync('tc', ['-n', NS_B, 'qdisc', 'show', 'dev', IF_B]).toString();
+    assert.match(qdiscs(), /clsact/);
+    assert.equal(await removeClsact({ ifname: IF_B, netns: NS_B, force: true }), true);
+    assert.doesNotMatch(qdiscs(), /clsact/);
+    assert.deepEqual(await listTc({ ifname: IF_B, netns: NS_B, direction: 'egress' }), []);
+    assert.equal(await removeClsact({ ifname: IF_B, netns: NS_B }), false, 'nothing left to remove');
+    assert.equal(udpEcho(), true);
   });
 
   it('errors name what is missing: a namespace, an interface', async function () {

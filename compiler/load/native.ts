@@ -154,6 +154,7 @@ interface NativeAddon {
   attachTc(t: TcTargetArg, progFd: number, handle: number, priority: number): Promise<TcAttachResult>;
   detachTc(t: TcTargetArg, handle: number, priority: number): Promise<void>;
   listTc(t: TcTargetArg): Promise<TcFilter[]>;
+  destroyTcHook(t: TcTargetArg): Promise<boolean>;
   ensureBpffs(): boolean;
   ifindex(ifname: string, netns: string | undefined): number;
   numPossibleCpus(): number;
@@ -506,4 +507,31 @@ export function detachTc(opts: TcOpts & { handle: number; priority: number }): P
 export function listTc(opts: TcOpts): Promise<TcFilter[]> {
   const t = tcTarget('listTc', opts);
   return loadAddon().listTc({ ifname: t.ifname, netns: t.netns, direction: t.direction });
+}
+
+/**
+ * Removes the interface's clsact qdisc (both hooks). Refuses, unless `force`, while any filter is still attached
+ * to either hook, so that it never takes away someone else's filters. Resolves false when there was no qdisc.
+ */
+export async function removeClsact(opts: { ifname: string; netns?: string; force?: boolean }): Promise<boolean> {
+  const fn = 'removeClsact';
+  const o = checkObject(fn, 'opts', opts);
+  const ifname = checkIfname(fn, o.ifname);
+  const ns = netnsPath(fn, o.netns);
+  if (o.force !== undefined && typeof o.force !== 'boolean') fail(fn, 'force', 'a boolean', o.force);
+  const a = loadAddon();
+  if (!o.force) {
+    const left: string[] = [];
+    for (const direction of ['ingress', 'egress'] as const) {
+      for (const f of await a.listTc({ ifname, netns: ns, direction })) {
+        left.push(`${direction} handle ${f.handle} priority ${f.priority} (${f.kind}${f.name ? ` ${f.name}` : ''})`);
+      }
+    }
+    if (left.length > 0) {
+      const err = new Error(`${fn}: '${ifname}' still has filters: ${left.join(', ')}; detach them first or pass force: true`) as NativeError;
+      err.code = 'ENOTEMPTY';
+      throw err;
+    }
+  }
+  return a.destroyTcHook({ ifname, netns: ns, direction: 'ingress' });
 }
