@@ -36,6 +36,10 @@ addon=build/Release/tollgate_native.node
 if [ -f binding.gyp ] && [ -d native ]; then
   if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then
     echo "setup: building the native addon" >&2
-    npx --no-install node-gyp rebuild >&2
+    # No network here but the registries: build against the headers that Node ships (Debian's nodejs puts them
+    # in /usr/include/node; a tarball install under its own prefix), never a download of them.
+    nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
+    [ -f "$nodedir/include/node/node_api.h" ] || nodedir=/usr
+    npx --no-install node-gyp rebuild --nodedir="$nodedir" >&2
   fi
 fi
