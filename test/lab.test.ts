@@ -3,6 +3,8 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
 import { Command } from 'commander';
 import { InputError } from '../compiler/model/diagnostics';
 import { PROTO } from '../compiler/model/types';
@@ -39,6 +41,30 @@ function fullMesh(s: LabState): ProbeRequest[] {
     }
   return out;
 }
+
+// A tc program that drops UDP (to port DPORT, or any port when DPORT is 0), IPv4 and IPv6 without options.
+const DROP_UDP_C = `// SPDX-License-Identifier: GPL-2.0
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#define SEC(n) __attribute__((section(n), used))
+SEC("tc") int drop_udp(struct __sk_buff *skb)
+{
+	unsigned char *p = (unsigned char *)(long)skb->data;
+	unsigned char *end = (unsigned char *)(long)skb->data_end;
+	unsigned int l3, dport;
+	if (p + 14 + 40 + 4 > end)
+		return TC_ACT_OK;
+	l3 = (p[12] << 8) | p[13];
+	if (l3 == 0x0800 && p[14 + 9] == 17)
+		dport = (p[14 + 20 + 2] << 8) | p[14 + 20 + 3];
+	else if (l3 == 0x86DD && p[14 + 6] == 17)
+		dport = (p[14 + 40 + 2] << 8) | p[14 + 40 + 3];
+	else
+		return TC_ACT_OK;
+	return (DPORT == 0 || dport == DPORT) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+char _license[] SEC("license") = "GPL";
+`;
 
 const THREE = model([
   pod('alpha', 'web', ['10.71.0.1', 'fd71::1'], [[80, TCP], [53, UDP]]),
@@ -166,6 +192,41 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
     }
     const after = await runProbes(state, [{ from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'tcp' }]);
     assert.equal(after[0].status, 'ok');
+  });
+
+  it('tc BPF on the host-side veth sees the pod: ingress is the pod\'s egress, egress its ingress (where load attaches)', async () => {
+    const web = state.pods.find((p) => p.id === 'alpha/web')!;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tgl-bpf-'));
+    const tc = (...a: string[]): Promise<string> => run('ip', ['netns', 'exec', NODE, 'tc', ...a]);
+    const toDb: ProbeRequest = { from: 'alpha/web', to: 'alpha/db', addr: '10.71.0.2', port: 5432, protocol: 'udp' };
+    const toApi: ProbeRequest = { from: 'alpha/web', to: 'beta/api', addr: 'fd71:1::1', port: 8125, protocol: 'udp' };
+    const fromApi: ProbeRequest = { from: 'beta/api', to: 'alpha/web', addr: '10.71.0.1', port: 53, protocol: 'udp' };
+    const tcpIn: ProbeRequest = { from: 'beta/api', to: 'alpha/web', addr: 'fd71::1', port: 80, protocol: 'tcp' };
+    try {
+      fs.writeFileSync(path.join(tmp, 'drop.c'), DROP_UDP_C);
+      const obj = (dport: number): string => {
+        const o = path.join(tmp, `drop${dport}.o`);
+        const r = spawnSync('clang', ['-O2', '-target', 'bpf', `-DDPORT=${dport}`, `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '-c', path.join(tmp, 'drop.c'), '-o', o], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return o;
+      };
+      await tc('qdisc', 'add', 'dev', web.hostIf, 'clsact');
+      // every UDP packet the pod sends (the pod's egress enters the node at the host side's tc ingress)
+      await tc('filter', 'add', 'dev', web.hostIf, 'ingress', 'bpf', 'da', 'obj', obj(0), 'sec', 'tc');
+      const a = await runProbes(state, [toDb, toApi, fromApi, tcpIn], { timeoutMs: 400 });
+      // web's own UDP out is lost; api -> web reaches web, but web's reply is its egress: lost too; TCP passes
+      assert.deepEqual(a.map((o) => o.status), ['timeout', 'timeout', 'timeout', 'ok']);
+      await tc('filter', 'del', 'dev', web.hostIf, 'ingress');
+      // UDP to port 53 towards the pod (the pod's ingress leaves the node at the host side's tc egress)
+      await tc('filter', 'add', 'dev', web.hostIf, 'egress', 'bpf', 'da', 'obj', obj(53), 'sec', 'tc');
+      const b = await runProbes(state, [toDb, toApi, fromApi, tcpIn], { timeoutMs: 400 });
+      assert.deepEqual(b.map((o) => o.status), ['ok', 'ok', 'timeout', 'ok']);
+    } finally {
+      await tc('qdisc', 'del', 'dev', web.hostIf, 'clsact').catch(() => undefined);
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    const c = await runProbes(state, [toDb, toApi, fromApi]);
+    assert.deepEqual(c.map((o) => o.status), ['ok', 'ok', 'ok']);
   });
 
   it('lab exec runs a command inside the pod', async () => {
