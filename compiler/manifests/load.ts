@@ -81,8 +81,9 @@ export function parseText(text: string, file: string, diags: Diagnostics): Sourc
       const pos = w.linePos?.[0] ?? lc.linePos(w.pos[0]);
       diags.warn('yaml', firstLine(w.message), { location: { file, line: pos.line, col: pos.col } });
     }
-    if (doc.contents === null) return; // an empty document (`---` at the end of a file, a comment-only file)
     const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    // An empty document (`---` at the end of a file, a comment-only file) holds nothing.
+    if (doc.contents === null || value === null || value === undefined) return;
     const mk = (docPath: (string | number)[], v: unknown): SourceObject => located(file, text, lc, doc, docIndex, docPath, v);
     if (isPlainObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
       value.items.forEach((item, i) => out.push(mk(['items', i], item)));
