@@ -120,13 +120,13 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(['kind']));
       continue;
     }
-    if (typeof apiVersion !== 'string' || apiVersion === '') {
-      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, at(['apiVersion']));
-      continue;
-    }
     const metaRaw = isMapValue(obj.metadata) ? obj.metadata : undefined;
     const nameRaw = metaRaw?.name;
     const ref: ObjectRef = { kind, name: typeof nameRaw === 'string' ? nameRaw : '<unnamed>' };
+    if (typeof apiVersion !== 'string' || apiVersion === '') {
+      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, { ...at(['apiVersion']), object: ref });
+      continue;
+    }
     const info = KINDS[`${apiVersion}/${kind}`];
     if (!info) {
       const known = API_VERSIONS_BY_KIND[kind];
@@ -165,6 +165,7 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     }
     seen.set(key, { src, ref });
 
+    const before = diags.items.length;
     if (tenants && info.policy) checkTenancy(r, info, kind, namespace, tenants);
 
     const meta: Meta = {
@@ -175,6 +176,7 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     };
     if (namespace !== undefined && !usedNamespaces.has(namespace)) usedNamespaces.set(namespace, r.origin);
     info.read(r, obj, meta, model);
+    sortByPosition(diags.items, before);
   }
 
   // A namespace that holds objects exists even when the input does not declare it (it was created elsewhere).
@@ -210,6 +212,13 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     }
   }
   return model;
+}
+
+/** Sorts items[from..] by line and column (stable): one object's problems read top to bottom. */
+function sortByPosition(items: Diagnostics['items'], from: number): void {
+  const tail = items.splice(from);
+  tail.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
+  items.push(...tail);
 }
 
 function checkTenancy(r: Reader, info: KindInfo, kind: string, namespace: string | undefined, tenants: string[]): void {

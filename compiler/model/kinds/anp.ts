@@ -10,10 +10,10 @@ export const MAX_ANP_RULES = 100;
 export function readAdminPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta, kind: AdminNetworkPolicy['kind']): AdminNetworkPolicy | undefined {
   const baseline = kind === 'BaselineAdminNetworkPolicy';
   const spec = r.map(obj.spec, ['spec']) ?? {};
-  let priority = 0;
+  let priority: number | undefined = 0;
   if (!baseline) {
     if (spec.priority === undefined || spec.priority === null) r.error('required', ['spec', 'priority'], 'expected a priority 0..1000, found nothing');
-    else priority = r.int(spec.priority, ['spec', 'priority'], 0, 1000, 'a priority', 'priority-range') ?? 0;
+    priority = r.int(spec.priority, ['spec', 'priority'], 0, 1000, 'a priority', 'priority-range');
   } else if (meta.name !== 'default') {
     r.error('banp-name', ['metadata', 'name'], `expected the name "default" (there is one BaselineAdminNetworkPolicy per cluster), found ${describe(meta.name)}`);
   }
@@ -26,7 +26,8 @@ export function readAdminPolicy(r: Reader, obj: Record<string, unknown>, meta: M
   };
   const ingress = rules('ingress');
   const egress = rules('egress');
-  if (!subject) return undefined;
+  // Without a valid priority the policy has no place in the order; it is reported and left out.
+  if (!subject || priority === undefined) return undefined;
   return { kind, name: meta.name, priority, subject, ingress, egress, origin: r.origin };
 }
 
