@@ -36,6 +36,15 @@
 #ifndef TG_MAX_PORTS
 #define TG_MAX_PORTS 65536
 #endif
+#ifndef TG_MAX_PEER4_EXACT
+#define TG_MAX_PEER4_EXACT 65536
+#endif
+#ifndef TG_MAX_PEER6_EXACT
+#define TG_MAX_PEER6_EXACT 65536
+#endif
+#ifndef TG_MAX_PORTS_EXACT
+#define TG_MAX_PORTS_EXACT 65536
+#endif
 #ifndef TG_MAX_SPORTS
 #define TG_MAX_SPORTS 1024
 #endif
@@ -90,6 +99,27 @@ struct {
 	__type(key, struct tg_peer6_key);
 	__type(value, struct tg_class_value);
 } tg_peer6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_PEER4_EXACT);
+	__type(key, struct tg_peer4_key);
+	__type(value, struct tg_class_value);
+} tg_peer4_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_PEER6_EXACT);
+	__type(key, struct tg_peer6_key);
+	__type(value, struct tg_class_value);
+} tg_peer6_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TG_MAX_PORTS_EXACT);
+	__type(key, struct tg_port_key);
+	__type(value, struct tg_class_value);
+} tg_port_exact SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -328,14 +358,22 @@ static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family,
 	struct tg_class_value *cv;
 	struct tg_decision_key dk = { .ep_id = ep->ep_id };
 
+	/* Full-length entries in a hash, shorter prefixes in the trie; each only when the endpoint has some. */
+	cv = 0;
 	if (family == 4) {
 		struct tg_peer4_key k4 = { .prefixlen = 64, .ep_id = ep->ep_id };
 		__builtin_memcpy(k4.addr, peer, 4);
-		cv = bpf_map_lookup_elem(&tg_peer4, &k4);
+		if (ep->flags & TG_EP_PEER_EXACT)
+			cv = bpf_map_lookup_elem(&tg_peer4_exact, &k4);
+		if (!cv && (ep->flags & TG_EP_PEER_LPM))
+			cv = bpf_map_lookup_elem(&tg_peer4, &k4);
 	} else {
 		struct tg_peer6_key k6 = { .prefixlen = 160, .ep_id = ep->ep_id };
 		__builtin_memcpy(k6.addr, peer, 16);
-		cv = bpf_map_lookup_elem(&tg_peer6, &k6);
+		if (ep->flags & TG_EP_PEER_EXACT)
+			cv = bpf_map_lookup_elem(&tg_peer6_exact, &k6);
+		if (!cv && (ep->flags & TG_EP_PEER_LPM))
+			cv = bpf_map_lookup_elem(&tg_peer6, &k6);
 	}
 	if (cv)
 		dk.peer_class = cv->class_id;
@@ -343,7 +381,11 @@ static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family,
 	struct tg_port_key pk = { .prefixlen = 56, .ep_id = ep->ep_id, .proto = proto };
 	pk.port[0] = dport >> 8;
 	pk.port[1] = dport & 0xff;
-	cv = bpf_map_lookup_elem(&tg_ports, &pk);
+	cv = 0;
+	if (ep->flags & TG_EP_PORT_EXACT)
+		cv = bpf_map_lookup_elem(&tg_port_exact, &pk);
+	if (!cv && (ep->flags & TG_EP_PORT_LPM))
+		cv = bpf_map_lookup_elem(&tg_ports, &pk);
 	if (cv)
 		dk.port_class = cv->class_id;
 

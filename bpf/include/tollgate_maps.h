@@ -67,6 +67,14 @@ struct tg_peer6_key {
 	__u8 addr[16]; /* network order */
 };
 
+/*
+ * tg_peer4_exact / tg_peer6_exact / tg_port_exact (HASH): the full-length entries of the same classes (pod
+ * addresses /32 and /128, single ports), keyed by the same structs with prefixlen at its maximum (64, 160,
+ * 56). A full-length entry is always the longest match, so a hash hit is the LPM answer; the tries hold only
+ * the shorter prefixes and are looked up on a miss. Trie depth then grows only with the number of CIDR blocks
+ * and port ranges, never with the number of pods or single ports.
+ */
+
 /* Value of every class trie (peer, port, source port). Class 0 = "no rule matches this dimension". */
 struct tg_class_value {
 	__u32 class_id;

@@ -31,6 +31,10 @@
 /* Endpoint flags (struct tg_ep_value.flags). */
 #define TG_EP_L4_RULES 1 /* some rule constrains protocol, ports or ICMP: fragments are dropped */
 #define TG_EP_SPORTS 2 /* some rule constrains source ports: look the source-port trie up */
+#define TG_EP_PEER_EXACT 4 /* the peer class has full-length entries (host addresses): hash lookup first */
+#define TG_EP_PEER_LPM 8 /* the peer class has shorter prefixes: LPM lookup when the hash misses */
+#define TG_EP_PORT_EXACT 16 /* single (protocol, port) entries: hash lookup first */
+#define TG_EP_PORT_LPM 32 /* port ranges, whole protocols or "any": LPM lookup when the hash misses */
 
 /* Conntrack entry flags (struct tg_ct_value.flags). */
 #define TG_CT_FIN_LOCAL 1 /* the endpoint sent a FIN */

@@ -21,7 +21,7 @@ export const REASON = {
 export type ReasonName = keyof typeof REASON;
 
 export const DIR = { INGRESS: 0, EGRESS: 1 } as const;
-export const EP_FLAG = { L4_RULES: 1, SPORTS: 2 } as const;
+export const EP_FLAG = { L4_RULES: 1, SPORTS: 2, PEER_EXACT: 4, PEER_LPM: 8, PORT_EXACT: 16, PORT_LPM: 32 } as const;
 export const CT_FLAG = { FIN_LOCAL: 1, FIN_PEER: 2 } as const;
 export const RULE_NONE = 0;
 

@@ -17,6 +17,9 @@ export interface Shape {
   TG_MAX_PEER4: number;
   TG_MAX_PEER6: number;
   TG_MAX_PORTS: number;
+  TG_MAX_PEER4_EXACT: number;
+  TG_MAX_PEER6_EXACT: number;
+  TG_MAX_PORTS_EXACT: number;
   TG_MAX_SPORTS: number;
   TG_MAX_DECISIONS: number;
   TG_MAX_RULES: number;
@@ -33,9 +36,12 @@ export function shapeOf(t: BpfTables): Shape {
   };
   return {
     TG_MAX_ENDPOINTS: size(t.endpoints.length),
-    TG_MAX_PEER4: size(t.peer4.length),
-    TG_MAX_PEER6: size(t.peer6.length),
-    TG_MAX_PORTS: size(t.ports.length),
+    TG_MAX_PEER4: size(t.peer4.filter((e) => e.p.len < 32).length),
+    TG_MAX_PEER6: size(t.peer6.filter((e) => e.p.len < 128).length),
+    TG_MAX_PORTS: size(t.ports.filter((e) => e.p.len < 24).length),
+    TG_MAX_PEER4_EXACT: size(t.peer4.filter((e) => e.p.len === 32).length),
+    TG_MAX_PEER6_EXACT: size(t.peer6.filter((e) => e.p.len === 128).length),
+    TG_MAX_PORTS_EXACT: size(t.ports.filter((e) => e.p.len === 24).length),
     TG_MAX_SPORTS: size(t.sports.length),
     TG_MAX_DECISIONS: size(t.decisions.length),
     TG_MAX_RULES: size(t.rules.length),

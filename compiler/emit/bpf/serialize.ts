@@ -33,6 +33,7 @@ export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEn
 
 function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
   const width = family === 4 ? 32 : 128;
+  // prefixlen is written as is: full-length entries (the *_exact hashes) carry the maximum, 64 or 160
   return pack(map, family === 4 ? 12 : 24, 4, es.map((e) => [peerKey(family, e.epId, prefixBytes(e.p, width), e.p.len), classValue(e.cls)]));
 }
 
@@ -45,10 +46,15 @@ function portContents(map: string, es: ClassEntry[]): MapContents {
 
 /** Every map whose contents do not depend on the node (all but tg_endpoints and tg_ifaces). */
 export function policyContents(t: BpfTables): MapContents[] {
+  const full = (w: number) => (e: ClassEntry): boolean => e.p.len === w;
+  const part = (w: number) => (e: ClassEntry): boolean => e.p.len !== w;
   const out = [
-    peerContents('tg_peer4', 4, t.peer4),
-    peerContents('tg_peer6', 6, t.peer6),
-    portContents('tg_ports', t.ports),
+    peerContents('tg_peer4', 4, t.peer4.filter(part(32))),
+    peerContents('tg_peer4_exact', 4, t.peer4.filter(full(32))),
+    peerContents('tg_peer6', 6, t.peer6.filter(part(128))),
+    peerContents('tg_peer6_exact', 6, t.peer6.filter(full(128))),
+    portContents('tg_ports', t.ports.filter(part(PORT_WIDTH))),
+    portContents('tg_port_exact', t.ports.filter(full(PORT_WIDTH))),
     pack('tg_decisions', 16, 8, t.decisions.map((d) => [decisionKey(d.epId, d.peer, d.port, d.sport), decisionValue(d.rule, d.verdict)])),
   ];
   if (t.haveSports) out.push(portContents('tg_sports', t.sports));

@@ -310,6 +310,10 @@ function emitEndpoint(
     t.decisions.push({ epId, peer: c.p, port: c.q, sport: c.s, rule: w.rule, verdict: w.verdict });
     decisions++;
   }
+  // Full-length entries go to the exact-match hashes, the rest to the tries; the flags say which to look up.
+  const fullPeer = familyWidth(family);
+  for (const e of peerC.entries) flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
+  for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
   const peers = family === 4 ? t.peer4 : t.peer6;
   for (const e of peerC.entries) peers.push({ epId, p: e.p, cls: e.cls });
   for (const e of portC.entries) t.ports.push({ epId, p: e.p, cls: e.cls });
