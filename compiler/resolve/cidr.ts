@@ -1,0 +1,238 @@
+// CIDR algebra over both address families, exact, with bigint arithmetic.
+//
+// A set of addresses is kept as sorted, disjoint, non-adjacent closed intervals per family ([lo, hi] as
+// bigints). Every operation (union, intersection, difference, containment) is a linear merge over those lists,
+// and `toCidrs` turns a set back into the minimal list of prefixes that covers exactly its addresses (each
+// interval split greedily into the largest aligned blocks; no shorter list of prefixes covers the same set).
+import * as ipaddr from 'ipaddr.js';
+import type { Cidr, Family } from '../model/types';
+
+export type Interval = readonly [bigint, bigint];
+
+/** A set of addresses of both families. */
+export interface IpSet {
+  v4: Interval[];
+  v6: Interval[];
+}
+
+export const WIDTH: Record<Family, number> = { 4: 32, 6: 128 };
+const MAX: Record<Family, bigint> = { 4: (1n << 32n) - 1n, 6: (1n << 128n) - 1n };
+
+export interface Prefix {
+  family: Family;
+  /** network address, host bits zero */
+  addr: bigint;
+  len: number;
+}
+
+export function familyOf(addrOrCidr: string): Family {
+  return addrOrCidr.includes(':') ? 6 : 4;
+}
+
+function bytesToBigint(bytes: number[]): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+function bigintToBytes(v: bigint, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** Parses an address (either family) to its family and numeric value; throws on text that is not an address. */
+export function parseAddr(text: string): { family: Family; value: bigint } {
+  const ip = ipaddr.parse(text);
+  if (ip.kind() === 'ipv4') return { family: 4, value: bytesToBigint(ip.toByteArray()) };
+  return { family: 6, value: bytesToBigint(ip.toByteArray()) };
+}
+
+export function formatAddr(family: Family, value: bigint): string {
+  if (family === 4) return ipaddr.fromByteArray(bigintToBytes(value, 4)).toString();
+  return (ipaddr.fromByteArray(bigintToBytes(value, 16)) as ipaddr.IPv6).toRFC5952String();
+}
+
+/** "10.1.2.3/8" -> prefix 10.0.0.0/8 (host bits cleared); a bare address is a host prefix. */
+export function parsePrefix(text: string): Prefix {
+  const slash = text.indexOf('/');
+  const { family, value } = parseAddr(slash < 0 ? text : text.slice(0, slash));
+  const len = slash < 0 ? WIDTH[family] : Number(text.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > WIDTH[family]) throw new Error(`bad prefix length in ${JSON.stringify(text)}`);
+  const hostBits = BigInt(WIDTH[family] - len);
+  return { family, addr: (value >> hostBits) << hostBits, len };
+}
+
+export function formatPrefix(p: Prefix): Cidr {
+  return `${formatAddr(p.family, p.addr)}/${p.len}`;
+}
+
+/** Canonical text of a CIDR: host bits cleared, IPv6 compressed lower-case. */
+export function canonicalCidr(text: string): Cidr {
+  return formatPrefix(parsePrefix(text));
+}
+
+function prefixInterval(p: Prefix): Interval {
+  return [p.addr, p.addr + (1n << BigInt(WIDTH[p.family] - p.len)) - 1n];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Interval lists
+
+function normalize(list: Interval[]): Interval[] {
+  const sorted = [...list].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: [bigint, bigint][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1n) {
+      if (hi > last[1]) last[1] = hi;
+    } else out.push([lo, hi]);
+  }
+  return out;
+}
+
+function intersectList(a: Interval[], b: Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const lo = a[i][0] > b[j][0] ? a[i][0] : b[j][0];
+    const hi = a[i][1] < b[j][1] ? a[i][1] : b[j][1];
+    if (lo <= hi) out.push([lo, hi]);
+    if (a[i][1] < b[j][1]) i++;
+    else j++;
+  }
+  return out;
+}
+
+function subtractList(a: Interval[], b: Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let j = 0;
+  for (const [alo, ahi] of a) {
+    let lo = alo;
+    while (j < b.length && b[j][1] < lo) j++;
+    let k = j;
+    while (k < b.length && b[k][0] <= ahi && lo <= ahi) {
+      if (b[k][0] > lo) out.push([lo, b[k][0] - 1n]);
+      lo = b[k][1] + 1n;
+      if (b[k][1] >= ahi) break;
+      k++;
+    }
+    if (lo <= ahi) out.push([lo, ahi]);
+  }
+  return out;
+}
+
+function listContainsValue(list: Interval[], v: bigint): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (v < list[mid][0]) hi = mid - 1;
+    else if (v > list[mid][1]) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sets
+
+export const EMPTY: IpSet = Object.freeze({ v4: [], v6: [] }) as IpSet;
+export const UNIVERSE: IpSet = Object.freeze({ v4: [[0n, MAX[4]]], v6: [[0n, MAX[6]]] }) as IpSet;
+
+export function familyUniverse(f: Family): IpSet {
+  return f === 4 ? { v4: [[0n, MAX[4]]], v6: [] } : { v4: [], v6: [[0n, MAX[6]]] };
+}
+
+/** The set of addresses covered by some CIDRs (or bare addresses), either family mixed. */
+export function fromCidrs(cidrs: readonly string[]): IpSet {
+  const v4: Interval[] = [];
+  const v6: Interval[] = [];
+  for (const c of cidrs) {
+    const p = parsePrefix(c);
+    (p.family === 4 ? v4 : v6).push(prefixInterval(p));
+  }
+  return { v4: normalize(v4), v6: normalize(v6) };
+}
+
+export function union(...sets: IpSet[]): IpSet {
+  return { v4: normalize(sets.flatMap((s) => s.v4)), v6: normalize(sets.flatMap((s) => s.v6)) };
+}
+
+export function intersect(a: IpSet, b: IpSet): IpSet {
+  return { v4: intersectList(a.v4, b.v4), v6: intersectList(a.v6, b.v6) };
+}
+
+export function difference(a: IpSet, b: IpSet): IpSet {
+  return { v4: subtractList(a.v4, b.v4), v6: subtractList(a.v6, b.v6) };
+}
+
+export function isEmpty(s: IpSet): boolean {
+  return s.v4.length === 0 && s.v6.length === 0;
+}
+
+/** a ⊆ b */
+export function isSubset(a: IpSet, b: IpSet): boolean {
+  return isEmpty(difference(a, b));
+}
+
+export function equalSets(a: IpSet, b: IpSet): boolean {
+  return isSubset(a, b) && isSubset(b, a);
+}
+
+export function containsAddr(s: IpSet, addr: string): boolean {
+  const { family, value } = parseAddr(addr);
+  return listContainsValue(family === 4 ? s.v4 : s.v6, value);
+}
+
+/** Number of addresses in the set of one family (for tests and sizes). */
+export function size(s: IpSet, f: Family): bigint {
+  return (f === 4 ? s.v4 : s.v6).reduce((n, [lo, hi]) => n + hi - lo + 1n, 0n);
+}
+
+function intervalToPrefixes(family: Family, lo: bigint, hi: bigint, out: Prefix[]): void {
+  const width = WIDTH[family];
+  while (lo <= hi) {
+    // the largest block aligned at lo that does not pass hi
+    let bits = 0;
+    while (bits < width) {
+      const size = 1n << BigInt(bits + 1);
+      if ((lo & (size - 1n)) !== 0n || lo + size - 1n > hi) break;
+      bits++;
+    }
+    out.push({ family, addr: lo, len: width - bits });
+    lo += 1n << BigInt(bits);
+  }
+}
+
+/** The minimal prefix list covering exactly the set: IPv4 first, each family in address order. */
+export function toPrefixes(s: IpSet): Prefix[] {
+  const out: Prefix[] = [];
+  for (const [lo, hi] of s.v4) intervalToPrefixes(4, lo, hi, out);
+  for (const [lo, hi] of s.v6) intervalToPrefixes(6, lo, hi, out);
+  return out;
+}
+
+export function toCidrs(s: IpSet): Cidr[] {
+  return toPrefixes(s).map(formatPrefix);
+}
+
+/** Host prefix of an address: "10.0.0.1" -> "10.0.0.1/32". */
+export function hostCidr(addr: string): Cidr {
+  const { family, value } = parseAddr(addr);
+  return formatPrefix({ family, addr: value, len: WIDTH[family] });
+}
+
+/** Addresses as a set (each a host prefix). */
+export function fromAddrs(addrs: readonly string[]): IpSet {
+  return fromCidrs(addrs.map(hostCidr));
+}
+
+/** Minimal CIDR list of the union of some CIDRs: merges adjacent and contained prefixes. */
+export function mergeCidrs(cidrs: readonly string[]): Cidr[] {
+  return toCidrs(fromCidrs(cidrs));
+}
