@@ -106,6 +106,8 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
   const seen = new Map<string, { src: SourceObject; ref: ObjectRef }>();
   /** namespaces that objects live in, with the first object that names each (for implicit namespaces) */
   const usedNamespaces = new Map<string, Origin>();
+  /** the reader of each object, for checks that need every object first (tiers, priorities) */
+  const readerOf = new Map<Origin, Reader>();
 
   for (const src of sources) {
     const obj = src.value;
@@ -175,6 +177,7 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       annotations: r.annotations(metaRaw?.annotations, ['metadata', 'annotations']),
     };
     if (namespace !== undefined && !usedNamespaces.has(namespace)) usedNamespaces.set(namespace, r.origin);
+    readerOf.set(r.origin, r); // r.origin is one object per Reader: every kind reader stores that same object
     info.read(r, obj, meta, model);
     sortByPosition(diags.items, before);
   }
@@ -195,9 +198,10 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
   const tierNames = new Set(model.tiers.map((t) => t.name));
   for (const p of model.calicoPolicies) {
     if (!tierNames.has(p.tier)) {
-      diags.error('unknown-tier', `expected a declared Tier (one of ${[...tierNames].sort().join(', ')}), found ${JSON.stringify(p.tier)}`, {
-        location: p.origin.location, object: p.origin.ref, path: ['spec', 'tier'],
-      });
+      const msg = `expected a declared Tier (one of ${[...tierNames].sort().join(', ')}), found ${JSON.stringify(p.tier)}`;
+      const r = readerOf.get(p.origin);
+      if (r) r.error('unknown-tier', ['spec', 'tier'], msg);
+      else diags.error('unknown-tier', msg, { location: p.origin.location, object: p.origin.ref, path: ['spec', 'tier'] });
     }
   }
 
@@ -206,8 +210,9 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
   for (let i = 1; i < model.adminPolicies.length; i++) {
     const [a, b] = [model.adminPolicies[i - 1], model.adminPolicies[i]];
     if (a.priority === b.priority) {
-      diags.warn('same-priority', `has the same priority ${b.priority} as AdminNetworkPolicy ${a.name} (${formatLocation(a.origin.location)}); upstream leaves their order undefined, Tollgate evaluates ${a.name} first (by name)`, {
-        location: b.origin.location, object: b.origin.ref, path: ['spec', 'priority'],
+      const at = (p: typeof a) => readerOf.get(p.origin)?.src.locate(['spec', 'priority']) ?? p.origin.location;
+      diags.warn('same-priority', `has the same priority ${b.priority} as AdminNetworkPolicy ${a.name} (${formatLocation(at(a))}); upstream leaves their order undefined, Tollgate evaluates ${a.name} first (by name)`, {
+        location: at(b), object: b.origin.ref, path: ['spec', 'priority'],
       });
     }
   }

@@ -44,6 +44,7 @@ export const CODES = {
   'bad-quantity': 'a bandwidth annotation that is not a reasonable Kubernetes quantity',
   'tenant': 'an object a tenant may not submit',
   'input': 'an input path that cannot be read',
+  'unknown-field': 'a field the kind does not have, e.g. a misspelling (warning, as the API server warns)',
   'yaml': 'a YAML warning',
 } as const;
 export type Code = keyof typeof CODES;
@@ -71,8 +72,10 @@ export class Reader {
     readonly diags: Diagnostics,
   ) {}
 
+  private _origin?: Origin;
+  /** The object's origin; one object per Reader, so it can key maps. */
   get origin(): Origin {
-    return { ref: this.ref, location: this.src.locate([]) };
+    return (this._origin ??= { ref: this.ref, location: this.src.locate([]) });
   }
 
   error(code: Code, path: FieldPath, message: string): void {
@@ -84,6 +87,19 @@ export class Reader {
   /** An error pointing at a character inside a string value (selector syntax). */
   errorInString(code: Code, path: FieldPath, offset: number, message: string): void {
     this.diags.error(code, message, { location: this.src.locateInString(path, offset), object: this.ref, path: [...path] });
+  }
+
+  /**
+   * Warns about keys the object does not have. A misspelt `podSelector` would otherwise be silently absent and
+   * select every pod; the API server's strict field validation warns the same way.
+   */
+  knownFields(m: Record<string, unknown> | undefined, path: Path, known: readonly string[]): void {
+    if (!m) return;
+    for (const k of Object.keys(m)) {
+      if (known.includes(k)) continue;
+      const hint = known.find((c) => c.toLowerCase() === k.toLowerCase());
+      this.warn('unknown-field', [...path, k], `unknown field ${JSON.stringify(k)} ignored${hint ? ` (did you mean ${hint}?)` : ''}; expected one of ${known.join(', ')}`);
+    }
   }
 
   /** A map, or undefined when absent/null. */

@@ -10,6 +10,7 @@ export const MAX_ANP_RULES = 100;
 export function readAdminPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta, kind: AdminNetworkPolicy['kind']): AdminNetworkPolicy | undefined {
   const baseline = kind === 'BaselineAdminNetworkPolicy';
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  r.knownFields(spec, ['spec'], baseline ? ['subject', 'ingress', 'egress'] : ['priority', 'subject', 'ingress', 'egress']);
   let priority: number | undefined = 0;
   if (!baseline) {
     if (spec.priority === undefined || spec.priority === null) r.error('required', ['spec', 'priority'], 'expected a priority 0..1000, found nothing');
@@ -59,6 +60,7 @@ function readPodsOrNamespaces(r: Reader, v: unknown, path: Path, what: string): 
 function readRule(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress', actions: readonly ('Allow' | 'Deny' | 'Pass')[]): AnpRule | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
+  r.knownFields(m, path, ['name', 'action', dir === 'ingress' ? 'from' : 'to', 'ports']);
   const name = r.string(m.name, [...path, 'name']);
   if (name !== undefined && name.length > 100) r.error('bad-value', [...path, 'name'], `expected a rule name of at most 100 characters, found ${name.length}`);
   if (m.action === undefined || m.action === null) r.error('required', [...path, 'action'], `expected an action (one of ${actions.join(', ')}), found nothing`);

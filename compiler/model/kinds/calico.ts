@@ -12,6 +12,7 @@ const ACTIONS = ['Allow', 'Deny', 'Log', 'Pass'] as const;
 export function readCalicoPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta, kind: 'NetworkPolicy' | 'GlobalNetworkPolicy'): CalicoPolicy {
   const spec = r.map(obj.spec, ['spec']) ?? {};
   const global = kind === 'GlobalNetworkPolicy';
+  r.knownFields(spec, ['spec'], ['tier', 'order', 'selector', 'namespaceSelector', 'serviceAccountSelector', 'types', 'ingress', 'egress', 'applyOnForward', 'preDNAT', 'doNotTrack', 'performanceHints']);
   const tier = r.string(spec.tier, ['spec', 'tier']) || 'default';
   const order = r.number(spec.order, ['spec', 'order'], 'an order');
   const selector = r.calicoSelector(spec.selector, ['spec', 'selector']) ?? ALL;
@@ -80,6 +81,7 @@ export function readCalicoPolicy(r: Reader, obj: Record<string, unknown>, meta: 
 function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
+  r.knownFields(m, path, ['action', 'ipVersion', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'source', 'destination', 'http', 'metadata']);
   if (m.action === undefined || m.action === null) r.error('required', [...path, 'action'], `expected an action (one of ${ACTIONS.join(', ')}), found nothing`);
   const action = r.oneOf(m.action, [...path, 'action'], ACTIONS, 'an action');
   const ipVersion = r.oneOf(m.ipVersion === undefined || m.ipVersion === null ? undefined : String(m.ipVersion), [...path, 'ipVersion'], ['4', '6'] as const, 'an IP version');
@@ -125,6 +127,7 @@ function readIcmp(r: Reader, v: unknown, path: Path, protocol: number | undefine
 
 function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefined, family: Family | undefined): CalicoEntity | undefined {
   const m = r.map(v, path) ?? {};
+  r.knownFields(m, path, ['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'ports', 'notPorts', 'serviceAccounts', 'services']);
   const nets = (key: 'nets' | 'notNets'): string[] =>
     readCidrList(r, m[key], [...path, key], { bareIp: true }).map((c, i) => {
       if (family !== undefined && c.family !== family) r.error('ip-version', [...path, key, i], `expected an IPv${family} network (the rule has ipVersion ${family}), found ${c.cidr}`);

@@ -8,6 +8,7 @@ import { readCidr, readK8sProtocol, type Meta } from './common';
 
 export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta): K8sNetworkPolicy {
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  r.knownFields(spec, ['spec'], ['podSelector', 'policyTypes', 'ingress', 'egress']);
   // podSelector is required by the API; an empty (or omitted, which decodes to empty) selector selects every pod.
   const podSelector = r.labelSelector(spec.podSelector, ['spec', 'podSelector']) ?? ALL;
   const ingress = r.list(spec.ingress, ['spec', 'ingress']).map((rule, i) => readRule(r, rule, ['spec', 'ingress', i], 'from'));
@@ -32,6 +33,7 @@ export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta:
 
 function readRule(r: Reader, v: unknown, path: Path, peersKey: 'from' | 'to'): K8sRule {
   const m = r.map(v, path) ?? {};
+  r.knownFields(m, path, [peersKey, 'ports']);
   const peerList = r.list(m[peersKey], [...path, peersKey]);
   const portList = r.list(m.ports, [...path, 'ports']);
   const peers: K8sPeer[] = [];
@@ -54,6 +56,7 @@ function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
     if (v === null || v === undefined) r.error('required', path, 'expected a peer (podSelector, namespaceSelector or ipBlock), found nothing');
     return undefined;
   }
+  r.knownFields(m, path, ['podSelector', 'namespaceSelector', 'ipBlock']);
   const has = (k: string): boolean => m[k] !== undefined && m[k] !== null;
   if (has('ipBlock')) {
     if (has('podSelector') || has('namespaceSelector')) {
@@ -77,6 +80,7 @@ function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
 function readIpBlock(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
+  r.knownFields(m, path, ['cidr', 'except']);
   const cidr = readCidr(r, m.cidr, [...path, 'cidr']);
   const except: string[] = [];
   r.list(m.except, [...path, 'except']).forEach((e, i) => {
@@ -95,6 +99,7 @@ function readIpBlock(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
 function readPort(r: Reader, v: unknown, path: Path): K8sPort | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
+  r.knownFields(m, path, ['protocol', 'port', 'endPort']);
   const protocol = readK8sProtocol(r, m.protocol, [...path, 'protocol']);
   let port: PortSpec | undefined;
   const pv = m.port;
