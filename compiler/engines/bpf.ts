@@ -145,17 +145,22 @@ export async function probeWith(h: BpfHarness, program: Program, probe: Probe, c
   return { ...base, allowed: egress.allowed && ingress.allowed, egress, ingress };
 }
 
+/** Loads the program's datapath once and runs every probe through it (fresh conntrack per probe). */
+export async function runProbes(program: Program, probes: Probe[]): Promise<ProbeResult[]> {
+  const h = await BpfHarness.open(program);
+  try {
+    const out: ProbeResult[] = [];
+    for (const p of probes) out.push(await probeWith(h, program, p));
+    return out;
+  } finally {
+    h.close();
+  }
+}
+
 export const bpfEngine: Engine = {
   name: 'bpf',
-  async run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
-    const h = await BpfHarness.open(compiled.program);
-    try {
-      const out: ProbeResult[] = [];
-      for (const p of probes) out.push(await probeWith(h, compiled.program, p));
-      return out;
-    } finally {
-      h.close();
-    }
+  run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
+    return runProbes(compiled.program, probes);
   },
 };
 
