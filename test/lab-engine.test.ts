@@ -25,6 +25,8 @@ const PODS = [
   pod('gamma', 'v4only', ['10.73.2.1'], [[443, TCP], [514, UDP]]),
 ];
 
+const HOST_POD = { ...pod('kube-system', 'node-agent', ['10.73.9.9'], [[9100, TCP]]), hostNetwork: true };
+
 const OPEN: Chain = { tiers: [] };
 
 /** alpha/web admits only alpha/client on TCP 80 (both families); every other pod is open. */
@@ -60,7 +62,7 @@ function program(): Program {
 }
 
 function compiled(): Compiled {
-  return { model: model(PODS), program: program(), diagnostics: new Diagnostics() };
+  return { model: model([...PODS, HOST_POD]), program: program(), diagnostics: new Diagnostics() };
 }
 
 /** Every pod to every other pod, on every port the destination declares, in both families. */
@@ -113,9 +115,32 @@ describe('netns engine (real kernel, 6 pods)', function () {
     }
   });
 
+  it('refuses a lab built with other addresses than the manifests', async () => {
+    const moved = [...PODS];
+    moved[1] = { ...moved[1], ips: ['10.73.0.99', 'fd73::99'] };
+    await labUp(model(moved), OPTS);
+    try {
+      await assert.rejects(createNetnsEngine({ lab: OPTS }).run(compiled(), matrix()), /the lab is not built from these manifests: pod alpha\/client has 10\.73\.0\.2 in the manifests but 10\.73\.0\.99, fd73::99 in the lab/);
+    } finally {
+      await labDown(OPTS);
+    }
+  });
+
   describe('with the lab up', () => {
     before(async () => {
-      await labUp(model(PODS), OPTS);
+      await labUp(model([...PODS, HOST_POD]), OPTS);
+    });
+
+    it('a host-network pod has no netns: its probes say so and carry the IR\'s answer', async () => {
+      const probes: Probe[] = [
+        { from: 'kube-system/node-agent', to: 'alpha/web', port: 80, protocol: TCP, family: 4 },
+        { from: 'alpha/client', to: 'kube-system/node-agent', port: 9100, protocol: TCP, family: 4 },
+      ];
+      const out = await createNetnsEngine({ lab: OPTS }).run(compiled(), probes);
+      assert.match(out[0].note ?? '', /not probed: kube-system\/node-agent has no netns in the lab \(hostNetwork/);
+      assert.equal(out[0].allowed, false); // the IR: alpha/web admits only alpha/client
+      assert.equal(out[1].allowed, true);
+      assert.match(out[1].note ?? '', /not probed/);
     });
 
     it('with no dataplane enforcing, reports every flow the IR denies as a MISMATCH (allowed by real traffic)', async () => {

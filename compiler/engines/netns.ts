@@ -6,7 +6,7 @@ import { PROTO } from '../model/types';
 import type { Family } from '../model/types';
 import type { Decision, Endpoint, Packet, Program } from '../ir/types';
 import type { Compiled } from '../pipeline';
-import { labOptions, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
+import { labOptions, labStatus, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
 import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
 
 export function protocolName(p: number): string {
@@ -99,18 +99,29 @@ export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
   return {
     name: 'netns',
     async run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
-      const state = await requireLab(lab, probes.flatMap((p) => [p.from, p.to]));
+      const skipped = new Map(((await labStatus(lab)).state?.skipped ?? []).map((k) => [k.pod, k.reason]));
+      const state = await requireLab(lab, probes.flatMap((p) => [p.from, p.to]).filter((id) => !skipped.has(id)));
       const pods = new Map(state.pods.map((p) => [p.id, p]));
       const requests: ProbeRequest[] = [];
       const reqIndex = new Map<string, number>();
       type Plan = { probe: Probe; packet?: Packet; req?: number; why?: string };
+      // The IR's packet uses the model's addresses (a host-network pod has some, but no netns in the lab).
+      const modelPods = new Map(compiled.model.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+      const modelAddr = (id: string, family: Family): string | undefined =>
+        modelPods.get(id)?.ips.find((a) => (family === 6) === a.includes(':')) ?? (pods.get(id) ? addressOf(pods.get(id)!, family) : undefined);
       const plans: Plan[] = probes.map((probe) => {
-        const src = pods.get(probe.from)!;
-        const dst = pods.get(probe.to)!;
-        const sa = addressOf(src, probe.family);
-        const da = addressOf(dst, probe.family);
+        const sa = modelAddr(probe.from, probe.family);
+        const da = modelAddr(probe.to, probe.family);
         if (!sa || !da) return { probe, why: `not probed: ${!sa ? probe.from : probe.to} has no IPv${probe.family} address` };
         const packet: Packet = { src: sa, dst: da, proto: probe.protocol, dport: probe.port };
+        const unplaced = [probe.from, probe.to].find((id) => skipped.has(id));
+        if (unplaced) return { probe, packet, why: `not probed: ${unplaced} has no netns in the lab (${skipped.get(unplaced)})` };
+        for (const [id, a] of [[probe.from, sa], [probe.to, da]] as const) {
+          const p = pods.get(id)!;
+          if (![...p.ipv4, ...p.ipv6].includes(a)) {
+            throw new Error(`the lab is not built from these manifests: pod ${id} has ${a} in the manifests but ${[...p.ipv4, ...p.ipv6].join(', ')} in the lab; run 'tollgate lab down' and 'lab up' again`);
+          }
+        }
         if (probe.protocol !== PROTO.TCP && probe.protocol !== PROTO.UDP) {
           return { probe, packet, why: `not probed: the lab sends only TCP and UDP (${protocolName(probe.protocol)} has no probe here)` };
         }
