@@ -219,6 +219,32 @@ spec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {
   });
 });
 
+describe('model: selectors', () => {
+  it('Kubernetes label selectors and Calico expressions land in the one AST', () => {
+    const m = ok(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: k, namespace: ns}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: team, operator: Exists}]}}]}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: c}
+spec:
+  selector: app == 'web'
+  namespaceSelector: has(team)
+  egress: [{action: Allow, destination: {namespaceSelector: global(), notSelector: "!has(x)"}}]
+`);
+    assert.deepEqual(m.networkPolicies[0].podSelector, { op: 'eq', key: 'app', value: 'web' });
+    assert.deepEqual(m.networkPolicies[0].ingress[0].peers, [{ kind: 'pods', namespaceSelector: { op: 'has', key: 'team' } }]);
+    const c = m.calicoPolicies[0];
+    assert.deepEqual([c.selector, c.namespaceSelector], [{ op: 'eq', key: 'app', value: 'web' }, { op: 'has', key: 'team' }]);
+    assert.deepEqual(c.egress[0].destination.namespaceSelector, { op: 'global' });
+    assert.deepEqual(c.egress[0].destination.notSelector, { op: 'not', arg: { op: 'has', key: 'x' } });
+  });
+});
+
 describe('model: rules across objects', () => {
   it('warns about two AdminNetworkPolicies at one priority and orders them by name', () => {
     const anp = (n: string): string => `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: ${n}}\nspec: {priority: 7, subject: {namespaces: {}}}\n`;
