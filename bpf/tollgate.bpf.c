@@ -211,19 +211,24 @@ static __always_inline int tg_parse_l4(void *data, void *data_end, __u32 off, st
 	void *l4 = data + off;
 
 	if (tg_has_ports(p->proto)) {
-		/* TCP, UDP, SCTP and UDP-Lite all start with source port, destination port. */
-		if (l4 + 4 > data_end)
-			return TG_PARSE_MALFORMED;
-		__be16 *ports = l4;
-		p->sport = bpf_ntohs(ports[0]);
-		p->dport = bpf_ntohs(ports[1]);
-		if (p->proto == IPPROTO_TCP) {
-			struct tcphdr *th = l4;
-			if ((void *)(th + 1) > data_end)
+		/*
+		 * TCP, UDP, SCTP and UDP-Lite all start with source port, destination port. One bounds check
+		 * covers every byte read below (the whole TCP header for TCP), so the compiler cannot move a
+		 * read ahead of its check onto a register the verifier has not seen checked.
+		 */
+		__u32 need = p->proto == IPPROTO_TCP ? sizeof(struct tcphdr) : 4;
+		__u8 *b = l4;
+		if (need == sizeof(struct tcphdr)) {
+			if ((void *)(b + sizeof(struct tcphdr)) > data_end)
 				return TG_PARSE_MALFORMED;
-			p->tcp_flags = (th->syn ? TG_TCP_SYN : 0) | (th->ack ? TG_TCP_ACK : 0) |
-				       (th->fin ? TG_TCP_FIN : 0) | (th->rst ? TG_TCP_RST : 0);
+			__u8 f = b[13]; /* CWR ECE URG ACK PSH RST SYN FIN */
+			p->tcp_flags = ((f & 0x02) ? TG_TCP_SYN : 0) | ((f & 0x10) ? TG_TCP_ACK : 0) |
+				       ((f & 0x01) ? TG_TCP_FIN : 0) | ((f & 0x04) ? TG_TCP_RST : 0);
+		} else if ((void *)(b + 4) > data_end) {
+			return TG_PARSE_MALFORMED;
 		}
+		p->sport = ((__u16)b[0] << 8) | b[1];
+		p->dport = ((__u16)b[2] << 8) | b[3];
 		p->l4 = TG_L4_OK;
 		return TG_PARSE_OK;
 	}
@@ -240,7 +245,8 @@ static __always_inline int tg_parse_l4(void *data, void *data_end, __u32 off, st
 			p->icmp_echo = 1;
 			p->echo_id = ((__u16)b[4] << 8) | b[5];
 		}
-		if (p->proto == IPPROTO_ICMPV6 && type >= 133 && type <= 137)
+		/* Link-local control: MLD (130-132, 143) and neighbour discovery (133-137). */
+		if (p->proto == IPPROTO_ICMPV6 && ((type >= 130 && type <= 137) || type == 143))
 			p->nd = 1;
 		p->l4 = TG_L4_OK;
 		return TG_PARSE_OK;
@@ -419,11 +425,6 @@ static __always_inline __u64 tg_timeout(__u8 proto, __u8 flags)
 	return tg_ct_timeout_other_ns;
 }
 
-static __always_inline int tg_verdict(__u8 verdict)
-{
-	return verdict == TG_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
-}
-
 /* Passes a packet that policy does not look at. */
 static __always_inline int tg_pass(__u8 reason)
 {
@@ -451,6 +452,10 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		return tg_drop(0, TG_REASON_MALFORMED);
 	}
 
+	/* Before the endpoint lookup: these come from link-local or unspecified addresses, never a pod's own. */
+	if (p.nd)
+		return tg_pass(TG_REASON_ND);
+
 	const __u8 *local = dir == TG_DIR_INGRESS ? p.dst : p.src;
 	const __u8 *peer = dir == TG_DIR_INGRESS ? p.src : p.dst;
 	__u16 local_port = dir == TG_DIR_INGRESS ? p.dport : p.sport;
@@ -464,8 +469,6 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 			return tg_pass(TG_REASON_UNMANAGED);
 		return tg_drop(0, TG_REASON_UNKNOWN_LOCAL);
 	}
-	if (p.nd)
-		return tg_pass(TG_REASON_ND);
 	if (p.l4 == TG_L4_FRAGMENT || p.l4 == TG_L4_EXTHDR) {
 		/* Without the L4 header, port and protocol rules cannot be applied: such endpoints drop. */
 		if (ep->flags & TG_EP_L4_RULES)

@@ -291,6 +291,17 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.deepEqual([r.retval, r.last.reason], [2, REASON.MALFORMED]);
   });
 
+  it('IPv6 neighbour discovery and MLD from link-local addresses pass; other ICMPv6 from them is spoofing', async () => {
+    const p = program(endpoint('ns/a', ['fd00::1'], [tier('t', [], 'Deny')], [tier('t', [], 'Deny')]));
+    const h = await harness(p);
+    for (const type of [133, 135, 136, 143]) {
+      const r = await h.run('egress', craft({ src: 'fe80::1', dst: 'ff02::1:ff00:1', proto: 58, icmpType: type, icmpCode: 0 }));
+      assert.deepEqual([r.retval, r.last.reason], [0, REASON.ND], `type ${type}`);
+    }
+    const echo = await h.run('egress', craft({ src: 'fe80::1', dst: 'fd00::2', proto: 58, icmpType: 128, icmpCode: 0 }));
+    assert.deepEqual([echo.retval, echo.last.reason], [2, REASON.UNKNOWN_LOCAL]);
+  });
+
   it('per-rule counters count packets and bytes of the deciding rule', async () => {
     const h = await harness(web);
     const pkt = craft({ src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 });

@@ -17,7 +17,7 @@
 #define TG_REASON_CT_REPLY 2 /* passed: conntrack hit as the reply of a flow the other direction allowed */
 #define TG_REASON_UNMANAGED 3 /* passed: no endpoint on this interface (not a Tollgate interface) */
 #define TG_REASON_NOT_IP 4 /* passed: not IPv4 or IPv6 (ARP, LLDP, ...) */
-#define TG_REASON_ND 5 /* passed: IPv6 neighbour discovery (ICMPv6 133-137) */
+#define TG_REASON_ND 5 /* passed: IPv6 neighbour discovery and MLD (ICMPv6 130-137, 143) */
 #define TG_REASON_UNKNOWN_LOCAL 6 /* dropped: managed interface, local address of no endpoint (spoofed) */
 #define TG_REASON_MALFORMED 7 /* dropped: truncated or inconsistent IP header */
 #define TG_REASON_FRAGMENT 8 /* dropped: IP fragment and the endpoint has port or protocol rules */
