@@ -231,7 +231,7 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     try {
       await f();
     } catch (err) {
-      res.errors.push(`${what}: ${(err as Error).message}`);
+      res.errors.push(`${what}: ${(err as Error).message.split('\n')[0].slice(0, 500)}`);
       progress(`ERROR ${what}: ${(err as Error).message.split('\n')[0]}`);
     }
   };

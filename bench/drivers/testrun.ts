@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tollgateHook } from '../hook';
+import { harnessTestRun } from '../adapters/harness-testrun';
 import { peerOf, portOf, syntheticProgram } from '../generate';
 import { run } from '../netlab';
 
@@ -85,22 +86,37 @@ export async function measureFloor(repeat: number): Promise<FloorSample> {
   }
 }
 
+export interface TestRunSource {
+  /** which implementation measured: the hook, or the local adapter over the BPF engine's harness */
+  source: 'hook' | 'harness' | 'none';
+  reason?: string;
+}
+
 export async function measureNewflow(rules: number[], repeat: number): Promise<TestRunSample[]> {
   const hook = tollgateHook();
+  const harness = hook.impl ? undefined : harnessTestRun();
   const out: TestRunSample[] = [];
   for (const n of rules) {
     for (const position of ['worst', 'middle'] as const) {
-      if (!hook.impl) {
-        out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: hook.missing });
-        continue;
-      }
       const k = position === 'worst' ? n - 1 : n >> 1;
       const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
       const packet = { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
-      const opts = { repeat, ifname: 'tgbtr', direction: 'egress' as const };
-      const fresh = await hook.impl.testRun(program, packet, { ...opts, established: false });
-      const est = await hook.impl.testRun(program, packet, { ...opts, established: true });
-      out.push({ rules: n, position, newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed });
+      if (hook.impl) {
+        const opts = { repeat, ifname: 'tgbtr', direction: 'ingress' as const };
+        const fresh = await hook.impl.testRun(program, packet, { ...opts, established: false });
+        const est = await hook.impl.testRun(program, packet, { ...opts, established: true });
+        out.push({ rules: n, position, newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed, reason: 'through the Tollgate hook' });
+      } else if (harness?.run) {
+        try {
+          const r = await harness.run(program, packet, { repeat, direction: 'ingress' });
+          out.push({ rules: n, position, newflowNs: r.newflowNs, establishedNs: r.establishedNs, allowed: r.allowed, reason: 'through the BPF engine harness (bench/adapters/harness-testrun.ts)' });
+        } catch (err) {
+          const first = (err as Error).message.split('\n')[0];
+          out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the BPF engine harness failed: ${first.slice(0, 300)}` });
+        }
+      } else {
+        out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `${hook.missing}; ${harness?.missing}` });
+      }
     }
   }
   return out;
