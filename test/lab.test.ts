@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { InputError } from '../compiler/model/diagnostics';
 import { PROTO } from '../compiler/model/types';
-import { labDown, labExec, labInterfaces, labOptions, labStatus, labUp, planLab, runProbes, type LabState, type ProbeRequest } from '../compiler/lab';
+import { labDown, labExec, labInterfaces, labOptions, labStatus, labUp, planLab, runProbes, startFlood, startStream, type LabState, type ProbeRequest } from '../compiler/lab';
 import { run, listNetns } from '../compiler/lab/run';
 import { register } from '../compiler/cli/lab';
 import { model, pod, sweepStaleTestLabs, TEST_PREFIX } from './lab-support';
@@ -227,6 +227,40 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
     }
     const c = await runProbes(state, [toDb, toApi, fromApi]);
     assert.deepEqual(c.map((o) => o.status), ['ok', 'ok', 'ok']);
+  });
+
+  it('a long-lived TCP stream and a UDP flood report every message back, and see a cut while it lasts', async () => {
+    // undisturbed: everything sent comes back
+    const s1 = await startStream(state, 'alpha/web', 'fd71:1::1', 8080, 5);
+    const p1 = await startFlood(state, 'alpha/web', '10.71.1.1', 8125, 5);
+    await new Promise((r) => setTimeout(r, 600));
+    const [st1, pg1] = await Promise.all([s1.stop(), p1.stop()]);
+    assert.equal(st1.error, undefined);
+    assert.ok(st1.sent > 50 && st1.acked === st1.sent, JSON.stringify(st1));
+    assert.ok(st1.maxGapMs < 250, JSON.stringify(st1));
+    assert.ok(pg1.sent > 50 && pg1.received === pg1.sent, JSON.stringify(pg1));
+    // a 500 ms cut in the node: the stream stalls for at least that long, TCP then delivers everything; datagrams are lost
+    const s2 = await startStream(state, 'alpha/web', 'fd71:1::1', 8080, 5);
+    const p2 = await startFlood(state, 'alpha/web', '10.71.1.1', 8125, 5);
+    await new Promise((r) => setTimeout(r, 200));
+    const cut6 = ['FORWARD', '-d', 'fd71:1::1', '-m', 'comment', '--comment', 'tgl-cut', '-j', 'DROP'];
+    const cut4 = ['FORWARD', '-d', '10.71.1.1', '-m', 'comment', '--comment', 'tgl-cut', '-j', 'DROP'];
+    await run('ip', ['netns', 'exec', NODE, 'ip6tables', '-I', ...cut6]);
+    await run('ip', ['netns', 'exec', NODE, 'iptables', '-I', ...cut4]);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      await run('ip', ['netns', 'exec', NODE, 'ip6tables', '-D', ...cut6]);
+      await run('ip', ['netns', 'exec', NODE, 'iptables', '-D', ...cut4]);
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // TCP retransmits (RTO 200 ms, doubling) and catches up
+    const [st2, pg2] = await Promise.all([s2.stop(), p2.stop()]);
+    // eslint-disable-next-line no-console
+    console.log(`      [traffic] undisturbed: stream ${JSON.stringify(st1)}, flood ${JSON.stringify(pg1)}; 500 ms cut: stream ${JSON.stringify(st2)}, flood ${JSON.stringify(pg2)}`);
+    assert.equal(st2.error, undefined);
+    assert.equal(st2.acked, st2.sent, JSON.stringify(st2));
+    assert.ok(st2.maxGapMs >= 450, JSON.stringify(st2));
+    assert.ok(pg2.sent - pg2.received >= 40, JSON.stringify(pg2));
   });
 
   it('lab exec runs a command inside the pod', async () => {

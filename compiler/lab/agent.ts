@@ -1,6 +1,10 @@
 // The lab's agent, run as its own process inside a pod's netns (`ip netns exec NETNS node agent ...`):
 //   agent respond CONFIG_JSON  listens on every declared TCP and UDP port (IPv4 and IPv6) and answers each
 //                              request `tg-probe NONCE` with `tg-ok POD PROTO/PORT NONCE`; prints "ready" once bound.
+//   agent stream CONFIG_JSON   one long-lived TCP connection sending `seq N` at a fixed interval until stdin
+//                              closes; prints what came back (for updates under traffic).
+//   agent flood CONFIG_JSON    UDP requests to a responder at a fixed interval until stdin closes; prints how many
+//                              were answered (the lab's stand-in for a ping flood: this machine has no ping).
 //   agent probe                reads a batch of targets (JSON) on stdin, probes them all with a bounded timeout,
 //                              prints the results (JSON) on stdout. One process per source pod, many probes each.
 import * as dgram from 'dgram';
@@ -46,14 +50,29 @@ function listenTcp(pod: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = net.createServer((sock) => {
       let buf = '';
+      let streaming = false;
       sock.setTimeout(5000, () => sock.destroy());
       sock.on('error', () => sock.destroy());
       sock.on('data', (d) => {
         buf += d.toString('latin1');
-        const nl = buf.indexOf('\n');
-        if (nl < 0 && buf.length < 256) return;
-        const nonce = nonceOf(buf.slice(0, nl < 0 ? buf.length : nl));
-        sock.end(nonce ? reply(pod, 'tcp', port, nonce) + '\n' : 'tg-bad-request\n');
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (streaming) {
+            // a long-lived stream: every `seq N` comes back as `ack N`
+            if (line.startsWith('seq ')) sock.write(`ack ${line.slice(4)}\n`);
+            continue;
+          }
+          if (line === 'tg-stream') {
+            streaming = true;
+            sock.setTimeout(0);
+            continue;
+          }
+          const nonce = nonceOf(line);
+          sock.end(nonce ? reply(pod, 'tcp', port, nonce) + '\n' : 'tg-bad-request\n');
+          return;
+        }
+        if (!streaming && buf.length >= 256) sock.end('tg-bad-request\n');
       });
     });
     server.once('error', reject);
@@ -159,6 +178,107 @@ function probeUdp(t: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   });
 }
 
+export interface StreamConfig {
+  addr: string;
+  port: number;
+  intervalMs: number;
+}
+
+/** What a long-lived TCP stream saw, from its first message to the moment it was stopped. */
+export interface StreamStats {
+  sent: number;
+  acked: number;
+  /** the longest time between two acknowledgements (or from the last one to the end), ms */
+  maxGapMs: number;
+  durationMs: number;
+  /** set when the connection failed or closed before it was stopped */
+  error?: string;
+}
+
+/** Sends `seq N` every intervalMs over one TCP connection until stdin closes; then prints StreamStats. */
+function stream(cfg: StreamConfig): void {
+  const start = Date.now();
+  let lastAck = start;
+  let maxGap = 0;
+  let sent = 0;
+  let acked = 0;
+  let error: string | undefined;
+  let buf = '';
+  let timer: NodeJS.Timeout | undefined;
+  const sock = net.connect({ host: cfg.addr, port: cfg.port });
+  sock.setNoDelay(true);
+  sock.on('connect', () => {
+    sock.write('tg-stream\n');
+    process.stdout.write('connected\n');
+    lastAck = Date.now();
+    timer = setInterval(() => sock.write(`seq ${sent++}\n`), cfg.intervalMs);
+  });
+  sock.on('data', (d) => {
+    buf += d.toString('latin1');
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const n = Number(buf.slice(4, nl));
+      buf = buf.slice(nl + 1);
+      if (n !== acked) error ??= `ack ${n} arrived when ${acked} was expected`;
+      acked++;
+      const now = Date.now();
+      maxGap = Math.max(maxGap, now - lastAck);
+      lastAck = now;
+    }
+  });
+  sock.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
+  sock.on('close', () => {
+    error ??= 'connection closed by the peer';
+    if (timer) clearInterval(timer);
+  });
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    if (timer) clearInterval(timer);
+    // the replies to the last messages are at most a round trip away
+    setTimeout(() => {
+      const end = Date.now();
+      const stats: StreamStats = { sent, acked, maxGapMs: Math.max(maxGap, acked < sent ? end - lastAck : 0), durationMs: end - start, error };
+      process.stdout.write(JSON.stringify(stats) + '\n');
+      sock.destroy();
+      process.exit(0);
+    }, 100);
+  });
+}
+
+export interface FloodConfig {
+  addr: string;
+  port: number;
+  intervalMs: number;
+}
+
+export interface FloodStats {
+  sent: number;
+  /** distinct requests answered */
+  received: number;
+}
+
+/** UDP requests to a responder's port every intervalMs until stdin closes; then prints FloodStats. */
+function flood(cfg: FloodConfig): void {
+  const sock = dgram.createSocket(net.isIPv6(cfg.addr) ? 'udp6' : 'udp4');
+  const answered = new Set<string>();
+  let sent = 0;
+  sock.on('message', (msg) => {
+    const m = / (f\d+)$/.exec(msg.toString('latin1'));
+    if (m) answered.add(m[1]);
+  });
+  sock.on('error', () => undefined); // ICMP errors while a flow is cut: counted as lost
+  const timer = setInterval(() => sock.send(`tg-probe f${sent++}\n`, cfg.port, cfg.addr), cfg.intervalMs);
+  process.stdout.write('started\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    clearInterval(timer);
+    setTimeout(() => {
+      const stats: FloodStats = { sent, received: answered.size };
+      process.stdout.write(JSON.stringify(stats) + '\n');
+      process.exit(0);
+    }, 200);
+  });
+}
+
 async function probeAll(batch: ProbeBatch): Promise<ProbeOutcome[]> {
   const out: ProbeOutcome[] = new Array(batch.targets.length);
   let next = 0;
@@ -185,6 +305,10 @@ function readStdin(): Promise<string> {
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'respond') {
     await respond(JSON.parse(argv[1]) as RespondConfig);
+  } else if (argv[0] === 'stream') {
+    stream(JSON.parse(argv[1]) as StreamConfig);
+  } else if (argv[0] === 'flood') {
+    flood(JSON.parse(argv[1]) as FloodConfig);
   } else if (argv[0] === 'probe') {
     const batch = JSON.parse(await readStdin()) as ProbeBatch;
     process.stdout.write(JSON.stringify(await probeAll(batch)) + '\n');

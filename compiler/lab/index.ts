@@ -96,3 +96,6 @@ export async function labExec(opts: LabOptions, pod: string, argv: string[], std
     child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr }));
   });
 }
+
+export { startStream, startFlood } from './traffic';
+export type { Running, FloodStats, StreamStats } from './traffic';
