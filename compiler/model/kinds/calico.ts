@@ -84,8 +84,9 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   r.knownFields(m, path, ['action', 'ipVersion', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'source', 'destination', 'http', 'metadata']);
   if (m.action === undefined || m.action === null) r.error('required', [...path, 'action'], `expected an action (one of ${ACTIONS.join(', ')}), found nothing`);
   const action = r.oneOf(m.action, [...path, 'action'], ACTIONS, 'an action');
-  const ipVersion = r.oneOf(m.ipVersion === undefined || m.ipVersion === null ? undefined : String(m.ipVersion), [...path, 'ipVersion'], ['4', '6'] as const, 'an IP version');
-  const family: Family | undefined = ipVersion === undefined ? undefined : (Number(ipVersion) as Family);
+  let family: Family | undefined;
+  if (m.ipVersion === 4 || m.ipVersion === 6) family = m.ipVersion;
+  else if (m.ipVersion !== undefined && m.ipVersion !== null) r.error('bad-value', [...path, 'ipVersion'], `expected an IP version (4 or 6), found ${describe(m.ipVersion)}`);
   const protocol = readCalicoProtocol(r, m.protocol, [...path, 'protocol']);
   const notProtocol = readCalicoProtocol(r, m.notProtocol, [...path, 'notProtocol']);
   const icmp = readIcmp(r, m.icmp, [...path, 'icmp'], protocol, family);

@@ -28,6 +28,11 @@ export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta:
       else policyTypes.push(d);
     });
   }
+  // Rules of a direction the policy does not declare are ignored by every implementation; say so.
+  if (types.length > 0) {
+    if (ingress.length > 0 && !policyTypes.includes('ingress')) r.warn('not-enforced', ['spec', 'ingress'], 'ingress rules are ignored: policyTypes does not include Ingress');
+    if (egress.length > 0 && !policyTypes.includes('egress')) r.warn('not-enforced', ['spec', 'egress'], 'egress rules are ignored: policyTypes does not include Egress');
+  }
   return { kind: 'NetworkPolicy', namespace: meta.namespace ?? 'default', name: meta.name, podSelector, policyTypes, ingress, egress, origin: r.origin };
 }
 
