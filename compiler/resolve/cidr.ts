@@ -141,8 +141,8 @@ function listContainsValue(list: Interval[], v: bigint): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Sets
 
-export const EMPTY: IpSet = Object.freeze({ v4: [], v6: [] }) as IpSet;
-export const UNIVERSE: IpSet = Object.freeze({ v4: [[0n, MAX[4]]], v6: [[0n, MAX[6]]] }) as IpSet;
+export const EMPTY: IpSet = Object.freeze<IpSet>({ v4: [], v6: [] });
+export const UNIVERSE: IpSet = Object.freeze<IpSet>({ v4: [[0n, MAX[4]] as const], v6: [[0n, MAX[6]] as const] });
 
 export function familyUniverse(f: Family): IpSet {
   return f === 4 ? { v4: [[0n, MAX[4]]], v6: [] } : { v4: [], v6: [[0n, MAX[6]]] };

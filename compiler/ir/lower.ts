@@ -1,0 +1,405 @@
+// Lowering: the typed model to per-endpoint, per-direction chains of tiers of rules (ir/types.ts).
+//
+// Tier order for one endpoint and direction (docs/semantics.md says why, with upstream references):
+//   1. adminnetworkpolicy: every AdminNetworkPolicy whose subject selects the pod, by priority then name;
+//      first matching rule decides, Pass leaves the tier, the tier's end is Pass.
+//   2. Calico tiers by order (undefined last) then name, the 'default' tier among them (Kubernetes
+//      NetworkPolicy lives there as Calico converts it: order 1000, name knp.default.<name>). A tier none of whose
+//      policies selects the endpoint in this direction is left out; otherwise its end is its defaultAction.
+//   3. baselineadminnetworkpolicy: the BANP's rules, first match decides, end Pass.
+//   (nothing decided: allow)
+// Rules split from one source rule (named ports resolved per peer pod, several ports) keep the source's id
+// with "#n" suffixes.
+import type { Diagnostics } from '../model/diagnostics';
+import type {
+  AdminNetworkPolicy, AnpRule, CalicoEntity, CalicoPolicy, CalicoRule, ContainerPort, Direction, K8sNetworkPolicy, K8sRule, Model, Pod, PortRange, PortSpec, Tier,
+} from '../model/types';
+import type { Action, Chain, Endpoint, Match, Program, Rule, RuleSource, TierChain, TierEnd } from './types';
+import {
+  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, podId, resolveNamedPort, toCidrs, union, UNIVERSE, type IpSet,
+} from '../resolve';
+import { normalizePorts } from '../resolve/ports';
+
+/** Order Calico gives Kubernetes NetworkPolicies in the default tier. */
+export const KNP_ORDER = 1000;
+export const ADMIN_TIER = 'adminnetworkpolicy';
+export const BASELINE_TIER = 'baselineadminnetworkpolicy';
+export const INTERFACE_ANNOTATION = 'tollgate.dev/interface';
+
+/** A rule before it gets its id: one piece of a source rule. */
+interface Piece {
+  match: Match;
+}
+
+export function lowerModel(model: Model, _diags: Diagnostics): Program {
+  const r = new Resolver(model);
+  const endpoints: Endpoint[] = r.endpoints.map((pod) => ({
+    id: podId(pod),
+    namespace: pod.namespace,
+    name: pod.name,
+    ips: [...pod.ips],
+    labels: { ...pod.labels },
+    ...(pod.annotations[INTERFACE_ANNOTATION] ? { iface: pod.annotations[INTERFACE_ANNOTATION] } : {}),
+    ports: pod.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol })),
+    ingress: lowerChain(r, pod, 'ingress'),
+    egress: lowerChain(r, pod, 'egress'),
+  }));
+  return { version: 1, endpoints };
+}
+
+function lowerChain(r: Resolver, pod: Pod, dir: Direction): Chain {
+  const tiers: TierChain[] = [];
+  const admin = lowerAdmin(r, pod, dir);
+  if (admin) tiers.push(admin);
+  for (const t of orderedTiers(r.model.tiers)) {
+    const tc = lowerCalicoTier(r, pod, dir, t);
+    if (tc) tiers.push(tc);
+  }
+  const base = lowerBaseline(r, pod, dir);
+  if (base) tiers.push(base);
+  return { tiers };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Ordering
+
+function orderKey(order: number | undefined): number {
+  return order === undefined ? Number.POSITIVE_INFINITY : order;
+}
+
+export function orderedTiers(tiers: readonly Tier[]): Tier[] {
+  const list = [...tiers];
+  if (!list.some((t) => t.name === 'default')) list.push({ name: 'default', order: 1_000_000, defaultAction: 'Deny' });
+  return list.sort((a, b) => orderKey(a.order) - orderKey(b.order) || cmp(a.name, b.name));
+}
+
+/** A policy of a Calico tier: Calico's own, or a Kubernetes NetworkPolicy as Calico converts it. */
+type TierPolicy = { kind: 'calico'; pol: CalicoPolicy; sortName: string; order?: number } | { kind: 'knp'; pol: K8sNetworkPolicy; sortName: string; order: number };
+
+function tierPolicies(model: Model, tier: string): TierPolicy[] {
+  const out: TierPolicy[] = model.calicoPolicies
+    .filter((p) => p.tier === tier)
+    .map((p) => ({ kind: 'calico' as const, pol: p, order: p.order, sortName: p.namespace ? `${p.namespace}/${p.name}` : p.name }));
+  if (tier === 'default') {
+    for (const p of model.networkPolicies) out.push({ kind: 'knp', pol: p, order: KNP_ORDER, sortName: `${p.namespace}/knp.default.${p.name}` });
+  }
+  return out.sort((a, b) => orderKey(a.order) - orderKey(b.order) || cmp(a.sortName, b.sortName));
+}
+
+export function policyLabel(src: Pick<RuleSource, 'kind' | 'namespace' | 'name'>): string {
+  const kind = src.kind === 'CalicoNetworkPolicy' ? 'Calico NetworkPolicy' : src.kind;
+  return `${kind} ${src.namespace ? `${src.namespace}/` : ''}${src.name}`;
+}
+
+function selectedText(policies: string[]): string {
+  return `${policies.join(', ')} ${policies.length === 1 ? 'selects' : 'select'} the pod`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rule assembly
+
+function makeRules(src: RuleSource, prefix: string, action: Action, pieces: Piece[]): Rule[] {
+  const base = `${prefix}/${src.direction}/${src.index}`;
+  return pieces.map((p, i) => ({ id: pieces.length > 1 ? `${base}#${i}` : base, action, match: p.match, source: src }));
+}
+
+function sourceOf(kind: RuleSource['kind'], pol: { namespace?: string; name: string; origin: { location: { file: string; line?: number } } }, dir: Direction, index: number, ruleName?: string): RuleSource {
+  return {
+    kind,
+    ...(pol.namespace ? { namespace: pol.namespace } : {}),
+    name: pol.name,
+    direction: dir,
+    index,
+    ...(ruleName ? { ruleName } : {}),
+    file: pol.origin.location.file,
+    ...(pol.origin.location.line !== undefined ? { line: pol.origin.location.line } : {}),
+  };
+}
+
+function ranges(ports: readonly ContainerPort[]): PortRange[] {
+  return normalizePorts(ports.map((p) => ({ from: p.port, to: p.port })));
+}
+
+function podsAddrs(pods: readonly Pod[]): IpSet {
+  return fromAddrs(pods.flatMap((p) => p.ips));
+}
+
+/** Groups peer pods by the ports a name resolves to on each of them (pods where it resolves to nothing are left out). */
+function groupByNamedPort(pods: readonly Pod[], resolve: (p: Pod) => ContainerPort[]): { key: string; ports: ContainerPort[]; pods: Pod[] }[] {
+  const groups = new Map<string, { key: string; ports: ContainerPort[]; pods: Pod[] }>();
+  for (const p of pods) {
+    const ports = resolve(p);
+    if (ports.length === 0) continue;
+    const key = ports.map((c) => `${c.protocol}:${c.port}`).sort().join(',');
+    const g = groups.get(key) ?? { key, ports, pods: [] };
+    g.pods.push(p);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
+function withPeer(m: Match, peer: IpSet | undefined): Match {
+  return peer ? { ...m, peer: toCidrs(peer) } : m;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kubernetes NetworkPolicy (in the default tier)
+
+function lowerK8sPolicy(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy): Rule[] {
+  const rules: Rule[] = [];
+  (dir === 'ingress' ? pol.ingress : pol.egress).forEach((rule, index) => {
+    const src = sourceOf('NetworkPolicy', pol, dir, index);
+    rules.push(...makeRules(src, `knp/${pol.namespace}/${pol.name}`, 'Allow', k8sPieces(r, pod, dir, pol, rule)));
+  });
+  return rules;
+}
+
+function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy, rule: K8sRule): Piece[] {
+  // Peer addresses: from/to absent or empty = every address. ipBlock = cidr minus except, any address (pods too).
+  let peer: IpSet | undefined;
+  let peerPods: Pod[];
+  if (!rule.peers) peerPods = r.endpoints;
+  else {
+    peerPods = [];
+    let set: IpSet = fromCidrs([]);
+    for (const p of rule.peers) {
+      if (p.kind === 'ipBlock') set = union(set, difference(fromCidrs([p.cidr]), fromCidrs(p.except)));
+      else {
+        const pods = r.k8sPeerPods(pol.namespace, p);
+        for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
+        set = union(set, podsAddrs(pods));
+      }
+    }
+    peer = set;
+  }
+  if (!rule.ports) return [{ match: withPeer({}, peer) }];
+  const pieces: Piece[] = [];
+  for (const port of rule.ports) {
+    const base: Match = { proto: port.protocol };
+    const spec = port.port;
+    if (!spec) pieces.push({ match: withPeer(base, peer) });
+    else if (spec.kind === 'range') pieces.push({ match: withPeer({ ...base, dports: [{ from: spec.from, to: spec.to }] }, peer) });
+    else if (dir === 'ingress') {
+      // ingress: the name is the selected (local) pod's own container port
+      const local = resolveNamedPort(pod.ports, spec.name, port.protocol);
+      if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
+    } else {
+      // egress: the name resolves per destination pod; ipBlock peers never match a named port
+      for (const g of groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol))) {
+        pieces.push({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } });
+      }
+    }
+  }
+  return pieces;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Calico tiers (and the default tier)
+
+function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): TierChain | undefined {
+  const rules: Rule[] = [];
+  const selecting: string[] = [];
+  for (const tp of tierPolicies(r.model, tier.name)) {
+    if (tp.kind === 'knp') {
+      const p = tp.pol;
+      if (!p.policyTypes.includes(dir) || !r.k8sSelected(p.namespace, p.podSelector, pod)) continue;
+      selecting.push(policyLabel({ kind: 'NetworkPolicy', namespace: p.namespace, name: p.name }));
+      rules.push(...lowerK8sPolicy(r, pod, dir, p));
+    } else {
+      const p = tp.pol;
+      if (!r.calicoSelects(p, pod, dir)) continue;
+      const kind: RuleSource['kind'] = p.kind === 'GlobalNetworkPolicy' ? 'GlobalNetworkPolicy' : 'CalicoNetworkPolicy';
+      selecting.push(policyLabel({ kind, namespace: p.namespace, name: p.name }));
+      (dir === 'ingress' ? p.ingress : p.egress).forEach((rule, index) => {
+        const src = sourceOf(kind, p, dir, index);
+        const prefix = p.kind === 'GlobalNetworkPolicy' ? `gnp/${p.name}` : `cnp/${p.namespace}/${p.name}`;
+        rules.push(...makeRules(src, prefix, rule.action, calicoPieces(r, pod, dir, p, rule)));
+      });
+    }
+  }
+  if (selecting.length === 0) return undefined;
+  const end: TierEnd =
+    tier.defaultAction === 'Deny'
+      ? { action: 'Deny', reason: `${selectedText(selecting)} and no rule allows (default deny)`, policies: selecting }
+      : { action: 'Pass', reason: `${selectedText(selecting)} and no rule decided (tier default action Pass)`, policies: selecting };
+  return { name: tier.name, kind: tier.name === 'default' ? 'default' : 'calico', rules, end };
+}
+
+/** Numeric port specs as ranges, and the names among them. */
+function splitSpecs(specs: readonly PortSpec[]): { nums: PortRange[]; names: string[] } {
+  const nums: PortRange[] = [];
+  const names: string[] = [];
+  for (const s of specs) {
+    if (s.kind === 'range') nums.push({ from: s.from, to: s.to });
+    else names.push(s.name);
+  }
+  return { nums: normalizePorts(nums), names };
+}
+
+function resolveNames(ports: readonly ContainerPort[], names: readonly string[], proto: number | undefined): PortRange[] {
+  return ranges(names.flatMap((n) => resolveNamedPort(ports, n, proto)));
+}
+
+interface EntityPorts {
+  ports?: PortRange[];
+  notPorts?: PortRange[];
+}
+
+/** Ports of one entity with names resolved against one endpoint's container ports. */
+function entityPorts(ent: CalicoEntity, ports: readonly ContainerPort[] | undefined, proto: number | undefined): EntityPorts {
+  const pos = splitSpecs(ent.ports);
+  const neg = splitSpecs(ent.notPorts);
+  const out: EntityPorts = {};
+  if (ent.ports.length) out.ports = normalizePorts([...pos.nums, ...(ports ? resolveNames(ports, pos.names, proto) : [])]);
+  if (ent.notPorts.length) out.notPorts = normalizePorts([...neg.nums, ...(ports ? resolveNames(ports, neg.names, proto) : [])]);
+  return out;
+}
+
+function hasNames(ent: CalicoEntity): boolean {
+  return ent.ports.some((p) => p.kind === 'named') || ent.notPorts.some((p) => p.kind === 'named');
+}
+
+function portsInto(m: Match, which: 'd' | 's', p: EntityPorts): Match {
+  const out = { ...m };
+  if (which === 'd') {
+    if (p.ports) out.dports = p.ports;
+    if (p.notPorts) out.notDports = p.notPorts;
+  } else {
+    if (p.ports) out.sports = p.ports;
+    if (p.notPorts) out.notSports = p.notPorts;
+  }
+  return out;
+}
+
+function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, rule: CalicoRule): Piece[] {
+  const scope = pol.kind === 'NetworkPolicy' ? pol.namespace : undefined;
+  const peerEnt = dir === 'ingress' ? rule.source : rule.destination;
+  const localEnt = dir === 'ingress' ? rule.destination : rule.source;
+  // The packet's destination ports belong to `destination`, its source ports to `source`.
+  const peerWhich: 'd' | 's' = dir === 'ingress' ? 's' : 'd';
+  const localWhich: 'd' | 's' = dir === 'ingress' ? 'd' : 's';
+
+  const base: Match = {};
+  if (rule.ipVersion !== undefined) base.family = rule.ipVersion;
+  if (rule.protocol !== undefined) base.proto = rule.protocol;
+  if (rule.notProtocol !== undefined) base.notProto = rule.notProtocol;
+  if (rule.icmp && rule.icmp.type !== undefined) base.icmp = { type: rule.icmp.type, ...(rule.icmp.code !== undefined ? { code: rule.icmp.code } : {}) };
+  if (rule.notICMP && rule.notICMP.type !== undefined) base.notIcmp = { type: rule.notICMP.type, ...(rule.notICMP.code !== undefined ? { code: rule.notICMP.code } : {}) };
+
+  // The local side is this endpoint: its address constraints are kept only as far as they concern its addresses.
+  const own = fromAddrs(pod.ips);
+  const local = r.calicoEntity(scope, localEnt);
+  let m: Match = { ...base };
+  if (local.pos) {
+    const l = intersect(local.pos, own);
+    if (!isSubsetOf(own, l)) m.local = toCidrs(l);
+  }
+  const nl = intersect(local.neg, own);
+  if (!isEmpty(nl)) m.notLocal = toCidrs(nl);
+  m = portsInto(m, localWhich, entityPorts(localEnt, pod.ports, rule.protocol));
+
+  const peer = r.calicoEntity(scope, peerEnt);
+  const peerPos = peer.pos;
+  const withPeerSets = (mm: Match, pos: IpSet | undefined): Match => {
+    const out = { ...mm };
+    if (pos) out.peer = toCidrs(pos);
+    if (!isEmpty(peer.neg)) out.notPeer = toCidrs(peer.neg);
+    return out;
+  };
+  if (!hasNames(peerEnt)) return [{ match: withPeerSets(portsInto(m, peerWhich, entityPorts(peerEnt, undefined, rule.protocol)), peerPos) }];
+
+  // Named ports of the peer side resolve per peer endpoint: one piece per group of endpoints that resolve alike,
+  // and one for every other address (numeric ports only).
+  const candidates = (peer.pods ?? r.endpoints).filter((p) => !peerPos || !isEmpty(intersect(peerPos, fromAddrs(p.ips))));
+  const pieces: Piece[] = [];
+  const numericOnly = entityPorts(peerEnt, [], rule.protocol);
+  const groups = new Map<string, { ports: EntityPorts; pods: Pod[] }>();
+  for (const c of candidates) {
+    const ep = entityPorts(peerEnt, c.ports, rule.protocol);
+    const key = JSON.stringify(ep);
+    if (key === JSON.stringify(numericOnly)) continue;
+    const g = groups.get(key) ?? { ports: ep, pods: [] };
+    g.pods.push(c);
+    groups.set(key, g);
+  }
+  let rest: IpSet = peerPos ?? UNIVERSE;
+  for (const g of groups.values()) {
+    const addrs = podsAddrs(g.pods);
+    rest = difference(rest, addrs);
+    pieces.push({ match: withPeerSets(portsInto(m, peerWhich, g.ports), peerPos ? intersect(peerPos, addrs) : addrs) });
+  }
+  const restUseful = !(numericOnly.ports && numericOnly.ports.length === 0);
+  if (restUseful && !isEmpty(rest)) pieces.push({ match: withPeerSets(portsInto(m, peerWhich, numericOnly), peerPos || groups.size ? rest : undefined) });
+  return pieces;
+}
+
+function isSubsetOf(a: IpSet, b: IpSet): boolean {
+  return isEmpty(difference(a, b));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// AdminNetworkPolicy and BaselineAdminNetworkPolicy
+
+function lowerAdmin(r: Resolver, pod: Pod, dir: Direction): TierChain | undefined {
+  const pols = r.model.adminPolicies.filter((p) => r.anpSelects(p.subject, pod)).sort((a, b) => a.priority - b.priority || cmp(a.name, b.name));
+  const rules = pols.flatMap((p) => lowerAnp(r, pod, dir, p));
+  const withRules = pols.filter((p) => (dir === 'ingress' ? p.ingress : p.egress).length > 0);
+  if (withRules.length === 0) return undefined;
+  const policies = withRules.map((p) => `AdminNetworkPolicy ${p.name}`);
+  return { name: ADMIN_TIER, kind: 'admin', rules, end: { action: 'Pass', reason: 'no AdminNetworkPolicy rule matched: on to the next tier', policies } };
+}
+
+function lowerBaseline(r: Resolver, pod: Pod, dir: Direction): TierChain | undefined {
+  const b = r.model.baselinePolicy;
+  if (!b || !r.anpSelects(b.subject, pod) || (dir === 'ingress' ? b.ingress : b.egress).length === 0) return undefined;
+  return {
+    name: BASELINE_TIER,
+    kind: 'baseline',
+    rules: lowerAnp(r, pod, dir, b),
+    end: { action: 'Pass', reason: 'no BaselineAdminNetworkPolicy rule matched', policies: [`BaselineAdminNetworkPolicy ${b.name}`] },
+  };
+}
+
+function lowerAnp(r: Resolver, pod: Pod, dir: Direction, pol: AdminNetworkPolicy): Rule[] {
+  const kind = pol.kind;
+  const prefix = kind === 'AdminNetworkPolicy' ? `anp/${pol.name}` : `banp/${pol.name}`;
+  const out: Rule[] = [];
+  (dir === 'ingress' ? pol.ingress : pol.egress).forEach((rule, index) => {
+    out.push(...makeRules(sourceOf(kind, pol, dir, index, rule.name), prefix, rule.action, anpPieces(r, pod, dir, rule)));
+  });
+  return out;
+}
+
+function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[] {
+  let peer: IpSet = fromCidrs([]);
+  const peerPods: Pod[] = [];
+  for (const p of rule.peers) {
+    if (p.kind === 'pods') {
+      const pods = r.anpPods(p.pods);
+      for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
+      peer = union(peer, podsAddrs(pods));
+    } else if (p.kind === 'nodes') peer = union(peer, r.nodeAddrs(p.nodeSelector));
+    else peer = union(peer, fromCidrs(p.cidrs));
+  }
+  if (!rule.ports) return [{ match: { peer: toCidrs(peer) } }];
+  const pieces: Piece[] = [];
+  for (const port of rule.ports) {
+    if (port.kind === 'number') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.port, to: port.port }], peer: toCidrs(peer) } });
+    else if (port.kind === 'range') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.from, to: port.to }], peer: toCidrs(peer) } });
+    else if (dir === 'ingress') {
+      for (const [proto, cps] of byProtocol(resolveNamedPort(pod.ports, port.name))) pieces.push({ match: { proto, dports: ranges(cps), peer: toCidrs(peer) } });
+    } else {
+      // egress: per destination pod; networks and nodes peers never match a named port
+      for (const g of groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, port.name))) {
+        for (const [proto, cps] of byProtocol(g.ports)) pieces.push({ match: { proto, dports: ranges(cps), peer: toCidrs(podsAddrs(g.pods)) } });
+      }
+    }
+  }
+  return pieces;
+}
+
+function byProtocol(ports: ContainerPort[]): Map<number, ContainerPort[]> {
+  const m = new Map<number, ContainerPort[]>();
+  for (const p of ports) m.set(p.protocol, [...(m.get(p.protocol) ?? []), p]);
+  return new Map([...m.entries()].sort((a, b) => a[0] - b[0]));
+}

@@ -1,0 +1,201 @@
+// Resolve: selectors to endpoint sets, endpoint sets to address sets, named ports to numbers, each scoped the
+// way its API scopes it (docs/semantics.md, "Resolve").
+//
+// Endpoints are pods with at least one address and without hostNetwork. A hostNetwork pod is never selected
+// by policy and, as a peer, is matched only by address rules (ipBlock, nets, networks, nodes); a pod without
+// an address is nowhere.
+import type { Labels, Selector } from '../model/selector/ast';
+import type {
+  AnpPods, CalicoEntity, CalicoPolicy, ContainerPort, Direction, HostEndpoint, K8sPeer, Model, NetworkSet, Node, Pod,
+} from '../model/types';
+import { selectorMatches } from './labels';
+import { EMPTY, fromAddrs, fromCidrs, intersect, union, type IpSet } from './cidr';
+
+export * from './cidr';
+export * from './ports';
+export { selectorMatches } from './labels';
+
+/** Labels Calico adds to every workload endpoint (as Felix sees a pod). */
+export const CALICO_NS_LABEL = 'projectcalico.org/namespace';
+export const CALICO_ORCH_LABEL = 'projectcalico.org/orchestrator';
+export const CALICO_SA_LABEL = 'projectcalico.org/serviceaccount';
+/** Label Calico adds to namespaces and service accounts (their name). */
+export const CALICO_NAME_LABEL = 'projectcalico.org/name';
+
+export function podId(p: { namespace: string; name: string }): string {
+  return `${p.namespace}/${p.name}`;
+}
+
+export function isEndpoint(p: Pod): boolean {
+  return p.ips.length > 0 && !p.hostNetwork;
+}
+
+/** Does the selector use global() anywhere (only then can a namespaceSelector reach non-namespaced objects)? */
+function mentionsGlobal(sel: Selector): boolean {
+  switch (sel.op) {
+    case 'global':
+      return true;
+    case 'not':
+      return mentionsGlobal(sel.arg);
+    case 'and':
+    case 'or':
+      return sel.args.some(mentionsGlobal);
+    default:
+      return false;
+  }
+}
+
+/** What a Calico entity's selectors reach: endpoints (pods), network sets, host endpoints. */
+export interface CalicoObjects {
+  pods: Pod[];
+  sets: NetworkSet[];
+  hosts: HostEndpoint[];
+}
+
+export class Resolver {
+  /** the endpoints, sorted by namespace/name */
+  readonly endpoints: Pod[];
+  private readonly nsLabelMap = new Map<string, Labels>();
+  private readonly saLabelMap = new Map<string, Labels>();
+
+  constructor(readonly model: Model) {
+    this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
+    for (const ns of model.namespaces) this.nsLabelMap.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...ns.labels });
+    for (const sa of model.serviceAccounts) this.saLabelMap.set(`${sa.namespace}/${sa.name}`, sa.labels);
+  }
+
+  /** Namespace labels as Kubernetes selectors see them (the API server always sets kubernetes.io/metadata.name). */
+  nsLabels(ns: string): Labels {
+    return this.nsLabelMap.get(ns) ?? { 'kubernetes.io/metadata.name': ns };
+  }
+
+  /** Namespace labels as Calico namespaceSelectors see them (plus projectcalico.org/name). */
+  calicoNsLabels(ns: string): Labels {
+    return { [CALICO_NAME_LABEL]: ns, ...this.nsLabels(ns) };
+  }
+
+  /** A pod's labels as Calico selectors see its workload endpoint. */
+  calicoPodLabels(p: Pod): Labels {
+    return { ...p.labels, [CALICO_NS_LABEL]: p.namespace, [CALICO_ORCH_LABEL]: 'k8s', [CALICO_SA_LABEL]: p.serviceAccount };
+  }
+
+  saLabels(p: Pod): Labels {
+    return { [CALICO_NAME_LABEL]: p.serviceAccount, ...(this.saLabelMap.get(`${p.namespace}/${p.serviceAccount}`) ?? {}) };
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Kubernetes NetworkPolicy
+
+  /** spec.podSelector: endpoints of the policy's namespace. */
+  k8sSelected(namespace: string, podSelector: Selector, pod: Pod): boolean {
+    return isEndpoint(pod) && pod.namespace === namespace && selectorMatches(podSelector, pod.labels);
+  }
+
+  /** A `pods` peer: podSelector in the policy's namespace, namespaceSelector alone = every pod of those namespaces. */
+  k8sPeerPods(namespace: string, peer: Extract<K8sPeer, { kind: 'pods' }>): Pod[] {
+    return this.endpoints.filter(
+      (p) =>
+        (peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, this.nsLabels(p.namespace)) : p.namespace === namespace) &&
+        (!peer.podSelector || selectorMatches(peer.podSelector, p.labels)),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // AdminNetworkPolicy / BaselineAdminNetworkPolicy
+
+  anpPods(sel: AnpPods): Pod[] {
+    return this.endpoints.filter((p) => selectorMatches(sel.namespaceSelector, this.nsLabels(p.namespace)) && selectorMatches(sel.podSelector, p.labels));
+  }
+
+  anpSelects(sel: AnpPods, pod: Pod): boolean {
+    return isEndpoint(pod) && selectorMatches(sel.namespaceSelector, this.nsLabels(pod.namespace)) && selectorMatches(sel.podSelector, pod.labels);
+  }
+
+  nodeAddrs(sel: Selector): IpSet {
+    const nodes: Node[] = this.model.nodes.filter((n) => selectorMatches(sel, { 'kubernetes.io/hostname': n.name, ...n.labels }));
+    return fromAddrs(nodes.flatMap((n) => n.addresses.filter(isIpText)));
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Calico
+
+  /** Does the Calico policy apply to the pod in this direction (selector, namespace, namespaceSelector, serviceAccountSelector, types)? */
+  calicoSelects(pol: CalicoPolicy, pod: Pod, dir: Direction): boolean {
+    if (!isEndpoint(pod) || !pol.types.includes(dir)) return false;
+    if (pol.kind === 'NetworkPolicy' && pol.namespace !== pod.namespace) return false;
+    if (pol.namespaceSelector && !selectorMatches(pol.namespaceSelector, this.calicoNsLabels(pod.namespace))) return false;
+    if (pol.serviceAccountSelector && !selectorMatches(pol.serviceAccountSelector, this.saLabels(pod))) return false;
+    return selectorMatches(pol.selector, this.calicoPodLabels(pod));
+  }
+
+  /**
+   * Objects a selector reaches from a policy. `scope` is the namespaced policy's namespace (undefined for a
+   * GlobalNetworkPolicy). Without namespaceSelector: a namespaced policy sees its own namespace; a global one
+   * sees every namespace and the non-namespaced objects. With namespaceSelector: the namespaced objects of the
+   * matching namespaces, and the non-namespaced ones only through global().
+   */
+  calicoObjects(scope: string | undefined, selector: Selector, namespaceSelector: Selector | undefined): CalicoObjects {
+    const nsOk = (ns: string): boolean =>
+      namespaceSelector ? selectorMatches(namespaceSelector, this.calicoNsLabels(ns)) : scope === undefined || ns === scope;
+    const globalOk = namespaceSelector ? mentionsGlobal(namespaceSelector) && selectorMatches(namespaceSelector, {}, { global: true }) : scope === undefined;
+    return {
+      pods: this.endpoints.filter((p) => nsOk(p.namespace) && selectorMatches(selector, this.calicoPodLabels(p))),
+      sets: this.model.networkSets.filter((s) =>
+        s.namespace === undefined ? globalOk && selectorMatches(selector, s.labels, { global: true }) : nsOk(s.namespace) && selectorMatches(selector, s.labels),
+      ),
+      hosts: globalOk ? this.model.hostEndpoints.filter((h) => selectorMatches(selector, h.labels, { global: true })) : [],
+    };
+  }
+
+  /**
+   * The addresses a Calico entity (source or destination of a rule) allows and excludes, all fields ANDed:
+   * `pos` undefined = no positive constraint. A selector that reaches nothing gives the empty set (matches no packet).
+   * `pods` are the endpoints the selector part reaches (candidates for named ports), or undefined when unconstrained.
+   */
+  calicoEntity(scope: string | undefined, ent: CalicoEntity): { pos?: IpSet; neg: IpSet; pods?: Pod[] } {
+    let pos: IpSet | undefined = ent.nets.length ? fromCidrs(ent.nets) : undefined;
+    let pods: Pod[] | undefined;
+    const and = (s: IpSet): void => {
+      pos = pos ? intersect(pos, s) : s;
+    };
+    if (ent.selector || ent.namespaceSelector) {
+      const objs = this.calicoObjects(scope, ent.selector ?? { op: 'all' }, ent.namespaceSelector);
+      pods = objs.pods;
+      and(objectAddrs(objs));
+    }
+    if (ent.serviceAccounts) {
+      const sa = ent.serviceAccounts;
+      const saPods = this.endpoints.filter(
+        (p) =>
+          (ent.namespaceSelector ? selectorMatches(ent.namespaceSelector, this.calicoNsLabels(p.namespace)) : scope === undefined || p.namespace === scope) &&
+          (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) &&
+          (!sa.selector || selectorMatches(sa.selector, this.saLabels(p))),
+      );
+      pods = pods ? pods.filter((p) => saPods.includes(p)) : saPods;
+      and(fromAddrs(saPods.flatMap((p) => p.ips)));
+    }
+    let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
+    if (ent.notSelector) neg = union(neg, objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector)));
+    return { pos, neg, pods };
+  }
+}
+
+export function objectAddrs(o: CalicoObjects): IpSet {
+  return union(fromAddrs(o.pods.flatMap((p) => p.ips)), fromCidrs(o.sets.flatMap((s) => s.nets)), fromAddrs(o.hosts.flatMap((h) => h.expectedIPs.filter(isIpText))));
+}
+
+export function isIpText(s: string): boolean {
+  return /^[0-9.]+$/.test(s) ? s.split('.').length === 4 : s.includes(':');
+}
+
+/**
+ * Named port resolution: the container ports of that name, optionally only of one protocol
+ * (a name that resolves to a different protocol matches nothing).
+ */
+export function resolveNamedPort(ports: readonly ContainerPort[], name: string, protocol?: number): ContainerPort[] {
+  return ports.filter((p) => p.name === name && (protocol === undefined || p.protocol === protocol));
+}
+
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
