@@ -4,7 +4,8 @@
 // in the dataplane (or in the IR), never something to hide.
 import { PROTO } from '../model/types';
 import type { Family } from '../model/types';
-import type { Decision, Endpoint, Packet, Program } from '../ir/types';
+import type { Decision, Packet, Program } from '../ir/types';
+import { evaluateConnection } from '../ir/evaluate';
 import type { Compiled } from '../pipeline';
 import { labOptions, labStatus, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
 import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
@@ -27,51 +28,19 @@ export function protocolName(p: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The IR side. compiler/ir/evaluate.ts belongs to the IR's owner; this adapter reads it at run time and accepts the
-// documented contract: `evaluateConnection(program, packet)` returning the two directions' Decisions, or
-// `evaluate(endpoint, direction, packet)`.
+// The IR side: the reference evaluator names what decided each direction.
 
 interface Verdicts {
   egress: DirectionResult;
   ingress: DirectionResult;
 }
 
-type EvaluateFn = (ep: Endpoint, dir: 'ingress' | 'egress', packet: Packet) => Decision;
-type EvaluateConnectionFn = (program: Program, packet: Packet) => unknown;
-
-function isDecision(x: unknown): x is Decision {
-  return typeof x === 'object' && x !== null && typeof (x as Decision).allowed === 'boolean' && typeof (x as Decision).decidedBy === 'string';
-}
-
-function loadEvaluator(): { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn } {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('../ir/evaluate') as { evaluate?: EvaluateFn; evaluateConnection?: EvaluateConnectionFn };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('ir/evaluate')) {
-      throw new Error('the netns engine names the deciding rule with the IR evaluator (compiler/ir/evaluate.ts), which this build lacks');
-    }
-    throw err;
-  }
-}
-
 function irVerdicts(program: Program, from: string, to: string, packet: Packet): Verdicts {
-  const ev = loadEvaluator();
-  if (ev.evaluateConnection) {
-    const r = ev.evaluateConnection(program, packet) as { egress?: unknown; ingress?: unknown };
-    if (r && isDecision(r.egress) && isDecision(r.ingress)) {
-      return { egress: { allowed: r.egress.allowed, decidedBy: r.egress.decidedBy }, ingress: { allowed: r.ingress.allowed, decidedBy: r.ingress.decidedBy } };
-    }
-  }
-  if (!ev.evaluate) throw new Error('compiler/ir/evaluate.ts exports neither evaluateConnection (with egress/ingress) nor evaluate');
-  const evaluate = ev.evaluate;
-  const side = (id: string, dir: 'ingress' | 'egress'): DirectionResult => {
-    const ep = program.endpoints.find((e) => e.id === id);
-    if (!ep) return { allowed: true, decidedBy: `no endpoint ${id} in the program (default allow)` };
-    const d = evaluate(ep, dir, packet);
-    return { allowed: d.allowed, decidedBy: d.decidedBy };
-  };
-  return { egress: side(from, 'egress'), ingress: side(to, 'ingress') };
+  const r = evaluateConnection(program, packet);
+  // A side the program has no endpoint for takes no part (as in evaluateConnection): it allows.
+  const side = (d: Decision | undefined, id: string): DirectionResult =>
+    d ? { allowed: d.allowed, decidedBy: d.decidedBy } : { allowed: true, decidedBy: `${id} is not an endpoint of the program: no policy applies` };
+  return { egress: side(r.egress, from), ingress: side(r.ingress, to) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
