@@ -5,7 +5,8 @@
 // again), so every repeat is the full new-flow path: endpoint, conntrack, peer LPM, port LPM, decision, insert.
 // Also measured: an established packet (ACK on a conntrack hit).
 //
-//   npx tsx bench/newflow.ts [--sizes 10,10000,65536] [--repeat 200000] [--trials 5]
+//   npx tsx bench/newflow.ts [--sizes 10,10000,65536] [--repeat 200000] [--trials 5] [--ranges]
+// --ranges: port ranges instead of single ports (both the peer and the port lookups then walk LPM tries).
 import type { Program, Rule } from '../compiler/ir/types';
 import { BpfHarness } from '../compiler/engines/bpf';
 import { craft, TCP } from '../compiler/emit/bpf/packet';
@@ -15,12 +16,13 @@ function arg(name: string, def: string): string {
   return i > 0 ? process.argv[i + 1] : def;
 }
 
-export function syntheticProgram(n: number): Program {
+/** `ranges`: every rule's port is a 2-port range (a /15 prefix), so the port lookup goes to the trie too. */
+export function syntheticProgram(n: number, ranges = false): Program {
   const rules: Rule[] = [];
   for (let i = 0; i < n; i++) {
     rules.push({
       id: `r${i}`, action: i % 2 ? 'Deny' : 'Allow',
-      match: { peer: [`10.${(i >> 8) & 0xff}.${i & 0xff}.0/24`], proto: 6, dports: [{ from: 1000 + (i % 20000), to: 1000 + (i % 20000) }] },
+      match: { peer: [`10.${(i >> 8) & 0xff}.${i & 0xff}.0/24`], proto: 6, dports: [ranges ? { from: 2 * (i % 30000), to: 2 * (i % 30000) + 1 } : { from: 1000 + (i % 20000), to: 1000 + (i % 20000) }] },
       source: { kind: 'CalicoNetworkPolicy', namespace: 'bench', name: `p${i >> 6}`, direction: 'ingress', index: i & 63 },
     });
   }
@@ -47,15 +49,15 @@ export interface Row {
   decisions: number;
 }
 
-export async function measure(n: number, repeat: number, trials: number): Promise<Row> {
+export async function measure(n: number, repeat: number, trials: number, ranges = false): Promise<Row> {
   const t0 = Date.now();
-  const h = await BpfHarness.open(syntheticProgram(n), { record: false });
+  const h = await BpfHarness.open(syntheticProgram(n, ranges), { record: false });
   const buildMs = Date.now() - t0;
   try {
     // Allowed and denied flows cost differently (an allowed one inserts a conntrack entry), so they are
     // measured apart: packets for rules spread over the table (first, middle, last of each verdict; even rules
     // allow, odd rules deny), and for denied also one that no rule matches (the tier end).
-    const at = (i: number): { src: string; dport: number } => ({ src: `10.${(i >> 8) & 0xff}.${i & 0xff}.9`, dport: 1000 + (i % 20000) });
+    const at = (i: number): { src: string; dport: number } => ({ src: `10.${(i >> 8) & 0xff}.${i & 0xff}.9`, dport: ranges ? 2 * (i % 30000) + 1 : 1000 + (i % 20000) });
     const even = (i: number): number => i - (i % 2);
     const allowPicks = [0, even(Math.floor(n / 2)), even(n - 1)].map(at);
     const denyPicks = [1, even(Math.floor(n / 2)) + 1, even(n - 1) - 1].map(at);
@@ -84,8 +86,10 @@ async function main(): Promise<void> {
   const repeat = Number(arg('repeat', '200000'));
   const trials = Number(arg('trials', '5'));
   const rows = [];
-  for (const n of sizes) rows.push(await measure(n, repeat, trials));
+  const ranges = process.argv.includes('--ranges');
+  for (const n of sizes) rows.push(await measure(n, repeat, trials, ranges));
   const base = rows[0];
+  console.log(`rules: a distinct /24 peer and ${ranges ? 'a 2-port range' : 'one TCP port'} each`);
   console.log(`new-flow decision, BPF_PROG_TEST_RUN (ns per run), median of ${trials} trials x 3-4 packets, ${repeat} repeats each`);
   console.log('rules    allowed new  ratio  denied new  ratio  established  ratio  decisions  build+load ms');
   const f = (x: number, w: number): string => x.toFixed(0).padStart(w);

@@ -27,11 +27,14 @@ export interface Shape {
   TG_HAVE_SPORTS: number;
 }
 
-/** Map sizes rounded up to powers of two (at least 1024), so the C text, and clang, change rarely. */
+/**
+ * Map sizes: twice the contents (an update writes the new generation under fresh ep_ids before it deletes the
+ * old one, so both must fit), rounded up to powers of two, at least 1024, so the C text, and clang, change rarely.
+ */
 export function shapeOf(t: BpfTables): Shape {
   const size = (n: number): number => {
     let s = 1024;
-    while (s < n) s *= 2;
+    while (s < 2 * n) s *= 2;
     return s;
   };
   return {
