@@ -260,6 +260,15 @@ describe('model: rules across objects', () => {
     assert.deepEqual(build(doc(101)).lines, ['t.yaml:8:5: error: AdminNetworkPolicy x: spec.ingress: expected at most 100 ingress rules, found 101']);
   });
 
+  it('locates errors in kind: List items inside the list; a non-object item names its items[i] path', () => {
+    const r = build('apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  status: {podIP: 10.0.0.300}\n- 42\n');
+    assert.deepEqual(r.lines, [
+      't.yaml:7:11: warning: Pod default/p: status: pod has no IP address (status.podIP/podIPs); its policy cannot be enforced',
+      't.yaml:7:19: error: Pod default/p: status.podIP: expected an IPv4 or IPv6 address, found "10.0.0.300"',
+      't.yaml:8:3: error: items[1]: expected a Kubernetes object (a map with apiVersion, kind and metadata), found 42',
+    ]);
+  });
+
   it('skips unknown kinds with a warning and keeps going', () => {
     const r = build('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n');
     assert.deepEqual(r.lines, ['t.yaml:2:7: warning: Deployment d: kind: skipped: Tollgate does not read apps/v1 Deployment']);
