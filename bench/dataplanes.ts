@@ -9,6 +9,7 @@ import type { Program } from '../compiler/ir/types';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { inNs } from './netlab';
 import { tollgateHook } from './hook';
+import { harnessTraffic } from './adapters/harness-traffic';
 
 export const DATAPLANES = ['none', 'iptables-legacy', 'iptables-nft', 'ipset', 'nftables', 'tollgate'] as const;
 export type Dataplane = (typeof DATAPLANES)[number];
@@ -29,7 +30,12 @@ export const BENCH_PREFIX = 'TGB';
 
 /** Why a dataplane cannot be loaded on this machine right now; undefined when it can. */
 export function unavailable(dp: Dataplane): string | undefined {
-  if (dp === 'tollgate') return tollgateHook().missing;
+  if (dp === 'tollgate') {
+    const hook = tollgateHook();
+    if (hook.impl) return undefined;
+    const local = harnessTraffic();
+    return local.load ? undefined : `${hook.missing}; ${local.missing}`;
+  }
   return undefined;
 }
 
@@ -87,8 +93,14 @@ export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: str
     }
     case 'tollgate': {
       const hook = tollgateHook();
-      if (!hook.impl) throw new Error(`tollgate dataplane unavailable: ${hook.missing}`);
-      const r = await hook.impl.loadIntoNetns(program, nodeNs, ifaces);
+      if (hook.impl) {
+        const r = await hook.impl.loadIntoNetns(program, nodeNs, ifaces);
+        return { dataplane: dp, loadMs: ms(), ruleCount: r.mapEntries, setEntries: 0, unload: r.unload };
+      }
+      // until the hook exists: the BPF engine's harness, attached with attachTc (bench/adapters/harness-traffic.ts)
+      const local = harnessTraffic();
+      if (!local.load) throw new Error(`tollgate dataplane unavailable: ${hook.missing}; ${local.missing}`);
+      const r = await local.load(program, nodeNs);
       return { dataplane: dp, loadMs: ms(), ruleCount: r.mapEntries, setEntries: 0, unload: r.unload };
     }
   }
