@@ -180,7 +180,7 @@ describe('netns engine (real kernel, 6 pods)', function () {
         const out = await createNetnsEngine({ lab: OPTS }).run(compiled(), probes);
         const ms = Date.now() - t0;
         // eslint-disable-next-line no-console
-        console.log(`      [timing] ${probes.length} probes, 6 pods, ${out.filter((r) => !r.allowed).length} denied (each waits the 1 s timeout): ${ms} ms`);
+        console.log(`      [timing] ${probes.length} probes, 6 pods, ${out.filter((r) => !r.allowed).length} denied (a denied probe waits the 1 s timeout twice): ${ms} ms`);
         const mismatches = out.filter((r) => r.note?.includes('MISMATCH'));
         assert.deepEqual(mismatches, []);
         const ok = out.find((r) => r.from === 'alpha/client' && r.to === 'alpha/web' && r.port === 80)!;
