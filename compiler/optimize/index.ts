@@ -1,0 +1,161 @@
+// Optimizer: passes over the Program that never change a verdict nor which rule decides it
+// (test/optimize.property.test.ts checks both on random programs and packets).
+//
+//   1. canonicalise each match: address lists merged to minimal prefix lists (adjacent and contained CIDRs),
+//      port lists merged, constraints that hold anyway dropped (notPeer disjoint from peer);
+//   2. drop rules that can never match (empty address set, empty port set, proto == notProto, ...);
+//   3. drop rules shadowed by an earlier rule of the same tier whose action decides (Allow, Deny, Pass) and
+//      whose match contains theirs (this also removes duplicates);
+// Tiers are all kept, even when left empty: which policies selected the endpoint is part of what a default
+// decision says ("no policy decided" vs "no policy selects the pod").
+import type { Family, PortRange } from '../model/types';
+import type { Chain, Endpoint, Match, Program, Rule, TierChain } from '../ir/types';
+import {
+  difference, familyUniverse, fromCidrs, intersect, isEmpty, isSubset, toCidrs, UNIVERSE, type IpSet,
+} from '../resolve/cidr';
+import { ALL_PORTS, normalizePorts, portsSubset, subtractPorts } from '../resolve/ports';
+
+const PORT_PROTOCOLS = [6, 17, 132, 136];
+const ICMP_PROTOCOLS = [1, 58];
+/** how many earlier deciding rules each rule is compared with for containment */
+const SHADOW_WINDOW = 64;
+
+export function optimize(p: Program): Program {
+  return { ...p, endpoints: p.endpoints.map(optimizeEndpoint) };
+}
+
+function optimizeEndpoint(ep: Endpoint): Endpoint {
+  return { ...ep, ingress: optimizeChain(ep.ingress), egress: optimizeChain(ep.egress) };
+}
+
+function optimizeChain(c: Chain): Chain {
+  const tiers: TierChain[] = [];
+  for (const t of c.tiers) {
+    const kept: { rule: Rule; n: Normal }[] = [];
+    const decisive = new Set<string>(); // exact matches of earlier deciding rules (duplicates of any age)
+    for (const rule of t.rules) {
+      const match = canonicalMatch(rule.match);
+      const n = normal(match);
+      if (!n) continue; // never matches
+      const key = stableKey(match);
+      if (decisive.has(key)) continue; // duplicate of an earlier deciding rule
+      // containment against the nearest deciding rules only: quadratic work stays bounded on huge tiers
+      let shadowed = false;
+      for (let i = kept.length - 1, seen = 0; i >= 0 && seen < SHADOW_WINDOW; i--) {
+        if (kept[i].rule.action === 'Log') continue;
+        seen++;
+        if (contains(kept[i].n, n)) {
+          shadowed = true;
+          break;
+        }
+      }
+      if (shadowed) continue;
+      kept.push({ rule: { ...rule, match }, n });
+      if (rule.action !== 'Log') decisive.add(key);
+    }
+    tiers.push({ ...t, rules: kept.map((k) => k.rule) });
+  }
+  return { tiers };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Canonical matches
+
+function canonicalMatch(m: Match): Match {
+  const out: Match = { ...m };
+  for (const k of ['peer', 'notPeer', 'local', 'notLocal'] as const) {
+    const v = m[k];
+    if (v) out[k] = toCidrs(fromCidrs(v));
+  }
+  for (const k of ['dports', 'notDports', 'sports', 'notSports'] as const) {
+    const v = m[k];
+    if (v) out[k] = normalizePorts(v);
+  }
+  // negations that exclude nothing the positive side admits
+  if (out.peer && out.notPeer && isEmpty(intersect(fromCidrs(out.peer), fromCidrs(out.notPeer)))) delete out.notPeer;
+  if (out.local && out.notLocal && isEmpty(intersect(fromCidrs(out.local), fromCidrs(out.notLocal)))) delete out.notLocal;
+  if (out.notPeer && out.notPeer.length === 0) delete out.notPeer;
+  if (out.notLocal && out.notLocal.length === 0) delete out.notLocal;
+  if (out.proto !== undefined && out.notProto !== undefined && out.proto !== out.notProto) delete out.notProto;
+  return out;
+}
+
+/** A match as sets: what it admits in each dimension. `undefined` = never matches. */
+interface Normal {
+  family?: Family;
+  peer: IpSet;
+  local: IpSet;
+  proto?: number;
+  notProto?: number;
+  /** undefined = no port constraint (any protocol, ports or not) */
+  dports?: PortRange[];
+  sports?: PortRange[];
+  icmp?: { type: number; code?: number };
+  notIcmp?: { type: number; code?: number };
+}
+
+function normal(m: Match): Normal | undefined {
+  let universe = UNIVERSE;
+  if (m.family) universe = familyUniverse(m.family);
+  const peer = difference(m.peer ? intersect(fromCidrs(m.peer), universe) : universe, m.notPeer ? fromCidrs(m.notPeer) : fromCidrs([]));
+  const local = difference(m.local ? intersect(fromCidrs(m.local), universe) : universe, m.notLocal ? fromCidrs(m.notLocal) : fromCidrs([]));
+  if (isEmpty(peer) || isEmpty(local)) return undefined;
+  if (m.proto !== undefined && m.notProto === m.proto) return undefined;
+  const ported = !!(m.dports || m.notDports || m.sports || m.notSports);
+  const icmpish = !!(m.icmp || m.notIcmp);
+  if (ported && icmpish) return undefined;
+  if (ported && m.proto !== undefined && !PORT_PROTOCOLS.includes(m.proto)) return undefined;
+  if (icmpish && m.proto !== undefined && !ICMP_PROTOCOLS.includes(m.proto)) return undefined;
+  const n: Normal = { peer, local };
+  if (m.family) n.family = m.family;
+  if (m.proto !== undefined) n.proto = m.proto;
+  if (m.notProto !== undefined) n.notProto = m.notProto;
+  if (ported) {
+    n.dports = subtractPorts(m.dports ?? ALL_PORTS, m.notDports ?? []);
+    n.sports = subtractPorts(m.sports ?? ALL_PORTS, m.notSports ?? []);
+    if (n.dports.length === 0 || n.sports.length === 0) return undefined;
+  }
+  if (m.icmp) n.icmp = m.icmp;
+  if (m.notIcmp) n.notIcmp = m.notIcmp;
+  if (m.icmp && m.notIcmp && m.icmp.type === m.notIcmp.type && (m.notIcmp.code === undefined || m.notIcmp.code === m.icmp.code)) return undefined;
+  return n;
+}
+
+/** Does every packet that `b` matches also match `a`? (sound: `false` when unsure) */
+function contains(a: Normal, b: Normal): boolean {
+  if (a.family !== undefined && a.family !== b.family) {
+    // b may still be confined to a's family by its address sets
+    const other: Family = a.family === 4 ? 6 : 4;
+    const fu = familyUniverse(other);
+    if (!isEmpty(intersect(b.peer, fu)) || !isEmpty(intersect(b.local, fu))) return false;
+  }
+  if (!isSubset(b.peer, a.peer) || !isSubset(b.local, a.local)) return false;
+  if (a.proto !== undefined && a.proto !== b.proto) return false;
+  if (a.notProto !== undefined && !(b.notProto === a.notProto || (b.proto !== undefined && b.proto !== a.notProto))) return false;
+  if (a.dports) {
+    if (!b.dports || !b.sports || !a.sports) return false;
+    if (!portsSubset(b.dports, a.dports) || !portsSubset(b.sports, a.sports)) return false;
+  }
+  if (a.icmp || a.notIcmp) {
+    if (!b.icmp && !b.notIcmp) return false;
+    if (a.icmp) {
+      if (!b.icmp || b.icmp.type !== a.icmp.type) return false;
+      if (a.icmp.code !== undefined && b.icmp.code !== a.icmp.code) return false;
+    }
+    if (a.notIcmp) {
+      const sameNeg = b.notIcmp && b.notIcmp.type === a.notIcmp.type && (b.notIcmp.code === undefined || b.notIcmp.code === a.notIcmp.code);
+      const disjoint = b.icmp && (b.icmp.type !== a.notIcmp.type || (a.notIcmp.code !== undefined && b.icmp.code !== undefined && b.icmp.code !== a.notIcmp.code));
+      if (!sameNeg && !disjoint) return false;
+    }
+  }
+  return true;
+}
+
+function stableKey(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableKey).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${stableKey(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
