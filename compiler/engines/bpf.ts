@@ -21,6 +21,7 @@ import { VERDICT, reasonText, REASON } from '../emit/bpf/codes';
 import type { RuleRow, EndpointEntry, TableOptions } from '../emit/bpf/tables';
 import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
 import type { Packet } from '../ir/types';
+import { describeRule } from '../ir/evaluate';
 
 /** ifindex that BPF_PROG_TEST_RUN reports when no ifindex is given (the loopback device). */
 export const TEST_RUN_IFINDEX = 1;
@@ -97,12 +98,19 @@ export class BpfHarness {
   }
 }
 
-/** decidedBy text for a rule-table row, in the words of the reference evaluator's one-line summary. */
-export function describeRow(row: RuleRow | undefined, last: LastDecision): string {
-  if (!row || row.kind === 'default' && row.index === 0) return reasonText(last.reason);
-  if (row.kind === 'rule') return `${row.tier}: ${row.policy} rule ${row.ruleId} (${row.action})`;
-  if (row.kind === 'tier-end') return `${row.tier}: end of tier (${row.action}): ${row.reason ?? ''}`;
-  return 'no policy selects the endpoint in this direction: allowed';
+/**
+ * decidedBy for the rule index the kernel reported, in the reference evaluator's words (describeRule and its
+ * tier-end and default lines), found through the rule table row -> the IR rule or tier.
+ */
+export function describeRow(program: Program, row: RuleRow | undefined, last: LastDecision): string {
+  if (!row || row.index === 0) return reasonText(last.reason);
+  const ep = program.endpoints.find((e) => e.id === row.endpoint);
+  const chain = ep?.[row.direction];
+  if (!chain) return `rule index ${row.index}: ${row.endpoint} ${row.direction} is not in the program`;
+  if (row.kind === 'default') return chain.tiers.length === 0 ? 'no policy selects the pod: allow' : 'no policy decided: allow';
+  const tier = chain.tiers[row.tierIndex];
+  if (row.kind === 'tier-end') return tier.kind === 'admin' || tier.kind === 'baseline' ? tier.end.reason : `tier ${tier.name}: ${tier.end.reason}`;
+  return describeRule(tier.rules[row.position ?? 0], tier);
 }
 
 export function protocolName(p: number): string {
@@ -122,15 +130,18 @@ export function probePacket(program: Program, probe: Probe): Packet | string {
   const dst = pick(to, probe.to);
   if (!src || !dst || !from || !to) return `no IPv${probe.family} address for ${!src || !from ? probe.from : probe.to}`;
   const icmp = probe.protocol === PROTO.ICMP || probe.protocol === PROTO.ICMPv6;
-  return icmp ? { src, dst, proto: probe.protocol, icmpType: probe.family === 4 ? 8 : 128, icmpCode: 0 } : { src, dst, proto: probe.protocol, sport: 40000, dport: probe.port };
+  return icmp ? { src, dst, proto: probe.protocol, icmpType: probe.family === 4 ? 8 : 128, icmpCode: 0 } : { src, dst, proto: probe.protocol, sport: PROBE_SPORT, dport: probe.port };
 }
+
+/** Source port of probe packets (the IR's packet for the same probe should carry it too). */
+export const PROBE_SPORT = 40000;
 
 export async function probeWith(h: BpfHarness, program: Program, probe: Probe, craftOpts: CraftOptions = {}): Promise<ProbeResult> {
   const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
   const pkt = probePacket(program, probe);
   if (typeof pkt === 'string') {
-    const d = { allowed: false, decidedBy: pkt };
-    return { ...base, allowed: false, egress: d, ingress: d, note: pkt };
+    const d = { allowed: false, decidedBy: `not probed: ${pkt}` };
+    return { ...base, allowed: false, egress: d, ingress: d, note: `not probed: ${pkt}` };
   }
   h.clearConntrack();
   const data = craft(pkt, craftOpts);
@@ -138,7 +149,7 @@ export async function probeWith(h: BpfHarness, program: Program, probe: Probe, c
     const r = await h.run(dir, data);
     const allowed = r.retval === 0;
     if (allowed !== (r.last.verdict === VERDICT.ALLOW)) throw new Error(`${dir}: program returned ${r.retval} but recorded verdict ${r.last.verdict}`);
-    return { allowed, decidedBy: r.last.reason === REASON.POLICY || r.last.reason === REASON.POLICY_RECHECK ? describeRow(h.row(r.last.rule), r.last) : reasonText(r.last.reason) };
+    return { allowed, decidedBy: r.last.reason === REASON.POLICY || r.last.reason === REASON.POLICY_RECHECK ? describeRow(program, h.row(r.last.rule), r.last) : reasonText(r.last.reason) };
   };
   const egress = await one('egress');
   const ingress = await one('ingress');

@@ -191,6 +191,8 @@ export function portDim(m: Match, which: 'd' | 's'): { pos: Prefix[] | 'all'; ne
   const notPorts = which === 'd' ? m.notDports : m.notSports;
   const icmp = which === 'd' ? (m.icmp || m.notIcmp ? { icmp: m.icmp, notIcmp: m.notIcmp } : undefined) : undefined;
   const protoOk = (p: number): boolean => (m.proto === undefined || m.proto === p) && m.notProto !== p;
+  // ports and ICMP on one rule: no packet carries both (the evaluator requires both): never matches
+  if ((m.dports || m.notDports || m.sports || m.notSports) && (m.icmp || m.notIcmp)) return null;
   if (ports || notPorts) {
     const protos = PORT_PROTOS.filter(protoOk);
     const ranges = complementRangesOf(ports ?? [{ from: 0, to: 65535 }], notPorts ?? []);
