@@ -60,7 +60,7 @@ export function describeRule(rule: Rule, tier: TierChain): string {
 }
 
 function tierEndText(tier: TierChain): string {
-  return tier.kind === 'admin' || tier.kind === 'baseline' ? tier.end.reason : `tier ${tier.name}: ${tier.end.reason}`;
+  return `tier ${tier.name}: ${tier.end.reason}`;
 }
 
 /** The verdict of one direction of one endpoint for a packet, with what decided it and every step taken. */

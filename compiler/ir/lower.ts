@@ -346,7 +346,7 @@ function lowerAdmin(r: Resolver, pod: Pod, dir: Direction): TierChain | undefine
   const withRules = pols.filter((p) => (dir === 'ingress' ? p.ingress : p.egress).length > 0);
   if (withRules.length === 0) return undefined;
   const policies = withRules.map((p) => `AdminNetworkPolicy ${p.name}`);
-  return { name: ADMIN_TIER, kind: 'admin', rules, end: { action: 'Pass', reason: 'no AdminNetworkPolicy rule matched: on to the next tier', policies } };
+  return { name: ADMIN_TIER, kind: 'admin', rules, end: { action: 'Pass', reason: 'no AdminNetworkPolicy rule matched', policies } };
 }
 
 function lowerBaseline(r: Resolver, pod: Pod, dir: Direction): TierChain | undefined {

@@ -1,0 +1,71 @@
+// The ir engine: the reference evaluator over the compiled Program. `probeResult` builds the result of one probe
+// (the JSON contract of `matrix --output json`) so other engines and tests can reuse it.
+import { PROTO, type Family } from '../model/types';
+import type { Endpoint, Packet, Program } from '../ir/types';
+import type { Compiled } from '../pipeline';
+import { evaluate } from '../ir/evaluate';
+import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
+
+export function protocolName(p: number): string {
+  switch (p) {
+    case PROTO.TCP:
+      return 'TCP';
+    case PROTO.UDP:
+      return 'UDP';
+    case PROTO.SCTP:
+      return 'SCTP';
+    case PROTO.ICMP:
+      return 'ICMP';
+    case PROTO.ICMPv6:
+      return 'ICMPv6';
+    case PROTO.UDPLite:
+      return 'UDPLite';
+    default:
+      return String(p);
+  }
+}
+
+/** Source port of every probe packet (Calico source.ports rules see it). */
+export const PROBE_SPORT = 40000;
+
+export function endpointById(program: Program, id: string): Endpoint | undefined {
+  return program.endpoints.find((e) => e.id === id);
+}
+
+export function addressOf(ep: Endpoint, family: Family): string | undefined {
+  return ep.ips.find((ip) => (family === 6) === ip.includes(':'));
+}
+
+/** The packet a probe sends: TCP/UDP/SCTP from port 40000, or an ICMP echo request. */
+export function packetFor(src: string, dst: string, protocol: number, port: number): Packet {
+  if (protocol === PROTO.ICMP || protocol === PROTO.ICMPv6) {
+    const proto = src.includes(':') ? PROTO.ICMPv6 : PROTO.ICMP;
+    return { src, dst, proto, icmpType: proto === PROTO.ICMP ? 8 : 128, icmpCode: 0 };
+  }
+  return { src, dst, proto: protocol, sport: PROBE_SPORT, dport: port };
+}
+
+/** One probe through the reference evaluator: source egress AND destination ingress. */
+export function probeResult(program: Program, probe: Probe): ProbeResult {
+  const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
+  const from = endpointById(program, probe.from);
+  const to = endpointById(program, probe.to);
+  const src = from && addressOf(from, probe.family);
+  const dst = to && addressOf(to, probe.family);
+  if (!from || !to || !src || !dst) {
+    const missing = !from || !src ? probe.from : probe.to;
+    const why: DirectionResult = { allowed: false, decidedBy: `${missing} has no IPv${probe.family} address in the program` };
+    return { ...base, allowed: false, egress: why, ingress: why, note: why.decidedBy };
+  }
+  const pkt = packetFor(src, dst, probe.protocol, probe.port);
+  const e = evaluate(from, 'egress', pkt);
+  const i = evaluate(to, 'ingress', pkt);
+  return { ...base, allowed: e.allowed && i.allowed, egress: { allowed: e.allowed, decidedBy: e.decidedBy }, ingress: { allowed: i.allowed, decidedBy: i.decidedBy } };
+}
+
+export const engine: Engine = {
+  name: 'ir',
+  async run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
+    return probes.map((p) => probeResult(compiled.program, p));
+  },
+};
