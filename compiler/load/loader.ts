@@ -1,0 +1,770 @@
+// The transactional loader: `tollgate load`, `unload` and `status` (docs/design.md, "The BPF datapath").
+//
+// A load prepares everything new before anything that enforces changes:
+//   - the tables of the endpoints on this node, under FRESH ep_ids (never reused: an ep_id is also the policy
+//     generation a conntrack entry remembers, so a flow allowed under older policy is checked once more);
+//   - rule indexes in the counter bank the live generation does not use (two banks alternate);
+//   - when the shape (map sizes, datapath sources) is unchanged: no clang, no program load; the new entries go
+//     into the pinned maps next to the live ones (maps are sized for two generations);
+//   - when it changed: the object (clang only when the object cache misses), conntrack reused from its pin so
+//     flows survive, loaded (verifier), every map filled and pinned under a new generation directory.
+// Then the switch: per endpoint entry one atomic map update (maps-only), or per interface and hook one atomic
+// tc replace at the same handle and priority (new object). Then the old entries, filters and pins go.
+// A failure before the switch removes everything new and leaves the old programs and maps enforcing.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Endpoint, Program } from '../ir/types';
+import { buildTables, shapeOf, type BpfTables } from '../emit/bpf';
+import { CBuilder, ident } from '../emit/bpf/cgen';
+import { BPF_DIR, DIR } from '../emit/bpf/codes';
+import { epKey, epValue, ifaceKey, ifaceValue, LAYOUT, readCounter } from '../emit/bpf/layout';
+import { compileBpf } from '../emit/bpf/objcache';
+import { policyContents, type MapContents } from '../emit/bpf/serialize';
+import {
+  attachTc, BpfMap, BpfObject, detachTc, ensureBpffs, ifindex as nativeIfindex, isNativeError, listTc, removeClsact,
+  type BpfProgram, type TcFilter,
+} from './native';
+import {
+  readLoadState, removeLoadState, scopePaths, writeLoadState,
+  type Attachment, type EndpointRecord, type LoadPaths, type LoadState, type RuleRecord, type ScopeOptions,
+} from './state';
+
+export const IFACE_ANNOTATION = 'tollgate.dev/interface';
+/** Where Tollgate's filters sit on a hook ('tg'); a filter there that is not Tollgate's is never replaced. */
+export const TC_HANDLE = 0x7467;
+export const TC_PRIORITY = 1;
+const PROGRAMS = { ingress: 'tollgate_egress', egress: 'tollgate_ingress' } as const; // tc hook -> program
+/** A packet that read the old endpoint entry may still be looking its classes up: wait before deleting them. */
+const GRACE_MS = 10;
+/** Up to this many entries per map are written with plain updates, more with one batch (in a worker). */
+const SYNC_WRITE_MAX = 512;
+
+/** A problem that leaves the kernel as it was; exitCode 2 for input problems (missing interfaces). */
+export class LoadError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'LoadError';
+  }
+}
+
+export interface LoadOptions extends ScopeOptions {
+  /** "ns/pod" -> host-side interface; wins over the pod annotation */
+  ifaceMap?: Record<string, string>;
+  /** where ifaceMap came from, for messages */
+  ifaceMapSource?: string;
+  /** map name -> max_entries, set on a newly loaded object (tests force a map too small for its entries) */
+  mapMaxEntries?: Record<string, number>;
+  /** load a new object even when the shape is unchanged */
+  forceReload?: boolean;
+  sources?: string[];
+}
+
+export interface LoadTimings {
+  /** tables and map contents from the IR */
+  tablesMs: number;
+  clangMs?: number;
+  verifierMs?: number;
+  /** writing the new entries (and, for a new object, pins) */
+  writeMs: number;
+  /** the switch: endpoint flips or tc replaces */
+  switchMs: number;
+  /** from the call to the end of the switch: the new policy enforces */
+  enforcingMs: number;
+  /** old entries, filters and pins removed, state written */
+  totalMs: number;
+}
+
+export interface LoadReport {
+  mode: 'maps-only' | 'new-object';
+  /** 'ran' or 'cached' when an object was needed; 'not-needed' for maps-only */
+  clang: 'ran' | 'cached' | 'not-needed';
+  /** whether a program went through the verifier */
+  verified: boolean;
+  generation: number;
+  objectPath: string;
+  endpoints: { endpoint: string; ifname: string; ifindex: number }[];
+  skipped: string[];
+  attachments: Attachment[];
+  entries: Record<string, number>;
+  timings: LoadTimings;
+}
+
+const ms = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e6;
+
+// ---------------------------------------------------------------------------------------------------------
+// Shape: the C text is only the map sizes and the #include, so it changes only when a size class changes.
+
+/** Map sizes for two generations side by side (old + new during an update), counters in two banks. */
+export function loaderShape(t: BpfTables): Record<string, number> {
+  const s = shapeOf(t) as unknown as Record<string, number>;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s)) out[k] = k.startsWith('TG_MAX_') && k !== 'TG_MAX_CONNTRACK' ? v * 2 : v;
+  return out;
+}
+
+export function shapeC(shape: Record<string, number>): string {
+  const b = new CBuilder().spdx('(GPL-2.0-only OR BSD-2-Clause)');
+  b.comment([
+    'Generated by tollgate load: the datapath with this node\'s map sizes (two generations each).',
+    'Policy is not code: it is all in the maps, which the loader writes.',
+  ]).blank();
+  for (const k of Object.keys(shape).sort()) b.define(ident(k), shape[k]);
+  return b.blank().include('tollgate.bpf.c').toString();
+}
+
+export function shapeKey(cText: string): string {
+  const h = crypto.createHash('sha256').update(cText);
+  for (const f of ['tollgate.bpf.c', 'include/tollgate_maps.h', 'include/verdicts.h']) h.update(fs.readFileSync(path.join(BPF_DIR, f)));
+  return h.digest('hex').slice(0, 32);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Interfaces
+
+interface LocalEndpoint {
+  ep: Endpoint;
+  ifname: string;
+  ifindex: number;
+}
+
+function ifindexOrUndefined(ifname: string, netns?: string): number | undefined {
+  try {
+    return nativeIfindex(ifname, netns);
+  } catch (err) {
+    if (isNativeError(err) && (err.code === 'ENODEV' || err.code === 'ENOENT' || err.code === 'ERR_INVALID_ARG')) return undefined;
+    throw err;
+  }
+}
+
+function where(netns?: string): string {
+  return netns ? `netns ${netns}` : 'this network namespace';
+}
+
+/** The endpoints of this node: those with an interface (from --iface-map, else the annotation) that exists. */
+export function resolveInterfaces(program: Program, opts: LoadOptions): { local: LocalEndpoint[]; skipped: string[] } {
+  const map = opts.ifaceMap ?? {};
+  const known = new Set(program.endpoints.map((e) => e.id));
+  const unknown = Object.keys(map).filter((k) => !known.has(k));
+  const problems: string[] = [];
+  if (unknown.length > 0) {
+    problems.push(`${opts.ifaceMapSource ?? '--iface-map'}: expected pods of the input, found ${unknown.map((u) => `'${u}'`).join(', ')}`);
+  }
+  const local: LocalEndpoint[] = [];
+  const skipped: string[] = [];
+  const byIf = new Map<string, string>();
+  for (const ep of program.endpoints) {
+    const fromMap = map[ep.id];
+    const ifname = fromMap ?? ep.iface;
+    if (!ifname) {
+      skipped.push(ep.id);
+      continue;
+    }
+    const origin = fromMap !== undefined ? `from ${opts.ifaceMapSource ?? '--iface-map'}` : `from annotation ${IFACE_ANNOTATION}`;
+    const other = byIf.get(ifname);
+    if (other !== undefined) {
+      problems.push(`${ep.id}: interface '${ifname}' (${origin}) is already the interface of ${other}`);
+      continue;
+    }
+    byIf.set(ifname, ep.id);
+    const idx = ifindexOrUndefined(ifname, opts.netns);
+    if (idx === undefined) {
+      problems.push(`${ep.id}: interface '${ifname}' (${origin}) does not exist in ${where(opts.netns)}`);
+      continue;
+    }
+    local.push({ ep, ifname, ifindex: idx });
+  }
+  if (problems.length > 0) {
+    throw new LoadError(`nothing was loaded: ${problems.length} endpoint interface problem${problems.length === 1 ? '' : 's'}:\n  ${problems.join('\n  ')}`, 2);
+  }
+  return { local, skipped };
+}
+
+/** Just before the switch: every interface still there with the same ifindex. */
+function recheckInterfaces(local: LocalEndpoint[], netns?: string): void {
+  const gone = local.filter((l) => ifindexOrUndefined(l.ifname, netns) !== l.ifindex);
+  if (gone.length > 0) {
+    throw new LoadError(`interface${gone.length === 1 ? '' : 's'} vanished or changed during the load: ${gone.map((g) => `${g.ifname} (${g.ep.id})`).join(', ')}`);
+  }
+}
+
+/** A filter of someone else at Tollgate's handle and priority: never replaced. */
+async function checkHooksFree(ifnames: string[], netns: string | undefined, ours: Set<number>): Promise<void> {
+  const foreign: string[] = [];
+  for (const ifname of ifnames) {
+    for (const hook of ['ingress', 'egress'] as const) {
+      for (const f of await listTc({ ifname, netns, direction: hook })) {
+        if (f.handle === TC_HANDLE && f.priority === TC_PRIORITY && !ours.has(f.progId) && !isTollgateFilter(f)) {
+          foreign.push(`${ifname} ${hook} (${f.kind} ${f.name || `prog ${f.progId}`})`);
+        }
+      }
+    }
+  }
+  if (foreign.length > 0) {
+    throw new LoadError(`nothing was loaded: a filter that is not Tollgate's sits at handle 0x${TC_HANDLE.toString(16)} priority ${TC_PRIORITY} on ${foreign.join(', ')}`);
+  }
+}
+
+function isTollgateFilter(f: TcFilter): boolean {
+  return f.kind === 'bpf' && /^tollgate_(ingress|egress|ingres)/.test(f.name.replace(/^.*:\[/, ''));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Map helpers
+
+function keyEpIdOffset(map: string): number {
+  return map === 'tg_decisions' ? LAYOUT.tg_decision_key.ep_id : LAYOUT.tg_port_key.ep_id;
+}
+
+/** Deletes every policy-map entry whose ep_id satisfies `drop`. Returns how many went. */
+function purge(maps: Map<string, BpfMap>, names: string[], drop: (epId: number) => boolean): number {
+  let n = 0;
+  for (const name of names) {
+    const m = maps.get(name);
+    if (!m) continue;
+    const off = keyEpIdOffset(name);
+    for (const k of m.keys()) if (drop(k.readUInt32LE(off)) && m.delete(k)) n++;
+  }
+  return n;
+}
+
+async function writeContents(maps: Map<string, BpfMap>, contents: MapContents[]): Promise<void> {
+  for (const c of contents) {
+    const m = maps.get(c.map);
+    if (!m) throw new LoadError(`the loaded object has no map ${c.map} for ${c.count} entries`);
+    try {
+      if (c.count <= SYNC_WRITE_MAX) {
+        // a few entries: direct syscalls, no worker-thread round trip (the latency of small updates)
+        for (let i = 0; i < c.count; i++) {
+          m.update(c.keys.subarray(i * c.keySize, (i + 1) * c.keySize), c.values.subarray(i * c.valueSize, (i + 1) * c.valueSize));
+        }
+      } else {
+        await m.updateBatch(c.keys, c.values, c.count);
+      }
+    } catch (err) {
+      const e = err as Error;
+      throw new LoadError(`map ${c.map} (max_entries ${m.maxEntries}) cannot take the ${c.count} new entries: ${e.message}`);
+    }
+  }
+}
+
+async function zeroCounters(m: BpfMap, base: number, count: number): Promise<void> {
+  if (count <= SYNC_WRITE_MAX) {
+    const zero = Buffer.alloc(m.valueBytes);
+    const key = Buffer.alloc(4);
+    for (let i = 0; i < count; i++) {
+      key.writeUInt32LE(base + i);
+      m.update(key, zero);
+    }
+    return;
+  }
+  const keys = Buffer.alloc(count * 4);
+  for (let i = 0; i < count; i++) keys.writeUInt32LE(base + i, i * 4);
+  await m.updateBatch(keys, Buffer.alloc(count * m.valueBytes), count);
+}
+
+function policyMapNames(shape: Record<string, number>): string[] {
+  const names = ['tg_peer4', 'tg_peer4_exact', 'tg_peer6', 'tg_peer6_exact', 'tg_ports', 'tg_port_exact', 'tg_decisions'];
+  if (shape.TG_HAVE_SPORTS) names.push('tg_sports');
+  return names;
+}
+
+function openPinnedMaps(dir: string): Map<string, BpfMap> {
+  const out = new Map<string, BpfMap>();
+  for (const f of fs.readdirSync(dir)) if (f.startsWith('tg_')) out.set(f, BpfMap.openPinned(path.join(dir, f)));
+  return out;
+}
+
+function closeAll(maps: Map<string, BpfMap>): void {
+  for (const m of maps.values()) m.close();
+}
+
+function rmPins(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Another instance of an object whose maps are all pinned: the programs share the live maps (no clang). */
+async function loadInstance(objectPath: string, mapsDir: string, conntrackPin: string): Promise<BpfObject> {
+  const obj = BpfObject.open(objectPath);
+  try {
+    for (const name of obj.mapNames()) {
+      if (!name.startsWith('tg_')) continue;
+      obj.reuseMap(name, name === 'tg_conntrack' ? conntrackPin : path.join(mapsDir, name));
+    }
+    await obj.load();
+    return obj;
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load
+
+interface Prepared {
+  gen: number;
+  epIdBase: number;
+  t: BpfTables;
+  shape: Record<string, number>;
+  cText: string;
+  key: string;
+  ruleBase: number;
+  bank: number;
+  local: LocalEndpoint[];
+  skipped: string[];
+  epRecords: EndpointRecord[];
+  rules: RuleRecord[];
+  contents: MapContents[];
+}
+
+function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions): Prepared {
+  const { local, skipped } = resolveInterfaces(program, opts);
+  const gen = (old?.generation ?? 0) + 1;
+  const epIdBase = old?.nextEpId ?? 1;
+  const t = buildTables({ ...program, endpoints: local.map((l) => l.ep) }, { epIdBase });
+  const shape = loaderShape(t);
+  const bank = shape.TG_MAX_RULES / 2;
+  const ruleBase = (gen % 2) * bank;
+  for (const d of t.decisions) d.rule += ruleBase;
+  for (const e of t.endpoints) e.missRule += ruleBase;
+  const rules: RuleRecord[] = t.rules.map((r) => ({
+    index: r.index + ruleBase, endpoint: r.endpoint, direction: r.direction, kind: r.kind, action: r.action, tier: r.tier,
+    ...(r.ruleId !== undefined ? { ruleId: r.ruleId } : {}), ...(r.policy !== undefined ? { policy: r.policy } : {}),
+  }));
+  const ifOf = new Map(local.map((l) => [l.ep.id, l]));
+  const epRecords: EndpointRecord[] = t.endpoints.map((e) => {
+    const l = ifOf.get(e.endpoint)!;
+    return {
+      endpoint: e.endpoint, ifname: l.ifname, ifindex: l.ifindex, direction: e.direction, family: e.family, addr: e.addr, epId: e.epId,
+      value: epValue({ epId: e.epId, missRule: e.missRule, missVerdict: e.missVerdict, flags: e.flags }).toString('hex'),
+    };
+  });
+  const cText = shapeC(shape);
+  return { gen, epIdBase, t, shape, cText, key: shapeKey(cText), ruleBase, bank, local, skipped, epRecords, rules, contents: policyContents(t) };
+}
+
+function epKeyOf(r: { ifindex: number; direction: 'ingress' | 'egress'; family: 4 | 6; addr: string }): Buffer {
+  return epKey({ ifindex: r.ifindex, direction: r.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: r.family, addr: r.addr });
+}
+
+function pinsPresent(s: LoadState): boolean {
+  return fs.existsSync(s.mapsDir) && fs.existsSync(s.conntrackPin) && fs.existsSync(s.objectPath);
+}
+
+function describeErr(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function load(program: Program, opts: LoadOptions = {}): Promise<LoadReport> {
+  const t0 = process.hrtime.bigint();
+  ensureBpffs();
+  const paths = scopePaths(opts);
+  const old = readLoadState(paths.statePath);
+  const p = prepare(program, old, opts);
+  const tablesMs = ms(t0);
+  const mapsOnly = !!old && !opts.forceReload && old.shapeKey === p.key && pinsPresent(old);
+  const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
+  return report;
+}
+
+function makeState(p: Prepared, paths: LoadPaths, opts: LoadOptions, o: { objectPath: string; mapsDir: string; conntrackPin: string; attachments: Attachment[] }): LoadState {
+  const maxId = p.t.endpoints.reduce((m, e) => Math.max(m, e.epId), 0);
+  return {
+    version: 1, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), pinDir: paths.pinDir, generation: p.gen,
+    nextEpId: Math.max(maxId + 1, p.epIdBase), shapeKey: p.key, shape: p.shape, objectPath: o.objectPath,
+    mapsDir: o.mapsDir, conntrackPin: o.conntrackPin, ruleBase: p.ruleBase, ruleBankSize: p.bank, attachments: o.attachments,
+    endpoints: p.epRecords, rules: p.rules, skipped: p.skipped, sources: opts.sources ?? [], loadedAt: new Date().toISOString(),
+  };
+}
+
+function entryCounts(p: Prepared): Record<string, number> {
+  const out: Record<string, number> = { tg_endpoints: p.epRecords.length, tg_ifaces: p.local.length };
+  for (const c of p.contents) out[c.map] = c.count;
+  return out;
+}
+
+/** Attaches both programs to an interface (replacing Tollgate's filter at the same handle and priority). */
+async function attachBoth(l: { ifname: string; ifindex: number }, netns: string | undefined, progs: Record<'tollgate_ingress' | 'tollgate_egress', BpfProgram>, prev: Attachment[]): Promise<Attachment[]> {
+  const out: Attachment[] = [];
+  for (const hook of ['ingress', 'egress'] as const) {
+    const program = PROGRAMS[hook];
+    const before = prev.find((a) => a.ifname === l.ifname && a.hook === hook);
+    const r = await attachTc({ ifname: l.ifname, netns, direction: hook, prog: progs[program], handle: before?.handle ?? TC_HANDLE, priority: before?.priority ?? TC_PRIORITY });
+    out.push({ ifname: l.ifname, ifindex: l.ifindex, hook, program, handle: r.handle, priority: r.priority, progId: r.progId, qdiscCreated: r.qdiscCreated || (before?.qdiscCreated ?? false) });
+  }
+  // the qdisc is the interface's: created by the first attach of either hook
+  const created = out.some((a) => a.qdiscCreated);
+  for (const a of out) a.qdiscCreated = created;
+  return out;
+}
+
+/** Removes Tollgate's filters from an interface (only ours: same handle, priority and program id or name). */
+async function detachInterface(atts: Attachment[], netns: string | undefined, notes: string[]): Promise<void> {
+  if (atts.length === 0) return;
+  const ifname = atts[0].ifname;
+  const now = ifindexOrUndefined(ifname, netns);
+  if (now !== atts[0].ifindex) {
+    notes.push(`${ifname}: ${now === undefined ? 'gone' : `now ifindex ${now}, not ${atts[0].ifindex}`}; its filters went with it`);
+    return;
+  }
+  for (const a of atts) {
+    const present = await listTc({ ifname, netns, direction: a.hook });
+    const f = present.find((x) => x.handle === a.handle && x.priority === a.priority);
+    if (!f) continue;
+    if (f.progId !== a.progId && !isTollgateFilter(f)) {
+      notes.push(`${ifname} ${a.hook}: the filter at handle 0x${a.handle.toString(16)} priority ${a.priority} is not Tollgate's (prog ${f.progId} ${f.name}); left in place`);
+      continue;
+    }
+    await detachTc({ ifname, netns, direction: a.hook, handle: a.handle, priority: a.priority });
+  }
+  if (atts.some((a) => a.qdiscCreated)) {
+    try {
+      await removeClsact({ ifname, netns });
+    } catch (err) {
+      if (isNativeError(err) && err.code === 'ENOTEMPTY') notes.push(`${ifname}: clsact qdisc kept, other filters use it`);
+      else throw err;
+    }
+  }
+}
+
+const ifKey = (a: { ifname: string; ifindex: number }): string => `${a.ifname}/${a.ifindex}`;
+
+/** Attachments by interface (name and ifindex: a recreated interface with the same name is another one). */
+function groupByIf(atts: Attachment[]): Map<string, Attachment[]> {
+  const m = new Map<string, Attachment[]>();
+  for (const a of atts) {
+    const l = m.get(ifKey(a)) ?? [];
+    l.push(a);
+    m.set(ifKey(a), l);
+  }
+  return m;
+}
+
+async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number): Promise<LoadReport> {
+  const tw = process.hrtime.bigint();
+  const maps = openPinnedMaps(old.mapsDir);
+  const names = policyMapNames(p.shape);
+  const liveIds = new Set(old.endpoints.map((e) => e.epId));
+  const newIds = new Set(p.epRecords.map((e) => e.epId));
+  const oldIfs = new Set(old.attachments.map(ifKey));
+  const newLocal = p.local.filter((l) => !oldIfs.has(ifKey(l)));
+  let instance: BpfObject | undefined;
+  let verifierMs: number | undefined;
+  try {
+    // entries of neither the live generation nor this one are leftovers of a crashed load
+    purge(maps, names, (id) => !liveIds.has(id));
+    await writeContents(maps, p.contents);
+    // only the rows this generation uses: the others are never counted into before the next zeroing
+    await zeroCounters(maps.get('tg_counters')!, p.ruleBase, p.rules.length);
+    if (newLocal.length > 0) {
+      await checkHooksFree(newLocal.map((l) => l.ifname), opts.netns, new Set());
+      const tv = process.hrtime.bigint();
+      instance = await loadInstance(old.objectPath, old.mapsDir, old.conntrackPin);
+      verifierMs = ms(tv);
+      // only attaching needs the interfaces; entries of an interface that vanished are inert
+      recheckInterfaces(p.local, opts.netns);
+    }
+  } catch (err) {
+    purge(maps, names, (id) => newIds.has(id));
+    instance?.close();
+    closeAll(maps);
+    throw err instanceof LoadError ? err : new LoadError(`nothing was changed: preparing the update failed: ${describeErr(err)}`);
+  }
+  const writeMs = ms(tw);
+
+  // The switch: one atomic update per endpoint entry; new interfaces get their entries, then their filters.
+  const ts = process.hrtime.bigint();
+  const eps = maps.get('tg_endpoints')!;
+  const ifs = maps.get('tg_ifaces')!;
+  const oldByKey = new Map(old.endpoints.map((e) => [epKeyOf(e).toString('hex'), e]));
+  const flipped: { key: Buffer; before?: EndpointRecord }[] = [];
+  const attachments: Attachment[] = old.attachments.filter((a) => p.local.some((l) => l.ifname === a.ifname && l.ifindex === a.ifindex));
+  const newAtt: Attachment[] = [];
+  try {
+    for (const l of newLocal) ifs.update(ifaceKey(l.ifindex), ifaceValue());
+    for (const r of p.epRecords) {
+      const key = epKeyOf(r);
+      eps.update(key, Buffer.from(r.value, 'hex'));
+      flipped.push({ key, before: oldByKey.get(key.toString('hex')) });
+    }
+    if (instance) {
+      const progs = { tollgate_ingress: instance.program('tollgate_ingress'), tollgate_egress: instance.program('tollgate_egress') };
+      for (const l of newLocal) newAtt.push(...(await attachBoth(l, opts.netns, progs, [])));
+    }
+  } catch (err) {
+    // roll back: old values, no new keys, no new filters, no new entries
+    for (const f of flipped.reverse()) {
+      if (f.before) eps.update(f.key, Buffer.from(f.before.value, 'hex'));
+      else eps.delete(f.key);
+    }
+    const notes: string[] = [];
+    for (const atts of groupByIf(newAtt).values()) await detachInterface(atts, opts.netns, notes).catch(() => undefined);
+    for (const l of newLocal) ifs.delete(ifaceKey(l.ifindex));
+    purge(maps, names, (id) => newIds.has(id));
+    instance?.close();
+    closeAll(maps);
+    throw new LoadError(`the switch failed and was rolled back (the previous policy is enforcing): ${describeErr(err)}`);
+  }
+  const switchMs = ms(ts);
+  const enforcingMs = ms(t0);
+  instance?.close();
+
+  // After the switch: endpoint entries and interfaces that went away, then the old generation's classes.
+  const newKeys = new Set(p.epRecords.map((r) => epKeyOf(r).toString('hex')));
+  for (const e of old.endpoints) {
+    const k = epKeyOf(e);
+    if (!newKeys.has(k.toString('hex'))) eps.delete(k);
+  }
+  const notes: string[] = [];
+  const keptIfs = new Set(attachments.map(ifKey));
+  for (const [k, atts] of groupByIf(old.attachments)) {
+    if (keptIfs.has(k)) continue;
+    await detachInterface(atts, opts.netns, notes);
+    ifs.delete(ifaceKey(atts[0].ifindex));
+  }
+  await new Promise((r) => setTimeout(r, GRACE_MS));
+  purge(maps, names, (id) => !newIds.has(id));
+  closeAll(maps);
+  const all = [...attachments, ...newAtt];
+  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath: old.objectPath, mapsDir: old.mapsDir, conntrackPin: old.conntrackPin, attachments: all }));
+  return {
+    mode: 'maps-only', clang: 'not-needed', verified: instance !== undefined, generation: p.gen, objectPath: old.objectPath,
+    endpoints: p.local.map((l) => ({ endpoint: l.ep.id, ifname: l.ifname, ifindex: l.ifindex })), skipped: p.skipped,
+    attachments: all, entries: entryCounts(p),
+    timings: { tablesMs, ...(verifierMs !== undefined ? { verifierMs } : {}), writeMs, switchMs, enforcingMs, totalMs: ms(t0) },
+  };
+}
+
+async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number): Promise<LoadReport> {
+  // The object: clang only when the cache misses; kept next to the state so later loads need no clang.
+  const tc = process.hrtime.bigint();
+  fs.mkdirSync(paths.objectDir, { recursive: true });
+  const objectPath = path.join(paths.objectDir, `${p.key}.o`);
+  let clang: 'ran' | 'cached' = 'cached';
+  if (!fs.existsSync(objectPath)) {
+    const tmp = `${objectPath}.${process.pid}.tmp`;
+    const r = compileBpf(p.cText, tmp);
+    fs.renameSync(tmp, objectPath);
+    clang = r.cached ? 'cached' : 'ran';
+  }
+  const clangMs = ms(tc);
+
+  const conntrackPin = path.join(paths.pinDir, 'tg_conntrack');
+  const mapsDir = path.join(paths.pinDir, `g${p.gen}`);
+  const ctExisted = fs.existsSync(conntrackPin);
+  rmPins(mapsDir); // a leftover of a crashed load with this generation number
+  const tv = process.hrtime.bigint();
+  let verifierMs = 0;
+  let writeMs = 0;
+  const obj = BpfObject.open(objectPath);
+  const maps = new Map<string, BpfMap>();
+  let progs: Record<'tollgate_ingress' | 'tollgate_egress', BpfProgram>;
+  const cleanupNew = (): void => {
+    obj.close();
+    rmPins(mapsDir);
+    if (!ctExisted) fs.rmSync(conntrackPin, { force: true });
+  };
+  try {
+    for (const [name, n] of Object.entries(opts.mapMaxEntries ?? {})) obj.setMapMaxEntries(name, n);
+    if (ctExisted) obj.reuseMap('tg_conntrack', conntrackPin);
+    try {
+      await obj.load();
+    } catch (err) {
+      throw new LoadError(`nothing was changed: the kernel refused to load the program: ${describeErr(err)}`);
+    }
+    verifierMs = ms(tv);
+    const tw = process.hrtime.bigint();
+    for (const name of obj.mapNames()) if (name.startsWith('tg_')) maps.set(name, obj.map(name));
+    await writeContents(maps, p.contents);
+    const eps = maps.get('tg_endpoints')!;
+    const ifs = maps.get('tg_ifaces')!;
+    try {
+      for (const l of p.local) ifs.update(ifaceKey(l.ifindex), ifaceValue());
+      for (const r of p.epRecords) eps.update(epKeyOf(r), Buffer.from(r.value, 'hex'));
+    } catch (err) {
+      throw new LoadError(`map tg_endpoints/tg_ifaces (max_entries ${eps.maxEntries}/${ifs.maxEntries}) cannot take ${p.epRecords.length}/${p.local.length} entries: ${describeErr(err)}`);
+    }
+    for (const [name, m] of maps) {
+      if (name === 'tg_conntrack') {
+        if (!ctExisted) m.pin(conntrackPin);
+      } else {
+        m.pin(path.join(mapsDir, name));
+      }
+    }
+    progs = { tollgate_ingress: obj.program('tollgate_ingress'), tollgate_egress: obj.program('tollgate_egress') };
+    const ours = new Set((old?.attachments ?? []).map((a) => a.progId));
+    await checkHooksFree(p.local.map((l) => l.ifname), opts.netns, ours);
+    recheckInterfaces(p.local, opts.netns);
+    writeMs = ms(tw);
+  } catch (err) {
+    cleanupNew();
+    throw err instanceof LoadError ? err : new LoadError(`nothing was changed: preparing the new program failed: ${describeErr(err)}`);
+  }
+
+  // The switch: per interface and hook, an atomic replace at the same handle and priority.
+  const ts = process.hrtime.bigint();
+  const prev = old?.attachments ?? [];
+  const done: Attachment[] = [];
+  try {
+    for (const l of p.local) {
+      const before = prev.filter((a) => a.ifname === l.ifname && a.ifindex === l.ifindex);
+      done.push(...(await attachBoth(l, opts.netns, progs, before)));
+    }
+  } catch (err) {
+    const rollbackNotes = await rollbackAttach(done, prev, old, opts.netns);
+    cleanupNew();
+    throw new LoadError(`the switch failed and was rolled back${rollbackNotes.length ? ` (${rollbackNotes.join('; ')})` : ' (the previous policy is enforcing)'}: ${describeErr(err)}`);
+  }
+  const switchMs = ms(ts);
+  const enforcingMs = ms(t0);
+
+  // After the switch: interfaces no longer ours, the old generation's pins.
+  const notes: string[] = [];
+  const kept = new Set(done.map(ifKey));
+  for (const atts of groupByIf(prev.filter((a) => !kept.has(ifKey(a)))).values()) await detachInterface(atts, opts.netns, notes);
+  if (old && old.mapsDir !== mapsDir) rmPins(old.mapsDir);
+  obj.close();
+  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath, mapsDir, conntrackPin, attachments: done }));
+  return {
+    mode: 'new-object', clang, verified: true, generation: p.gen, objectPath,
+    endpoints: p.local.map((l) => ({ endpoint: l.ep.id, ifname: l.ifname, ifindex: l.ifindex })), skipped: p.skipped,
+    attachments: done, entries: entryCounts(p),
+    timings: { tablesMs, clangMs, verifierMs, writeMs, switchMs, enforcingMs, totalMs: ms(t0) },
+  };
+}
+
+/** Puts the old program back where the new one was attached; removes the new one where there was none. */
+async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadState | undefined, netns?: string): Promise<string[]> {
+  const notes: string[] = [];
+  const toRestore = done.filter((a) => prev.some((b) => b.ifname === a.ifname && b.hook === a.hook && b.ifindex === a.ifindex));
+  const toRemove = done.filter((a) => !toRestore.includes(a));
+  for (const atts of groupByIf(toRemove).values()) await detachInterface(atts, netns, notes).catch((e) => notes.push(describeErr(e)));
+  if (toRestore.length > 0 && old) {
+    let inst: BpfObject | undefined;
+    try {
+      inst = await loadInstance(old.objectPath, old.mapsDir, old.conntrackPin);
+      for (const a of toRestore) {
+        await attachTc({ ifname: a.ifname, netns, direction: a.hook, prog: inst.program(a.program), handle: a.handle, priority: a.priority });
+      }
+    } catch (e) {
+      notes.push(`restoring the previous program failed on ${toRestore.map((a) => `${a.ifname} ${a.hook}`).join(', ')}: ${describeErr(e)}`);
+    } finally {
+      inst?.close();
+    }
+  }
+  return notes;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Unload
+
+export interface UnloadReport {
+  detached: { ifname: string; hook: string }[];
+  removedPins: boolean;
+  hadState: boolean;
+  notes: string[];
+}
+
+export async function unload(opts: ScopeOptions = {}): Promise<UnloadReport> {
+  const paths = scopePaths(opts);
+  const s = readLoadState(paths.statePath);
+  const notes: string[] = [];
+  const detached: { ifname: string; hook: string }[] = [];
+  if (s) {
+    for (const atts of groupByIf(s.attachments).values()) {
+      const before = notes.length;
+      await detachInterface(atts, s.netns, notes);
+      if (notes.length === before) for (const a of atts) detached.push({ ifname: a.ifname, hook: a.hook });
+    }
+  }
+  const removedPins = fs.existsSync(paths.pinDir);
+  rmPins(paths.pinDir);
+  // the pin root itself, when no other scope uses it
+  try {
+    fs.rmdirSync(path.dirname(paths.pinDir));
+  } catch {
+    /* not empty or not there */
+  }
+  removeLoadState(paths.statePath);
+  return { detached, removedPins, hadState: !!s, notes };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Status
+
+export interface StatusReport {
+  loaded: boolean;
+  netns?: string;
+  generation?: number;
+  loadedAt?: string;
+  attachments: (Attachment & { present: boolean; note?: string })[];
+  /** filters on the managed hooks that are not Tollgate's */
+  others: { ifname: string; hook: string; handle: number; priority: number; name: string; progId: number }[];
+  maps: { map: string; type: string; entries: number; maxEntries: number }[];
+  counters: { index: number; endpoint: string; direction: string; kind: string; action: string; ruleId?: string; tier: string; packets: number; bytes: number }[];
+  conntrackEntries: number;
+  problems: string[];
+}
+
+export async function status(opts: ScopeOptions = {}): Promise<StatusReport> {
+  const paths = scopePaths(opts);
+  const s = readLoadState(paths.statePath);
+  const r: StatusReport = { loaded: false, attachments: [], others: [], maps: [], counters: [], conntrackEntries: 0, problems: [] };
+  if (!s) return r;
+  r.loaded = true;
+  if (s.netns !== undefined) r.netns = s.netns;
+  r.generation = s.generation;
+  r.loadedAt = s.loadedAt;
+  for (const atts of groupByIf(s.attachments).values()) {
+    const ifname = atts[0].ifname;
+    const idx = ifindexOrUndefined(ifname, s.netns);
+    for (const a of atts) {
+      if (idx !== a.ifindex) {
+        r.attachments.push({ ...a, present: false, note: idx === undefined ? 'interface gone' : `interface now has ifindex ${idx}` });
+        r.problems.push(`${ifname} ${a.hook}: ${idx === undefined ? 'interface gone' : 'interface recreated'}`);
+        continue;
+      }
+      const filters = await listTc({ ifname, netns: s.netns, direction: a.hook });
+      const f = filters.find((x) => x.handle === a.handle && x.priority === a.priority);
+      const present = !!f && f.progId === a.progId;
+      const note = !f ? 'filter missing' : f.progId !== a.progId ? `prog ${f.progId} attached, state says ${a.progId}` : undefined;
+      if (note) r.problems.push(`${ifname} ${a.hook}: ${note}`);
+      r.attachments.push({ ...a, present, ...(note ? { note } : {}) });
+      for (const o of filters) {
+        if (o !== f) r.others.push({ ifname, hook: a.hook, handle: o.handle, priority: o.priority, name: o.name, progId: o.progId });
+      }
+    }
+  }
+  const pins: [string, string][] = [];
+  if (fs.existsSync(s.mapsDir)) for (const f of fs.readdirSync(s.mapsDir).sort()) pins.push([f, path.join(s.mapsDir, f)]);
+  else r.problems.push(`pinned maps missing: ${s.mapsDir}`);
+  if (fs.existsSync(s.conntrackPin)) pins.push(['tg_conntrack', s.conntrackPin]);
+  else r.problems.push(`pinned conntrack missing: ${s.conntrackPin}`);
+  for (const [name, pin] of pins) {
+    const m = BpfMap.openPinned(pin);
+    try {
+      const isArray = m.type.endsWith('array');
+      const entries = isArray ? m.maxEntries : m.keys().length;
+      r.maps.push({ map: name, type: m.type, entries, maxEntries: m.maxEntries });
+      if (name === 'tg_conntrack') r.conntrackEntries = entries;
+      if (name === 'tg_counters') {
+        for (const row of s.rules) {
+          const key = Buffer.alloc(4);
+          key.writeUInt32LE(row.index);
+          let packets = 0n;
+          let bytes = 0n;
+          for (const v of m.lookupPerCpu(key) ?? []) {
+            const c = readCounter(v);
+            packets += c.packets;
+            bytes += c.bytes;
+          }
+          r.counters.push({ index: row.index, endpoint: row.endpoint, direction: row.direction, kind: row.kind, action: row.action, tier: row.tier, ...(row.ruleId ? { ruleId: row.ruleId } : {}), packets: Number(packets), bytes: Number(bytes) });
+        }
+      }
+    } finally {
+      m.close();
+    }
+  }
+  return r;
+}

@@ -1,0 +1,322 @@
+// Kernel tests of the transactional loader (tollgate load / unload / status) with real traffic.
+// Topology, all made here and always removed: a node netns tgd-n-PID routing between two pod netns tgd-a-PID
+// (10.88.0.1) and tgd-b-PID (10.88.0.2), joined by veths whose host-side ends tgdaPID / tgdbPID live in the node
+// netns (as the lab and a routed CNI do). Pins under /sys/fs/bpf/tollgate-tgd-PID, state under
+// /run/tollgate/tgd-PID: the user's /sys/fs/bpf/tollgate is never touched.
+import { strict as assert } from 'assert';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Program, Rule } from '../compiler/ir/types';
+import { load, LoadError, status, unload, type LoadOptions } from '../compiler/load/loader';
+import { listTc } from '../compiler/load/native';
+import { readLoadState, scopePaths } from '../compiler/load/state';
+import { endpoint, program, rule, tier } from './bpf-fixtures';
+
+const PID = process.pid;
+const NODE = `tgd-n-${PID}`;
+const NS_A = `tgd-a-${PID}`;
+const NS_B = `tgd-b-${PID}`;
+const IF_A = `tgda${PID}`.slice(0, 15);
+const IF_B = `tgdb${PID}`.slice(0, 15);
+const A = '10.88.0.1';
+const B = '10.88.0.2';
+const PIN_ROOT = `/sys/fs/bpf/tollgate-tgd-${PID}`;
+const STATE_DIR = `/run/tollgate/tgd-${PID}`;
+const SCOPE = { pinRoot: PIN_ROOT, stateDir: STATE_DIR, netns: NODE };
+const IFACES = { 'ns/a': IF_A, 'ns/b': IF_B };
+const OPTS: LoadOptions = { ...SCOPE, ifaceMap: IFACES };
+
+function sh(...args: string[]): string {
+  return execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+function netnsList(): string[] {
+  return sh('ip', 'netns', 'list').split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+}
+
+function buildTopology(): void {
+  sh('ip', 'netns', 'add', NODE);
+  sh('ip', 'netns', 'exec', NODE, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  sh('ip', '-n', NODE, 'link', 'set', 'lo', 'up');
+  sh('ip', '-n', NODE, 'addr', 'add', '169.254.1.1/32', 'dev', 'lo');
+  for (const [ns, hostIf, addr] of [[NS_A, IF_A, A], [NS_B, IF_B, B]]) {
+    sh('ip', 'netns', 'add', ns);
+    sh('ip', '-n', NODE, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    sh('ip', '-n', NODE, 'link', 'set', hostIf, 'up');
+    sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+    sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
+    sh('ip', '-n', ns, 'addr', 'add', `${addr}/32`, 'dev', 'eth0');
+    sh('ip', '-n', ns, 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
+    sh('ip', '-n', ns, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+    sh('ip', '-n', NODE, 'route', 'add', `${addr}/32`, 'dev', hostIf);
+  }
+}
+
+function removeTopology(): void {
+  const have = netnsList();
+  for (const ns of [NS_A, NS_B, NODE]) if (have.includes(ns)) spawnSync('ip', ['netns', 'del', ns]);
+}
+
+// TCP echo server in pod B on 8080 and 9090.
+const SERVER = `const net = require('net');
+let n = 0;
+for (const port of [8080, 9090]) net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); })
+  .listen(port, '${B}', () => { if (++n === 2) console.log('ready'); });`;
+
+// One TCP connect + exchange from pod A; exit 0 when the echo came back within the timeout.
+const PROBE = `const s = require('net').connect({ host: '${B}', port: Number(process.argv[1]) });
+const t = setTimeout(() => process.exit(1), 600);
+s.on('connect', () => s.write('x'));
+s.on('data', () => { clearTimeout(t); process.exit(0); });
+s.on('error', () => process.exit(1));`;
+
+// A long-lived stream: one message every 10 ms, each echoed; on SIGTERM prints what happened.
+const STREAM = `const s = require('net').connect({ host: '${B}', port: 8080 });
+let sent = 0, got = 0, last = Date.now(), maxGap = 0, err = null, ended = false, timer;
+s.setNoDelay(true);
+s.on('connect', () => { console.log('connected'); timer = setInterval(() => { s.write('m'); sent++; }, 10); });
+s.on('data', (d) => { const now = Date.now(); maxGap = Math.max(maxGap, now - last); last = now; got += d.length; });
+s.on('error', (e) => { err = e.code || e.message; });
+s.on('close', () => { ended = true; });
+process.on('SIGTERM', () => { clearInterval(timer); setTimeout(() => { console.log(JSON.stringify({ sent, got, maxGap, err, ended })); process.exit(0); }, 300); });`;
+
+function probe(port: number): boolean {
+  return spawnSync('ip', ['netns', 'exec', NS_A, process.execPath, '-e', PROBE, String(port)], { stdio: 'ignore' }).status === 0;
+}
+
+function startIn(ns: string, script: string, ready: string): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`no '${ready}' from a process in ${ns}: ${out}`)), 5000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(ready)) {
+        clearTimeout(t);
+        resolve(child);
+      }
+    });
+    child.on('exit', (c) => reject(new Error(`process in ${ns} exited with ${c}: ${out}`)));
+  });
+}
+
+async function stopStream(child: ChildProcess): Promise<{ sent: number; got: number; maxGap: number; err: string | null; ended: boolean }> {
+  let out = '';
+  child.stdout!.removeAllListeners('data');
+  child.removeAllListeners('exit');
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((r) => child.on('exit', () => r()));
+  child.kill('SIGTERM');
+  await done;
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pod B's ingress: the given rules, then Deny. Pod A: no policy (allow). */
+function policy(...rules: Rule[]): Program {
+  return program(endpoint('ns/a', [A]), endpoint('ns/b', [B], [tier('default', rules, 'Deny', 'default')]));
+}
+const tcp = (id: string, port: number, action: 'Allow' | 'Deny' = 'Allow'): Rule => rule(id, action, { proto: 6, dports: [{ from: port, to: port }], peer: [`${A}/32`] });
+
+function pinsOf(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isDirectory()) out.push(...pinsOf(p).map((x) => `${f}/${x}`));
+    else out.push(f);
+  }
+  return out.sort();
+}
+
+async function tollgateFilters(ifname: string): Promise<{ hook: string; progId: number; name: string }[]> {
+  const out: { hook: string; progId: number; name: string }[] = [];
+  for (const hook of ['ingress', 'egress'] as const) {
+    for (const f of await listTc({ ifname, netns: NODE, direction: hook })) out.push({ hook, progId: f.progId, name: f.name });
+  }
+  return out;
+}
+
+describe('tollgate load (transactional loader, real kernel and traffic)', function () {
+  this.timeout(120000);
+  let server: ChildProcess | undefined;
+  let stream: ChildProcess | undefined;
+
+  before(async function () {
+    removeTopology();
+    buildTopology();
+    server = await startIn(NS_B, SERVER, 'ready');
+  });
+
+  after(async function () {
+    stream?.kill('SIGKILL');
+    server?.kill('SIGKILL');
+    try {
+      await unload(SCOPE);
+    } finally {
+      removeTopology();
+      fs.rmSync(PIN_ROOT, { recursive: true, force: true });
+      fs.rmSync(STATE_DIR, { recursive: true, force: true });
+    }
+  });
+
+  it('without policy both ports answer (the topology routes)', function () {
+    assert.equal(probe(8080), true);
+    assert.equal(probe(9090), true);
+  });
+
+  it('refuses endpoints whose interface is missing, with exit code 2, and applies nothing', async function () {
+    let err: unknown;
+    try {
+      await load(policy(tcp('allow-8080', 8080)), { ...SCOPE, ifaceMap: { 'ns/a': IF_A, 'ns/b': 'tgdnothere0' } });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof LoadError, String(err));
+    assert.equal((err as LoadError).exitCode, 2);
+    assert.match((err as Error).message, /ns\/b: interface 'tgdnothere0' \(from --iface-map\) does not exist in netns tgd-n-/);
+    assert.deepEqual(pinsOf(PIN_ROOT), []);
+    assert.equal(readLoadState(scopePaths(SCOPE).statePath), undefined);
+    assert.deepEqual(await tollgateFilters(IF_B), []);
+    assert.equal(probe(9090), true);
+  });
+
+  it('load attaches to the host-side veths and real traffic is allowed/denied as the IR says', async function () {
+    const r = await load(policy(tcp('allow-8080', 8080)), OPTS);
+    assert.equal(r.mode, 'new-object');
+    assert.equal(r.generation, 1);
+    console.log(`      first load: clang ${r.clang}, timings ${JSON.stringify(r.timings)}`);
+    for (const ifname of [IF_A, IF_B]) {
+      const f = await tollgateFilters(ifname);
+      assert.equal(f.length, 2, `two filters on ${ifname}: ${JSON.stringify(f)}`);
+    }
+    assert.equal(probe(8080), true, 'allowed by allow-8080');
+    assert.equal(probe(9090), false, 'denied by the tier end');
+    assert.deepEqual(pinsOf(scopePaths(SCOPE).pinDir).filter((p) => !p.startsWith('g1/')), ['tg_conntrack']);
+  });
+
+  it('status shows the attachments, fill levels, conntrack and counters that moved with the traffic', async function () {
+    const before = await status(SCOPE);
+    const row = (s: typeof before, id: string) => s.counters.find((c) => c.ruleId === id);
+    const endRow = (s: typeof before) => s.counters.find((c) => c.endpoint === 'ns/b' && c.direction === 'ingress' && c.kind === 'tier-end');
+    assert.ok(probe(8080));
+    assert.ok(!probe(9090));
+    const after = await status(SCOPE);
+    assert.equal(after.loaded, true);
+    assert.equal(after.attachments.length, 4);
+    assert.ok(after.attachments.every((a) => a.present), JSON.stringify(after.attachments));
+    assert.deepEqual(after.problems, []);
+    assert.ok(row(after, 'allow-8080')!.packets > row(before, 'allow-8080')!.packets, 'the allow rule counted the new flow');
+    assert.ok(endRow(after)!.packets > endRow(before)!.packets, 'the tier end counted the denied SYNs');
+    assert.ok(after.conntrackEntries > 0);
+    const eps = after.maps.find((m) => m.map === 'tg_endpoints')!;
+    assert.equal(eps.entries, 4, 'a and b, ingress and egress');
+    assert.ok(eps.maxEntries >= 4);
+  });
+
+  it('a rules-only update changes maps only (no clang, same programs) and keeps an established TCP stream', async function () {
+    const st1 = readLoadState(scopePaths(SCOPE).statePath)!;
+    const objMtime = fs.statSync(st1.objectPath).mtimeMs;
+    const progs = [...(await tollgateFilters(IF_A)), ...(await tollgateFilters(IF_B))].map((f) => f.progId).sort();
+    stream = await startIn(NS_A, STREAM, 'connected');
+    await sleep(300);
+    const r = await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), OPTS);
+    assert.equal(r.mode, 'maps-only');
+    assert.equal(r.clang, 'not-needed');
+    assert.equal(r.verified, false, 'no program went through the verifier');
+    assert.equal(fs.statSync(st1.objectPath).mtimeMs, objMtime, 'the object file was not rewritten');
+    const progsAfter = [...(await tollgateFilters(IF_A)), ...(await tollgateFilters(IF_B))].map((f) => f.progId).sort();
+    assert.deepEqual(progsAfter, progs, 'the same programs stay attached');
+    console.log(`      maps-only update: enforcing after ${r.timings.enforcingMs.toFixed(2)} ms (switch ${r.timings.switchMs.toFixed(3)} ms), all done ${r.timings.totalMs.toFixed(2)} ms`);
+    assert.equal(probe(9090), true, 'the new rule allows 9090');
+    await sleep(300);
+    const s = await stopStream(stream);
+    stream = undefined;
+    assert.equal(s.err, null, `the stream broke: ${JSON.stringify(s)}`);
+    assert.equal(s.ended, false);
+    assert.ok(s.sent > 40 && s.got === s.sent, `every message came back: ${JSON.stringify(s)}`);
+    // the old generation's classes are gone: only this generation's ep ids remain in the decision map
+    const st2 = readLoadState(scopePaths(SCOPE).statePath)!;
+    assert.equal(st2.generation, 2);
+    assert.notDeepEqual(st2.endpoints.map((e) => e.epId), st1.endpoints.map((e) => e.epId), 'fresh ep ids');
+    const dec = (await status(SCOPE)).maps.find((m) => m.map === 'tg_decisions')!;
+    assert.equal(dec.entries, r.entries.tg_decisions);
+  });
+
+  it('single-rule maps-only update latency (10 updates)', async function () {
+    const times: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const rules = [tcp('allow-8080', 8080), tcp('allow-9090', 9090)];
+      if (i % 2 === 0) rules.push(tcp(`extra-${i}`, 7000 + i));
+      const r = await load(policy(...rules), OPTS);
+      assert.equal(r.mode, 'maps-only');
+      times.push(r.timings.enforcingMs);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`      maps-only update, enforcing: median ${times[5].toFixed(2)} ms, max ${times[9].toFixed(2)} ms`);
+    assert.ok(times[5] < 10, `median ${times[5]} ms`);
+    assert.equal(probe(8080), true);
+    assert.equal(probe(9090), true);
+  });
+
+  it('a new object (forced reload, tc replace) keeps the established stream', async function () {
+    stream = await startIn(NS_A, STREAM, 'connected');
+    await sleep(200);
+    const r = await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), { ...OPTS, forceReload: true });
+    assert.equal(r.mode, 'new-object');
+    assert.equal(r.clang, 'cached');
+    console.log(`      new object (no clang): enforcing after ${r.timings.enforcingMs.toFixed(1)} ms (verifier ${r.timings.verifierMs?.toFixed(1)} ms, switch ${r.timings.switchMs.toFixed(2)} ms)`);
+    await sleep(300);
+    const s = await stopStream(stream);
+    stream = undefined;
+    assert.equal(s.err, null, JSON.stringify(s));
+    assert.ok(s.sent > 20 && s.got === s.sent, JSON.stringify(s));
+    const st = readLoadState(scopePaths(SCOPE).statePath)!;
+    // only the live generation's maps stay pinned
+    assert.deepEqual([...new Set(pinsOf(scopePaths(SCOPE).pinDir).map((p) => p.split('/')[0]))].sort(), [path.basename(st.mapsDir), 'tg_conntrack'].sort());
+    assert.equal(probe(9090), true);
+  });
+
+  it('a failed load (a map too small for its entries) leaves the previous policy enforcing and no new pins', async function () {
+    const paths = scopePaths(SCOPE);
+    const before = readLoadState(paths.statePath)!;
+    const pinsBefore = pinsOf(paths.pinDir);
+    const filtersBefore = await tollgateFilters(IF_B);
+    let err: unknown;
+    try {
+      // would deny 9090 again, but tg_port_exact cannot take its 3 entries
+      await load(policy(tcp('allow-8080', 8080), tcp('deny-9090', 9090, 'Deny'), tcp('allow-7070', 7070)), { ...OPTS, forceReload: true, mapMaxEntries: { tg_port_exact: 1 } });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof LoadError, String(err));
+    assert.match((err as Error).message, /nothing was changed|cannot take/);
+    assert.deepEqual(pinsOf(paths.pinDir), pinsBefore, 'no new pins');
+    assert.deepEqual(await tollgateFilters(IF_B), filtersBefore, 'the same filters');
+    assert.equal(readLoadState(paths.statePath)!.generation, before.generation);
+    assert.equal(probe(9090), true, 'the previous policy (allow 9090) still enforces');
+    assert.equal(probe(8080), true);
+    // and the next load works from there
+    const r = await load(policy(tcp('allow-8080', 8080)), OPTS);
+    assert.equal(r.mode, 'maps-only');
+    assert.equal(probe(9090), false, 'now denied');
+    assert.equal(probe(8080), true);
+  });
+
+  it('unload leaves nothing: no filters, no qdisc, no pins, no state; and repeats', async function () {
+    const r = await unload(SCOPE);
+    assert.equal(r.hadState, true);
+    assert.deepEqual(r.notes, []);
+    for (const ifname of [IF_A, IF_B]) {
+      assert.deepEqual(await tollgateFilters(ifname), []);
+      assert.doesNotMatch(sh('tc', '-n', NODE, 'qdisc', 'show', 'dev', ifname), /clsact/);
+    }
+    assert.equal(fs.existsSync(PIN_ROOT), false);
+    assert.equal(readLoadState(scopePaths(SCOPE).statePath), undefined);
+    assert.equal(probe(9090), true, 'no policy any more');
+    const again = await unload(SCOPE);
+    assert.equal(again.hadState, false);
+    assert.equal((await status(SCOPE)).loaded, false);
+  });
+});
