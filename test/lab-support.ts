@@ -49,12 +49,14 @@ export function model(pods: Pod[]): Model {
 export const TEST_PREFIX = `tgl${(process.pid % 1296).toString(36).padStart(2, '0')}`;
 
 /**
- * Removes test labs ('tgl' + two characters) that a crashed test process left: those whose state file is gone or
- * names an owner process that no longer runs. A live run's lab always has its state file (written before the
+ * Removes test labs ('tgl' + two characters) that a crashed test process left (netns or state file): those whose
+ * state file is gone or names an owner process that no longer runs. A live run's lab always has its state file (written before the
  * first netns), so it is never touched.
  */
 export async function sweepStaleTestLabs(): Promise<string[]> {
-  const prefixes = new Set((await listNetns()).map((n) => /^(tgl[a-z0-9]{2})-/.exec(n)?.[1]).filter((p): p is string => !!p && p !== TEST_PREFIX));
+  const fromFiles = (fs.existsSync('/run/tollgate') ? fs.readdirSync('/run/tollgate') : []).map((f) => /^lab-(tgl[a-z0-9]{2})\.json$/.exec(f)?.[1]);
+  const fromNetns = (await listNetns()).map((n) => /^(tgl[a-z0-9]{2})-/.exec(n)?.[1]);
+  const prefixes = new Set([...fromNetns, ...fromFiles].filter((p): p is string => !!p && p !== TEST_PREFIX));
   const swept: string[] = [];
   for (const prefix of prefixes) {
     const opts = labOptions(prefix);
