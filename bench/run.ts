@@ -7,7 +7,7 @@ import { DATAPLANES, loadDataplane, unavailable, type Dataplane } from './datapl
 import { addClientAddresses, createTopology, destroyTopology, sweepNamespaces, type Topology } from './netlab';
 import { peerOf, portOf, syntheticProgram, trafficPositions } from './generate';
 import { TrafficServers, tcpThroughput, udpFlood } from './drivers/traffic';
-import { measureCompile, type CompileSample } from './drivers/compile';
+import { measureCompileLimited, type CompileSample } from './drivers/compile';
 import { measureCounts, type CountSample } from './drivers/rulecount';
 import { measureFloor, measureNewflow, type FloorSample, type TestRunSample } from './drivers/testrun';
 import { tollgateHook } from './hook';
@@ -246,7 +246,7 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     });
     for (const c of trials.compile) {
       await attempt(`compile ${c.policies} policies / ${c.pods} pods`, () => {
-        const s = measureCompile(c.policies, c.pods);
+        const s = measureCompileLimited(c.policies, c.pods, trials.compileTimeoutMs);
         res.compile.push(s);
         progress(`compile ${c.policies} policies over ${c.pods} pods: ${s.compileMs === null ? `n/a (${s.reason})` : `${s.compileMs.toFixed(0)} ms`}`);
       });

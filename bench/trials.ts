@@ -14,6 +14,8 @@ export interface Trials {
   dataplanes: Dataplane[];
   /** compile-time trials */
   compile: { policies: number; pods: number }[];
+  /** each compile trial runs in a child process killed after this long (its figure is then null) */
+  compileTimeoutMs: number;
   /** rule counts and load times: (rules, CIDR-set size) */
   counts: { rules: number; setSize: number }[];
   /** BPF_PROG_TEST_RUN repeat count */
@@ -29,7 +31,11 @@ export const QUICK: Trials = {
   floodSeconds: 1,
   tcpSeconds: 1,
   dataplanes: ALL,
-  compile: [{ policies: 1000, pods: 500 }],
+  compile: [
+    { policies: 100, pods: 50 },
+    { policies: 1000, pods: 500 },
+  ],
+  compileTimeoutMs: 15000,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 10000, setSize: 0 },
@@ -50,6 +56,7 @@ export const FULL: Trials = {
     { policies: 1000, pods: 500 },
     { policies: 10000, pods: 5000 },
   ],
+  compileTimeoutMs: 300000,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 1000, setSize: 0 },

@@ -8,7 +8,8 @@
 import type { Packet, Program } from '../../compiler/ir/types';
 
 export interface HarnessTestRun {
-  (program: Program, packet: Packet, opts: { repeat: number; direction: 'ingress' | 'egress' }): Promise<{ newflowNs: number; establishedNs: number; allowed: boolean }>;
+  /** one datapath for `program` (one clang compile), every packet measured through it */
+  (program: Program, packets: Packet[], opts: { repeat: number; direction: 'ingress' | 'egress' }): Promise<{ newflowNs: number; establishedNs: number; allowed: boolean }[]>;
 }
 
 export function harnessTestRun(): { run?: HarnessTestRun; missing?: string } {
@@ -20,24 +21,28 @@ export function harnessTestRun(): { run?: HarnessTestRun; missing?: string } {
   } catch (err) {
     return { missing: `compiler/engines/bpf.ts (BpfHarness) cannot be loaded: ${(err as Error).message.split('\n')[0]}` };
   }
-  const run: HarnessTestRun = async (program, pkt, opts) => {
+  const run: HarnessTestRun = async (program, pkts, opts) => {
     const h = await engine.BpfHarness.open(program);
+    const out: { newflowNs: number; establishedNs: number; allowed: boolean }[] = [];
     try {
-      const data = packet.craft(pkt);
-      const samples: number[] = [];
-      let allowed = true;
-      const fresh = Math.max(50, Math.min(2000, Math.round(opts.repeat / 100)));
-      for (let i = 0; i < fresh; i++) {
+      for (const pkt of pkts) {
+        const data = packet.craft(pkt);
+        const samples: number[] = [];
+        let allowed = true;
+        const fresh = Math.max(50, Math.min(2000, Math.round(opts.repeat / 100)));
+        for (let i = 0; i < fresh; i++) {
+          h.clearConntrack();
+          const r = await h.run(opts.direction, data, { repeat: 1 });
+          if (r.retval !== 0) allowed = false;
+          samples.push(r.duration);
+        }
+        samples.sort((a, b) => a - b);
         h.clearConntrack();
-        const r = await h.run(opts.direction, data, { repeat: 1 });
-        if (r.retval !== 0) allowed = false;
-        samples.push(r.duration);
+        await h.run(opts.direction, data, { repeat: 1 });
+        const est = await h.run(opts.direction, data, { repeat: opts.repeat });
+        out.push({ newflowNs: samples[samples.length >> 1], establishedNs: est.duration, allowed });
       }
-      samples.sort((a, b) => a - b);
-      h.clearConntrack();
-      await h.run(opts.direction, data, { repeat: 1 });
-      const est = await h.run(opts.direction, data, { repeat: opts.repeat });
-      return { newflowNs: samples[samples.length >> 1], establishedNs: est.duration, allowed };
+      return out;
     } finally {
       h.close();
     }

@@ -96,27 +96,32 @@ export async function measureNewflow(rules: number[], repeat: number): Promise<T
   const hook = tollgateHook();
   const harness = hook.impl ? undefined : harnessTestRun();
   const out: TestRunSample[] = [];
+  const positions = ['worst', 'middle'] as const;
   for (const n of rules) {
-    for (const position of ['worst', 'middle'] as const) {
+    const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
+    const packets = positions.map((position) => {
       const k = position === 'worst' ? n - 1 : n >> 1;
-      const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
-      const packet = { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
-      if (hook.impl) {
+      return { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
+    });
+    if (hook.impl) {
+      for (let i = 0; i < positions.length; i++) {
         const opts = { repeat, ifname: 'tgbtr', direction: 'ingress' as const };
-        const fresh = await hook.impl.testRun(program, packet, { ...opts, established: false });
-        const est = await hook.impl.testRun(program, packet, { ...opts, established: true });
-        out.push({ rules: n, position, newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed, reason: 'through the Tollgate hook' });
-      } else if (harness?.run) {
-        try {
-          const r = await harness.run(program, packet, { repeat, direction: 'ingress' });
-          out.push({ rules: n, position, newflowNs: r.newflowNs, establishedNs: r.establishedNs, allowed: r.allowed, reason: 'through the BPF engine harness (bench/adapters/harness-testrun.ts)' });
-        } catch (err) {
-          const first = (err as Error).message.split('\n')[0];
-          out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the BPF engine harness failed: ${first.slice(0, 300)}` });
-        }
-      } else {
-        out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `${hook.missing}; ${harness?.missing}` });
+        const fresh = await hook.impl.testRun(program, packets[i], { ...opts, established: false });
+        const est = await hook.impl.testRun(program, packets[i], { ...opts, established: true });
+        out.push({ rules: n, position: positions[i], newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed, reason: 'through the Tollgate hook' });
       }
+    } else if (harness?.run) {
+      try {
+        const rs = await harness.run(program, packets, { repeat, direction: 'ingress' });
+        rs.forEach((r, i) =>
+          out.push({ rules: n, position: positions[i], newflowNs: r.newflowNs, establishedNs: r.establishedNs, allowed: r.allowed, reason: 'through the BPF engine harness (bench/adapters/harness-testrun.ts)' }),
+        );
+      } catch (err) {
+        const first = (err as Error).message.split('\n')[0];
+        for (const position of positions) out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the BPF engine harness failed: ${first.slice(0, 300)}` });
+      }
+    } else {
+      for (const position of positions) out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `${hook.missing}; ${harness?.missing}` });
     }
   }
   return out;
