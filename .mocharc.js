@@ -3,7 +3,6 @@
 // `npm run typecheck` is the type gate, and test/typecheck.test.ts runs it as part of the suite.
 module.exports = {
   require: ['tsx/cjs'],
-  spec: ['test/**/*.test.ts'],
   reporter: 'test/support/reporter.js',
   timeout: 60000,
   exit: true,
