@@ -3,6 +3,7 @@
 // and a UDP flood run. Kernel objects: the lab under this process's test prefix, pins and load state in dirs
 // named after it; all removed in after().
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,6 +17,7 @@ import { evaluateConnection } from '../compiler/ir/evaluate';
 import { TEST_PREFIX } from './lab-support';
 
 const EXAMPLE = path.join(__dirname, '..', 'examples', 'multi-tenant');
+const BIN = path.join(__dirname, '..', 'bin', 'tollgate');
 const OPTS = labOptions(TEST_PREFIX);
 const SCOPE = { pinRoot: `/sys/fs/bpf/${TEST_PREFIX}`, stateDir: `/run/tollgate/${TEST_PREFIX}-load`, netns: `${TEST_PREFIX}-node` };
 
@@ -71,6 +73,29 @@ describe('lab + load: Tollgate on the host-side veths, real traffic (examples/mu
     console.log(`      [timing] ${probes.length} probes with Tollgate loaded: ${Date.now() - t0} ms, ${results.filter((r) => !r.allowed).length} denied`);
     assert.deepEqual(results.filter((r) => r.note?.includes('MISMATCH')), []);
     assert.ok(results.some((r) => !r.allowed) && results.some((r) => r.allowed));
+  });
+
+  it('`tollgate matrix --engine netns` prints the same verdicts as `--engine ir`, IPv4 and IPv6', () => {
+    type Out = { engine: string; results: ProbeResult[] };
+    const matrix = (engine: string, family: string): Out => {
+      const r = spawnSync(process.execPath, [BIN, 'matrix', EXAMPLE, '--engine', engine, '--family', family, '--output', 'json'], {
+        encoding: 'utf8',
+        timeout: 60000,
+        env: { ...process.env, TOLLGATE_LAB_PREFIX: TEST_PREFIX },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as Out;
+    };
+    for (const family of ['4', '6']) {
+      const ir = matrix('ir', family);
+      const netns = matrix('netns', family);
+      assert.equal(netns.engine, 'netns');
+      const key = (r: ProbeResult): string => `${r.from} ${r.to} ${r.port}/${r.protocol}`;
+      assert.deepEqual(netns.results.map(key), ir.results.map(key));
+      const differ = netns.results.filter((r, i) => r.allowed !== ir.results[i].allowed);
+      assert.deepEqual(differ, [], `IPv${family}`);
+      assert.ok(netns.results.some((r) => !r.allowed), `IPv${family}: some denied`);
+    }
   });
 
   it('stateful: a pod whose ingress is denied still connects out and gets its replies', () => {

@@ -9,7 +9,7 @@ import { CliError, printWarnings, readStdinIfNeeded, tenantOption } from './comm
 
 function prefixOption(): Option {
   // Tests and side-by-side labs use another prefix; users never need it.
-  return new Option('--prefix <prefix>', 'kernel object name prefix').default('tg').hideHelp();
+  return new Option('--prefix <prefix>', 'kernel object name prefix').default(process.env.TOLLGATE_LAB_PREFIX || 'tg').hideHelp();
 }
 
 function describe(s: LabState): string {

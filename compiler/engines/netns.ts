@@ -64,10 +64,10 @@ export interface NetnsEngineOptions {
 }
 
 export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
-  const lab = opts.lab ?? labOptions();
   return {
     name: 'netns',
     async run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
+      const lab = opts.lab ?? labOptions(); // at run time: TOLLGATE_LAB_PREFIX may name a test's lab
       const skipped = new Map(((await labStatus(lab)).state?.skipped ?? []).map((k) => [k.pod, k.reason]));
       const state = await requireLab(lab, probes.flatMap((p) => [p.from, p.to]).filter((id) => !skipped.has(id)));
       const pods = new Map(state.pods.map((p) => [p.id, p]));

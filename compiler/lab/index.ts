@@ -16,8 +16,11 @@ export type { ProbeRequest, ProbeOptions } from './probe';
 export type { ProbeOutcome, ProbeStatus } from './agent';
 export type { LabState, PodState } from './state';
 
-/** The user's lab is 'tg'; tests pass their own prefix. */
-export function labOptions(prefix = 'tg', statePath?: string): LabOptions {
+/**
+ * The user's lab is 'tg'; tests pass their own prefix. TOLLGATE_LAB_PREFIX changes the default for every command
+ * (so `matrix --engine netns` and `load` find a lab that a test built under its own prefix).
+ */
+export function labOptions(prefix = process.env.TOLLGATE_LAB_PREFIX || 'tg', statePath?: string): LabOptions {
   checkPrefix(prefix);
   return { prefix, statePath: statePath ?? defaultStatePath(prefix) };
 }
