@@ -105,6 +105,10 @@ export function markdown(res: BenchResult, files: { even: string; worst: string 
     + `Synthetic ruleset: N Allow rules on one endpoint (distinct /32 peer and UDP port each), a last TCP rule, tier end Deny. `
     + `UDP flood: ${res.trials.floodSeconds} s per sample, 60-byte frames on one never-answered 5-tuple (every packet is ctstate NEW and walks the rules); `
     + `"even" = harmonic mean over ${res.trials.spread} evenly spaced rules (traffic spread evenly), "worst" = the last UDP rule.`, '');
+  L.push('Read with care: netfilter walks its rules for every packet of the never-answered flood (ctstate NEW), while '
+    + "Tollgate's own conntrack keeps the first packet's verdict for the flow, so its later packets take the established path. "
+    + 'The test-run table below separates the two paths. Samples are single and short on a shared 2-core machine: '
+    + 'compare dataplanes within one run, not across runs.', '');
   L.push('## Ratios', '', '| ratio | value | target | met |', '|---|---|---|---|');
   for (const r of RATIO_NAMES) {
     const v = res.ratios[r];

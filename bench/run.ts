@@ -173,7 +173,10 @@ function ratios(res: BenchResult): void {
   // The same ratios for the netfilter dataplanes: what the targets are measured against.
   if (big) {
     const base = fig('none', big);
-    for (const dp of ['iptables-legacy', 'iptables-nft', 'ipset', 'nftables'] as Dataplane[]) {
+    const tgBig = fig('tollgate', big);
+    const legacyBig = fig('iptables-legacy', big);
+    if (tgBig && legacyBig) res.reference.tollgate_worst_10k_over_iptables_legacy_worst = tgBig.worstPps / legacyBig.worstPps;
+    for (const dp of ['iptables-legacy', 'iptables-nft', 'ipset', 'nftables', 'tollgate'] as Dataplane[]) {
       const at = (n: number): DataplaneFigure | undefined => fig(dp, n);
       const f = at(big);
       const key = dp.replace(/-/g, '_');

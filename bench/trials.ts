@@ -56,7 +56,7 @@ export const FULL: Trials = {
     { policies: 1000, pods: 500 },
     { policies: 10000, pods: 5000 },
   ],
-  compileTimeoutMs: 300000,
+  compileTimeoutMs: 120000,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 1000, setSize: 0 },
