@@ -14,6 +14,8 @@ import { engineFromEnv, runCase } from './conformance/run';
 
 const files = discoverCases();
 const engine = engineFromEnv();
+// TOLLGATE_CONFORMANCE_VIA=cli checks the `tollgate matrix --output json` contract instead of the library.
+const via = process.env.TOLLGATE_CONFORMANCE_VIA === 'cli' ? 'cli' : process.env.TOLLGATE_CONFORMANCE_VIA === 'library' ? 'library' : 'auto';
 
 // Loaded up front so a malformed case is one clear failure, not a crash of the whole file.
 const loaded: { file: string; c?: ConformanceCase; error?: string }[] = files.map((file) => {
@@ -89,6 +91,18 @@ describe('conformance data', () => {
 
 describe(`conformance (engine ${engine})`, function () {
   this.timeout(engine === 'ir' ? 60_000 : 600_000);
+  it('catches a wrong truth table (the comparison is not vacuous)', async () => {
+    const l = loaded.find((x) => x.c?.suite === 'k8s-netpol' && x.c.name === 'default-deny-ingress');
+    assert.ok(l?.c, 'k8s-netpol/default-deny-ingress.yaml is missing');
+    const c = l.c;
+    const { results } = await runCase(c, engine, via);
+    const e = c.expectations[0];
+    const flipped = { ...e, table: new Map([...e.table].map(([k, v]) => [k, v === 'allow' ? 'deny' : 'allow'] as [string, 'allow' | 'deny'])) };
+    const cmp = compare(c, flipped, results.get(e.family) ?? []);
+    assert.strictEqual(cmp.mismatches.length, e.table.size);
+    assert.match(formatFailures(c, [cmp]), /A = allowed but expected denied/);
+  });
+
   const suites = [...new Set(loaded.filter((l) => l.c).map((l) => (l.c as ConformanceCase).suite))];
   for (const suite of suites) {
     describe(suite, () => {
@@ -96,7 +110,7 @@ describe(`conformance (engine ${engine})`, function () {
         const c = l.c;
         if (!c || c.suite !== suite) continue;
         it(`${c.name}: ${c.title}`, async () => {
-          const { results } = await runCase(c, engine);
+          const { results } = await runCase(c, engine, via);
           const comps = c.expectations.map((e) => compare(c, e, results.get(e.family) ?? []));
           const bad = comps.filter((x) => x.mismatches.length > 0 || x.inconsistent.length > 0);
           if (bad.length > 0) assert.fail(formatFailures(c, comps));
