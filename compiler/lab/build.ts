@@ -17,6 +17,7 @@ import { ip, ipn, listNetns, run, sysctl } from './run';
 import { readState, removeState, writeState, type LabState, type PodState } from './state';
 import { planLab, type PodPlan } from './topology';
 import type { RespondConfig } from './agent';
+import { agentCommand, isAgentArgv } from './agent-command';
 
 export const GATEWAY4 = '169.254.1.1';
 export const GATEWAY6 = 'fe80::1';
@@ -33,12 +34,6 @@ export interface UpOptions extends LabOptions {
   sources?: string[];
   /** leave what was built when `up` fails (to debug it); default: remove it all */
   keepOnFailure?: boolean;
-}
-
-/** How to run the agent: through tsx from the sources, or plain node from a build. */
-export function agentCommand(): string[] {
-  if (__filename.endsWith('.ts')) return [process.execPath, '-r', require.resolve('tsx/cjs'), path.join(__dirname, 'agent.ts')];
-  return [process.execPath, path.join(__dirname, 'agent.js')];
 }
 
 async function buildNode(netns: string): Promise<void> {
@@ -188,7 +183,7 @@ async function existingLab(opts: LabOptions): Promise<string[]> {
 function isOurResponder(pid: number): boolean {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((a) => /agent\.(ts|js)$/.test(a)) && argv.includes('respond');
+    return isAgentArgv(argv) && argv.includes('respond');
   } catch {
     return false;
   }

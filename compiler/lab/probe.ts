@@ -1,6 +1,6 @@
 // Real probes: one agent process per source pod, inside its netns, takes that pod's whole batch of targets.
 import { spawn } from 'child_process';
-import { agentCommand } from './build';
+import { agentCommand } from './agent-command';
 import type { LabState } from './state';
 import type { ProbeBatch, ProbeOutcome, ProbeTarget } from './agent';
 

@@ -2,7 +2,7 @@
 // a TCP stream that sends a numbered message at a fixed interval and counts the acknowledgements, and a UDP
 // request flood (this machine has no ping). Both run inside the source pod's netns until stopped, and report what they saw.
 import { spawn, type ChildProcess } from 'child_process';
-import { agentCommand } from './build';
+import { agentCommand } from './agent-command';
 import { findPod } from './index';
 import type { LabState } from './state';
 import type { FloodConfig, FloodStats, StreamConfig, StreamStats } from './agent';
