@@ -182,8 +182,8 @@ describe('lab: three pods in two namespaces (real kernel)', function () {
         const out = await runProbes(state, reqs, { timeoutMs: 500 });
         const took = Date.now() - t0;
         assert.deepEqual(out.map((o) => o.status), ['timeout', 'timeout', 'ok', 'ok']);
-        assert.ok(out[0].ms >= 490 && out[0].ms < 700, `timeout after ${out[0].ms} ms`);
-        assert.ok(took < 3000, `the batch took ${took} ms`);
+        assert.ok(out[0].ms >= 490 && out[0].ms < 1000, `timeout after ${out[0].ms} ms`);
+        assert.ok(took < 6000, `the batch took ${took} ms`); // two rounds (a timeout is retried once), process start-up included
       } finally {
         await run('ip', ['netns', 'exec', NODE, 'ip6tables', '-D', ...rule6]);
       }
