@@ -8,9 +8,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Endpoint, Program } from '../ir/types';
+import type { Program } from '../ir/types';
 import type { Compiled } from '../pipeline';
-import { PROTO } from '../model/types';
+import { addressOf, endpointById, packetFor, protocolName, PROBE_SPORT } from './ir';
 import { BpfObject, type BpfMap, type BpfProgram } from '../load/native';
 import { generateC, buildTables, type BpfTables } from '../emit/bpf';
 import { compileBpf } from '../emit/bpf/objcache';
@@ -113,35 +113,24 @@ export function describeRow(program: Program, row: RuleRow | undefined, last: La
   return describeRule(tier.rules[row.position ?? 0], tier);
 }
 
-export function protocolName(p: number): string {
-  const e = Object.entries(PROTO).find(([, v]) => v === p);
-  return e ? (e[0] === 'ICMPv6' ? 'ICMPv6' : e[0]) : String(p);
-}
-
-function endpointOf(program: Program, id: string): Endpoint | undefined {
-  return program.endpoints.find((e) => e.id === id);
-}
-
+/** The probe's packet, exactly as the ir engine builds it, or why there is none (same words). */
 export function probePacket(program: Program, probe: Probe): Packet | string {
-  const from = endpointOf(program, probe.from);
-  const to = endpointOf(program, probe.to);
-  const pick = (e: Endpoint | undefined, name: string): string | undefined => e?.ips.find((ip) => (probe.family === 6) === ip.includes(':')) ?? (e ? undefined : name);
-  const src = pick(from, probe.from);
-  const dst = pick(to, probe.to);
-  if (!src || !dst || !from || !to) return `no IPv${probe.family} address for ${!src || !from ? probe.from : probe.to}`;
-  const icmp = probe.protocol === PROTO.ICMP || probe.protocol === PROTO.ICMPv6;
-  return icmp ? { src, dst, proto: probe.protocol, icmpType: probe.family === 4 ? 8 : 128, icmpCode: 0 } : { src, dst, proto: probe.protocol, sport: PROBE_SPORT, dport: probe.port };
+  const from = endpointById(program, probe.from);
+  const to = endpointById(program, probe.to);
+  const src = from && addressOf(from, probe.family);
+  const dst = to && addressOf(to, probe.family);
+  if (!from || !to || !src || !dst) return `${!from || !src ? probe.from : probe.to} has no IPv${probe.family} address in the program`;
+  return packetFor(src, dst, probe.protocol, probe.port);
 }
 
-/** Source port of probe packets (the IR's packet for the same probe should carry it too). */
-export const PROBE_SPORT = 40000;
+export { PROBE_SPORT };
 
 export async function probeWith(h: BpfHarness, program: Program, probe: Probe, craftOpts: CraftOptions = {}): Promise<ProbeResult> {
   const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
   const pkt = probePacket(program, probe);
   if (typeof pkt === 'string') {
-    const d = { allowed: false, decidedBy: `not probed: ${pkt}` };
-    return { ...base, allowed: false, egress: d, ingress: d, note: `not probed: ${pkt}` };
+    const d = { allowed: false, decidedBy: pkt };
+    return { ...base, allowed: false, egress: d, ingress: d, note: pkt };
   }
   h.clearConntrack();
   const data = craft(pkt, craftOpts);
@@ -168,11 +157,11 @@ export async function runProbes(program: Program, probes: Probe[]): Promise<Prob
   }
 }
 
-export const bpfEngine: Engine = {
+export const engine: Engine = {
   name: 'bpf',
   run(compiled: Compiled, probes: Probe[]): Promise<ProbeResult[]> {
     return runProbes(compiled.program, probes);
   },
 };
 
-export default bpfEngine;
+export const bpfEngine = engine;
