@@ -127,6 +127,7 @@ describe('emit/iptables: the kernel accepts the output (netns)', function () {
 //                  end Pass
 //   tier default:  b  Allow TCP 80-81 from 10.77.1.0/24 and 10.200.0.0/24
 //                  u  Allow UDP 5353
+//                  x  Allow any port protocol to ports outside 1-9000, from anyone but {10.200.0.4, 10.200.0.5}
 //                  end Deny
 // The client endpoint's egress: Deny TCP 83, end Pass (then default allow).
 
@@ -154,6 +155,7 @@ function behaviourProgram(t: Topology): Program {
             [
               rule('b', 'Allow', { peer: ['10.77.1.0/24', '10.200.0.0/24'], proto: T, dports: [{ from: 80, to: 81 }] }, 'p3'),
               rule('u', 'Allow', { proto: 17, dports: [{ from: 5353, to: 5353 }] }, 'p3'),
+              rule('x', 'Allow', { notDports: [{ from: 1, to: 9000 }], notPeer: ['10.200.0.4/32', '10.200.0.5/32'] }, 'p4'),
             ],
             'Deny',
           ),
@@ -185,6 +187,9 @@ const CASES: Case[] = [
   { from: '10.77.1.2', proto: 'udp', port: 5353, allowed: true, why: 'default tier rule u' },
   { from: '10.77.1.2', proto: 'udp', port: 5354, allowed: false, why: 'default tier Deny' },
   { from: '10.77.1.2', proto: 'tcp', port: 83, allowed: false, why: "client's egress denies TCP 83" },
+  { from: '10.77.1.2', proto: 'tcp', port: 9100, allowed: true, why: 'x: a port outside 1-9000, peer not excluded' },
+  { from: '10.200.0.5', proto: 'udp', port: 9101, allowed: false, why: 'x excludes 10.200.0.5; default tier Deny' },
+  { from: '10.200.0.1', proto: 'udp', port: 9101, allowed: true, why: 'x: a port outside 1-9000 (UDP too)' },
 ];
 
 const RESPONDER = `

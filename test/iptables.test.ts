@@ -195,4 +195,19 @@ describe('emit/iptables: planning a rule per family', () => {
     assert.equal(planRule(r({ peer: ['0.0.0.0/0'] }), 4)?.peer, undefined, 'the whole space is no constraint');
     assert.equal(planRule(r({ notPeer: ['0.0.0.0/0'] }), 4), null, 'excluding everything matches nothing');
   });
+  it('reads negated port and ICMP fields as the reference evaluator does: they too need a port / ICMP packet', () => {
+    const r = (m: Rule['match']): Rule => rule('x', 'Allow', m);
+    assert.deepEqual(planRule(r({ notDports: [{ from: 1, to: 10 }] }), 4)?.protos, [6, 17, 132, 136]);
+    assert.deepEqual(planRule(r({ notDports: [] }), 4)?.protos, [6, 17, 132, 136], 'even an empty list');
+    assert.deepEqual(planRule(r({ notIcmp: { type: 8 } }), 4)?.protos, [1]);
+    assert.deepEqual(planRule(r({ notIcmp: { type: 128 } }), 6)?.protos, [58]);
+    assert.equal(planRule(r({ proto: 6, notIcmp: { type: 8 } }), 4), null);
+    assert.equal(planRule(r({ notDports: [{ from: 1, to: 10 }], icmp: { type: 8 } }), 4), null);
+    const o = emitIptables(prog(ep('x', 'v1', [tier('t', [r({ notDports: [{ from: 1, to: 10 }], notProto: 17 })], 'Deny')])), { style: 'flat', prefix: 'TGB', comments: false });
+    assert.deepEqual(chainLines(o.rules, 'TGB-tw-v1').slice(0, 3), [
+      '-A TGB-tw-v1 -p tcp -m multiport ! --dports 1:10 -j RETURN',
+      '-A TGB-tw-v1 -p sctp -m multiport ! --dports 1:10 -j RETURN',
+      '-A TGB-tw-v1 -p udplite -m multiport ! --dports 1:10 -j RETURN',
+    ]);
+  });
 });

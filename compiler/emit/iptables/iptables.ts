@@ -233,11 +233,6 @@ function expand(fr: FamilyRule, ctx: RuleCtx): Expanded {
         protoGroup.push(base);
       }
     }
-  } else if (fr.notIcmp) {
-    // not (ICMP of this type): any other protocol, or ICMP of another type/code.
-    const ip = protoName(icmpProto(fam), fam);
-    protoGroup = [['!', '-p', ip], ['-p', ip, ...icmpArgs(fam, fr.notIcmp, true)]];
-    if (fr.notProto !== undefined) excludes.push(['-p', protoName(fr.notProto, fam)]);
   } else {
     protoGroup = [fr.notProto !== undefined ? ['!', '-p', protoName(fr.notProto, fam)] : []];
   }

@@ -118,18 +118,8 @@ function alternatives(fr: FamilyRule, dir: Direction, w: Writer): string[][] {
       }
     }
   } else {
-    // No positive protocol. Negated ports hold for packets without ports; negated ICMP for non-ICMP packets.
-    const notP = fr.notProto !== undefined ? [`meta l4proto != ${protoText(fr.notProto)}`] : [];
-    const hasNegPorts = fr.notDports.length > 0 || fr.notSports.length > 0;
-    // notIcmp holds for every packet that is not ICMP, so it only splits the non-port alternative
-    const icmpAlts = fr.notIcmp ? [[`meta l4proto != ${protoText(icmpP)}`], ...icmpExpr(fr.family, fr.notIcmp, true).map((e) => [e])] : [[]];
-    const portSet = setOf(PORT_PROTOS.map(protoText));
-    if (hasNegPorts) {
-      protoAlts = [...icmpAlts.map((a) => [`meta l4proto != ${portSet}`, ...a]), [`meta l4proto ${portSet}`, ...portExprs()]];
-    } else {
-      protoAlts = icmpAlts;
-    }
-    protoAlts = protoAlts.map((a) => [...notP, ...a]);
+    // no positive protocol: planRule sets one whenever a port or ICMP field is present
+    protoAlts = [fr.notProto !== undefined ? [`meta l4proto != ${protoText(fr.notProto)}`] : []];
   }
   return protoAlts.map((p) => [...base, ...p]);
 }

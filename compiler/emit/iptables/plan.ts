@@ -36,7 +36,7 @@ export interface FamilyRule {
   notPeer: Cidr[];
   local?: Cidr[];
   notLocal: Cidr[];
-  /** positive protocol alternatives; undefined = any protocol */
+  /** positive protocol alternatives; undefined = any protocol (never undefined when a port or ICMP field is set) */
   protos?: number[];
   notProto?: number;
   dports?: PortRange[];
@@ -69,23 +69,18 @@ export function planRule(rule: Rule, family: Family): FamilyRule | null {
   const notLocal = minimalCidrs((m.notLocal ?? []).filter((c) => cidrFamily(c) === family));
   if (notLocal.some(isWholeSpace)) return null;
 
-  const hasPorts = (m.dports !== undefined && m.dports.length >= 0) || m.sports !== undefined;
+  // As the reference evaluator (compiler/ir/evaluate.ts) reads a match: any port field, negated or not, holds
+  // only for packets of a port protocol; any ICMP field, negated or not, only for ICMP packets. (ICMP is taken
+  // as the family's own: ICMPv6 inside IPv4 and ICMPv4 inside IPv6 are not written.)
+  const portField = m.dports !== undefined || m.notDports !== undefined || m.sports !== undefined || m.notSports !== undefined;
+  const icmpField = m.icmp !== undefined || m.notIcmp !== undefined;
   let protos: number[] | undefined = m.proto !== undefined ? [m.proto] : undefined;
-  if (m.icmp) {
-    if (protos && !protos.includes(icmpProto(family))) return null;
-    protos = [icmpProto(family)];
-  }
-  if (hasPorts) {
-    protos = (protos ?? PORT_PROTOS.slice()).filter((p) => PORT_PROTOS.includes(p));
-  }
+  if (portField) protos = (protos ?? PORT_PROTOS.slice()).filter((p) => PORT_PROTOS.includes(p));
+  if (icmpField) protos = (protos ?? [icmpProto(family)]).filter((p) => p === icmpProto(family));
   if (m.notProto !== undefined && protos) protos = protos.filter((p) => p !== m.notProto);
   if (protos && protos.length === 0) return null;
   if (m.dports && m.dports.length === 0) return null;
   if (m.sports && m.sports.length === 0) return null;
-
-  // notIcmp on a rule that only matches non-ICMP protocols always holds: drop it.
-  let notIcmp = m.notIcmp;
-  if (notIcmp && protos && !protos.includes(icmpProto(family))) notIcmp = undefined;
 
   return {
     id: rule.id,
@@ -102,7 +97,7 @@ export function planRule(rule: Rule, family: Family): FamilyRule | null {
     sports: m.sports ? mergeRanges(m.sports) : undefined,
     notSports: mergeRanges(m.notSports ?? []),
     icmp: m.icmp,
-    notIcmp,
+    notIcmp: m.notIcmp,
   };
 }
 
