@@ -51,7 +51,7 @@ function lowerChain(r: Resolver, pod: Pod, dir: Direction): Chain {
   const tiers: TierChain[] = [];
   const admin = lowerAdmin(r, pod, dir);
   if (admin) tiers.push(admin);
-  for (const t of orderedTiers(r.model.tiers)) {
+  for (const t of r.memo('tiers', r.model.tiers, () => orderedTiers(r.model.tiers))) {
     const tc = lowerCalicoTier(r, pod, dir, t);
     if (tc) tiers.push(tc);
   }
@@ -138,8 +138,16 @@ function groupByNamedPort(pods: readonly Pod[], resolve: (p: Pod) => ContainerPo
   return [...groups.values()];
 }
 
+const cidrCache = new WeakMap<IpSet, string[]>();
+/** The prefix list of a set, one shared array per set (the evaluator caches parsed lists by array). */
+function cidrsOf(s: IpSet): string[] {
+  let c = cidrCache.get(s);
+  if (!c) cidrCache.set(s, (c = toCidrs(s)));
+  return c;
+}
+
 function withPeer(m: Match, peer: IpSet | undefined): Match {
-  return peer ? { ...m, peer: toCidrs(peer) } : m;
+  return peer ? { ...m, peer: cidrsOf(peer) } : m;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -156,11 +164,9 @@ function lowerK8sPolicy(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPo
 
 function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy, rule: K8sRule): Piece[] {
   // Peer addresses: from/to absent or empty = every address. ipBlock = cidr minus except, any address (pods too).
-  let peer: IpSet | undefined;
-  let peerPods: Pod[];
-  if (!rule.peers) peerPods = r.endpoints;
-  else {
-    peerPods = [];
+  const { peer, peerPods } = r.memo('knp-peer', rule, () => {
+    if (!rule.peers) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
+    const peerPods: Pod[] = [];
     let set: IpSet = fromCidrs([]);
     for (const p of rule.peers) {
       if (p.kind === 'ipBlock') set = union(set, difference(fromCidrs([p.cidr]), fromCidrs(p.except)));
@@ -170,8 +176,8 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
         set = union(set, podsAddrs(pods));
       }
     }
-    peer = set;
-  }
+    return { peer: set as IpSet | undefined, peerPods };
+  });
   if (!rule.ports) return [{ match: withPeer({}, peer) }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
@@ -185,9 +191,10 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
       if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
     } else {
       // egress: the name resolves per destination pod; ipBlock peers never match a named port
-      for (const g of groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol))) {
-        pieces.push({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } });
-      }
+      const named = r.memo('knp-named-egress', port, () =>
+        groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol)).map((g) => ({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } })),
+      );
+      pieces.push(...named);
     }
   }
   return pieces;
@@ -199,7 +206,7 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
 function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): TierChain | undefined {
   const rules: Rule[] = [];
   const selecting: string[] = [];
-  for (const tp of tierPolicies(r.model, tier.name)) {
+  for (const tp of r.memo('tier-policies', tier, () => tierPolicies(r.model, tier.name))) {
     if (tp.kind === 'knp') {
       const p = tp.pol;
       if (!p.policyTypes.includes(dir) || !r.k8sSelected(p.namespace, p.podSelector, pod)) continue;
@@ -288,7 +295,7 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
 
   // The local side is this endpoint: its address constraints are kept only as far as they concern its addresses.
   const own = fromAddrs(pod.ips);
-  const local = r.calicoEntity(scope, localEnt);
+  const local = r.memo('calico-entity', localEnt, () => r.calicoEntity(scope, localEnt));
   let m: Match = { ...base };
   if (local.pos) {
     const l = intersect(local.pos, own);
@@ -298,12 +305,12 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
   if (!isEmpty(nl)) m.notLocal = toCidrs(nl);
   m = portsInto(m, localWhich, entityPorts(localEnt, pod.ports, rule.protocol));
 
-  const peer = r.calicoEntity(scope, peerEnt);
+  const peer = r.memo('calico-entity', peerEnt, () => r.calicoEntity(scope, peerEnt));
   const peerPos = peer.pos;
   const withPeerSets = (mm: Match, pos: IpSet | undefined): Match => {
     const out = { ...mm };
-    if (pos) out.peer = toCidrs(pos);
-    if (!isEmpty(peer.neg)) out.notPeer = toCidrs(peer.neg);
+    if (pos) out.peer = cidrsOf(pos);
+    if (!isEmpty(peer.neg)) out.notPeer = cidrsOf(peer.neg);
     return out;
   };
   if (!hasNames(peerEnt)) return [{ match: withPeerSets(portsInto(m, peerWhich, entityPorts(peerEnt, undefined, rule.protocol)), peerPos) }];
@@ -371,28 +378,34 @@ function lowerAnp(r: Resolver, pod: Pod, dir: Direction, pol: AdminNetworkPolicy
 }
 
 function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[] {
-  let peer: IpSet = fromCidrs([]);
-  const peerPods: Pod[] = [];
-  for (const p of rule.peers) {
-    if (p.kind === 'pods') {
-      const pods = r.anpPods(p.pods);
-      for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
-      peer = union(peer, podsAddrs(pods));
-    } else if (p.kind === 'nodes') peer = union(peer, r.nodeAddrs(p.nodeSelector));
-    else peer = union(peer, fromCidrs(p.cidrs));
-  }
-  if (!rule.ports) return [{ match: { peer: toCidrs(peer) } }];
+  const { peer, peerPods } = r.memo('anp-peer', rule, () => {
+    let peer: IpSet = fromCidrs([]);
+    const peerPods: Pod[] = [];
+    for (const p of rule.peers) {
+      if (p.kind === 'pods') {
+        const pods = r.anpPods(p.pods);
+        for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
+        peer = union(peer, podsAddrs(pods));
+      } else if (p.kind === 'nodes') peer = union(peer, r.nodeAddrs(p.nodeSelector));
+      else peer = union(peer, fromCidrs(p.cidrs));
+    }
+    return { peer, peerPods };
+  });
+  if (!rule.ports) return [{ match: { peer: cidrsOf(peer) } }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
-    if (port.kind === 'number') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.port, to: port.port }], peer: toCidrs(peer) } });
-    else if (port.kind === 'range') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.from, to: port.to }], peer: toCidrs(peer) } });
+    if (port.kind === 'number') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.port, to: port.port }], peer: cidrsOf(peer) } });
+    else if (port.kind === 'range') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.from, to: port.to }], peer: cidrsOf(peer) } });
     else if (dir === 'ingress') {
-      for (const [proto, cps] of byProtocol(resolveNamedPort(pod.ports, port.name))) pieces.push({ match: { proto, dports: ranges(cps), peer: toCidrs(peer) } });
+      for (const [proto, cps] of byProtocol(resolveNamedPort(pod.ports, port.name))) pieces.push({ match: { proto, dports: ranges(cps), peer: cidrsOf(peer) } });
     } else {
       // egress: per destination pod; networks and nodes peers never match a named port
-      for (const g of groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, port.name))) {
-        for (const [proto, cps] of byProtocol(g.ports)) pieces.push({ match: { proto, dports: ranges(cps), peer: toCidrs(podsAddrs(g.pods)) } });
-      }
+      const named = r.memo('anp-named-egress', port, () =>
+        groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, port.name)).flatMap((g) =>
+          [...byProtocol(g.ports)].map(([proto, cps]) => ({ match: { proto, dports: ranges(cps), peer: toCidrs(podsAddrs(g.pods)) } as Match })),
+        ),
+      );
+      pieces.push(...named);
     }
   }
   return pieces;

@@ -45,14 +45,24 @@ function bigintToBytes(v: bigint, n: number): number[] {
 }
 
 /** Parses an address (either family) to its family and numeric value; throws on text that is not an address. */
+const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 export function parseAddr(text: string): { family: Family; value: bigint } {
+  const q = V4_RE.exec(text);
+  if (q) {
+    const b = [Number(q[1]), Number(q[2]), Number(q[3]), Number(q[4])];
+    if (b.every((x) => x <= 255)) return { family: 4, value: BigInt(((b[0] * 256 + b[1]) * 256 + b[2]) * 256 + b[3]) };
+  }
   const ip = ipaddr.parse(text);
   if (ip.kind() === 'ipv4') return { family: 4, value: bytesToBigint(ip.toByteArray()) };
   return { family: 6, value: bytesToBigint(ip.toByteArray()) };
 }
 
 export function formatAddr(family: Family, value: bigint): string {
-  if (family === 4) return ipaddr.fromByteArray(bigintToBytes(value, 4)).toString();
+  if (family === 4) {
+    const n = Number(value);
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   return (ipaddr.fromByteArray(bigintToBytes(value, 16)) as ipaddr.IPv6).toRFC5952String();
 }
 
@@ -229,7 +239,13 @@ export function hostCidr(addr: string): Cidr {
 
 /** Addresses as a set (each a host prefix). */
 export function fromAddrs(addrs: readonly string[]): IpSet {
-  return fromCidrs(addrs.map(hostCidr));
+  const v4: Interval[] = [];
+  const v6: Interval[] = [];
+  for (const a of addrs) {
+    const { family, value } = parseAddr(a);
+    (family === 4 ? v4 : v6).push([value, value]);
+  }
+  return { v4: normalize(v4), v6: normalize(v6) };
 }
 
 /** Minimal CIDR list of the union of some CIDRs: merges adjacent and contained prefixes. */

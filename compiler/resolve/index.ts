@@ -57,11 +57,22 @@ export class Resolver {
   readonly endpoints: Pod[];
   private readonly nsLabelMap = new Map<string, Labels>();
   private readonly saLabelMap = new Map<string, Labels>();
+  private readonly memos = new Map<string, WeakMap<object, unknown>>();
 
   constructor(readonly model: Model) {
     this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
     for (const ns of model.namespaces) this.nsLabelMap.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...ns.labels });
     for (const sa of model.serviceAccounts) this.saLabelMap.set(`${sa.namespace}/${sa.name}`, sa.labels);
+  }
+
+  /** Computes once per (tag, key object): peer sets do not depend on the endpoint a rule is lowered for. */
+  memo<V>(tag: string, key: object, fn: () => V): V {
+    let m = this.memos.get(tag);
+    if (!m) this.memos.set(tag, (m = new WeakMap()));
+    if (m.has(key)) return m.get(key) as V;
+    const v = fn();
+    m.set(key, v);
+    return v;
   }
 
   /** Namespace labels as Kubernetes selectors see them (the API server always sets kubernetes.io/metadata.name). */
