@@ -82,6 +82,7 @@ describe('conformance data', () => {
       fs.writeFileSync(file, ['# t\n' + pod('x', 'a'), pod('x', 'b'), 'apiVersion: tollgate.dev/test\nkind: ConformanceCase\nmetadata: {name: t}\nexpect:\n- probe: 80/TCP\n  deny: ["q/* -> x/a"]\n'].join('---\n'));
       assert.throws(() => loadCase(file), (e: Error) => e instanceof CaseError && /no pod matches q\/\*/.test(e.message));
       assert.throws(() => parseProbe('80/ICMP', 'p'), /TCP, UDP or SCTP/);
+      assert.deepStrictEqual(parseProbe('ICMP', 'p'), { port: 0, protocol: 'ICMP' });
       assert.match(renderGrid(['x/a', 'x/b'], new Map([[pairKey('x/a', 'x/b'), 'X']])), /x\/a +- +X/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
 //   kind: ConformanceCase
 //   metadata: { name: <case> }
 //   expect:
-//   - probe: 80/TCP          # PORT/PROTO, PROTO one of TCP, UDP, SCTP
+//   - probe: 80/TCP          # PORT/PROTO, PROTO one of TCP, UDP, SCTP; or ICMP (echo request; ICMPv6 over IPv6)
 //     family: 4              # optional; without it the entry holds for IPv4 and IPv6
 //     default: allow         # verdict of every pair the lists below do not name
 //     deny: ["x/a -> y/*"]   # applied after the default
@@ -27,7 +27,7 @@ export const PROTOCOLS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, SC
 
 export interface ProbeSpec {
   port: number;
-  protocol: string; // TCP, UDP, SCTP
+  protocol: string; // TCP, UDP, SCTP, or ICMP (port 0)
 }
 
 export interface Expectation {
@@ -63,17 +63,30 @@ export function discoverCases(dir: string = CONFORMANCE_DIR): string[] {
 }
 
 export function parseProbe(text: string, where: string): ProbeSpec {
+  if (/^\s*icmp\s*$/i.test(text)) return { port: 0, protocol: 'ICMP' };
   const m = /^(\d+)\/([A-Za-z]+)$/.exec(text.trim());
-  if (!m) throw new CaseError(`${where}: expected a probe PORT/PROTO (e.g. 80/TCP), found ${JSON.stringify(text)}`);
+  if (!m) throw new CaseError(`${where}: expected a probe PORT/PROTO (e.g. 80/TCP) or ICMP, found ${JSON.stringify(text)}`);
   const port = Number(m[1]);
   const protocol = m[2].toUpperCase();
   if (port < 1 || port > 65535) throw new CaseError(`${where}: expected a port 1..65535, found ${port}`);
-  if (!(protocol in PROTOCOLS)) throw new CaseError(`${where}: expected protocol TCP, UDP or SCTP, found ${JSON.stringify(m[2])}`);
+  if (!(protocol in PROTOCOLS)) throw new CaseError(`${where}: expected protocol TCP, UDP or SCTP (or the probe ICMP), found ${JSON.stringify(m[2])}`);
   return { port, protocol };
 }
 
 export function probeText(p: ProbeSpec): string {
-  return `${p.port}/${p.protocol}`;
+  return p.protocol === 'ICMP' ? 'ICMP' : `${p.port}/${p.protocol}`;
+}
+
+/** IANA protocol number of a probe in a family: the ICMP probe is an echo request, ICMPv6 over IPv6. */
+export function protocolNumber(p: ProbeSpec, family: Family): number {
+  if (p.protocol === 'ICMP') return family === 4 ? 1 : 58;
+  return PROTOCOLS[p.protocol];
+}
+
+function sameProbe(p: ProbeSpec, r: { port: number; protocol: string }): boolean {
+  const proto = r.protocol.toUpperCase();
+  if (p.protocol === 'ICMP') return proto === 'ICMP' || proto === 'ICMPV6';
+  return r.port === p.port && proto === p.protocol;
 }
 
 export function pairKey(from: string, to: string): string {
@@ -212,7 +225,7 @@ function describeDirections(r: ObservedResult): string {
 export function compare(c: ConformanceCase, e: Expectation, results: ObservedResult[]): Comparison {
   const byPair = new Map<string, ObservedResult>();
   for (const r of results) {
-    if (r.port === e.probe.port && r.protocol.toUpperCase() === e.probe.protocol) byPair.set(pairKey(r.from, r.to), r);
+    if (sameProbe(e.probe, r)) byPair.set(pairKey(r.from, r.to), r);
   }
   const mismatches: Mismatch[] = [];
   const inconsistent: string[] = [];

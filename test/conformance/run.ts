@@ -4,7 +4,7 @@
 // also how unseen cases are checked.
 import { execFile } from 'child_process';
 import * as path from 'path';
-import { PROTOCOLS, probeText, type ConformanceCase, type Family, type ObservedResult, type ProbeSpec } from './cases';
+import { probeText, protocolNumber, type ConformanceCase, type Family, type ObservedResult, type ProbeSpec } from './cases';
 
 export type EngineName = 'ir' | 'bpf' | 'netns';
 
@@ -99,7 +99,7 @@ export async function runCase(c: ConformanceCase, engine: EngineName, via: 'libr
     for (const [family, probes] of wanted) {
       const list: LibProbe[] = [];
       for (const p of probes) for (const from of c.pods) for (const to of c.pods) {
-        if (from !== to) list.push({ from, to, port: p.port, protocol: PROTOCOLS[p.protocol], family });
+        if (from !== to) list.push({ from, to, port: p.port, protocol: protocolNumber(p, family), family });
       }
       results.set(family, await loaded.lib.engine.run(compiled, list));
     }
