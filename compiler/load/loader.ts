@@ -57,6 +57,8 @@ export interface LoadOptions extends ScopeOptions {
   mapMaxEntries?: Record<string, number>;
   /** load a new object even when the shape is unchanged */
   forceReload?: boolean;
+  /** load this object file instead of compiling the shape (tests: an object the verifier rejects); implies a new object */
+  objectOverride?: string;
   sources?: string[];
 }
 
@@ -363,7 +365,7 @@ export async function load(program: Program, opts: LoadOptions = {}): Promise<Lo
   const old = readLoadState(paths.statePath);
   const p = prepare(program, old, opts);
   const tablesMs = ms(t0);
-  const mapsOnly = !!old && !opts.forceReload && old.shapeKey === p.key && pinsPresent(old);
+  const mapsOnly = !!old && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
   const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
   return report;
 }
@@ -540,9 +542,9 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
   // The object: clang only when the cache misses; kept next to the state so later loads need no clang.
   const tc = process.hrtime.bigint();
   fs.mkdirSync(paths.objectDir, { recursive: true });
-  const objectPath = path.join(paths.objectDir, `${p.key}.o`);
+  const objectPath = opts.objectOverride ?? path.join(paths.objectDir, `${p.key}.o`);
   let clang: 'ran' | 'cached' = 'cached';
-  if (!fs.existsSync(objectPath)) {
+  if (!opts.objectOverride && !fs.existsSync(objectPath)) {
     const tmp = `${objectPath}.${process.pid}.tmp`;
     const r = compileBpf(p.cText, tmp);
     fs.renameSync(tmp, objectPath);
