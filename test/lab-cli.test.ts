@@ -1,7 +1,7 @@
 // `tollgate lab ...` as a user runs it: the real binary, manifests on disk, the real kernel.
 // Kernel objects carry this process's test prefix (lab-support TEST_PREFIX, passed with the hidden --prefix).
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -125,6 +125,22 @@ describe('tollgate lab (the CLI, real kernel)', function () {
     } finally {
       fs.rmSync(bad);
     }
+  });
+
+  it('Ctrl-C during lab up removes what was built and exits 130', async () => {
+    const child = spawn(process.execPath, [BIN, 'lab', 'up', '--prefix', TEST_PREFIX, path.join(__dirname, '..', 'examples', 'multi-tenant')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // as soon as the build has begun (the state file is written first), interrupt it
+    for (let i = 0; i < 300 && !fs.existsSync(OPTS.statePath); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(fs.existsSync(OPTS.statePath), 'lab up never started');
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted/);
+    assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${TEST_PREFIX}-`)), []);
+    assert.ok(!fs.existsSync(OPTS.statePath));
   });
 
   it('lab up examples/multi-tenant: with no policy loaded, every pod reaches every declared port of every other pod', async () => {

@@ -378,6 +378,16 @@ describe('lab: teardown (real kernel)', function () {
     }
   });
 
+  it('an aborted lab up (Ctrl-C) stops at the next step and removes what was built', async () => {
+    const abort = new AbortController();
+    const m = model(Array.from({ length: 8 }, (_, i) => pod('a', `p${i}`, [`10.72.1.${i + 1}`], [[80, TCP]])));
+    const up = labUp(m, { ...OPTS, signal: abort.signal });
+    setTimeout(() => abort.abort(), 50);
+    await assert.rejects(up, /lab up failed, removed what was built: interrupted/);
+    assert.deepEqual(await leftovers(), []);
+    assert.ok(!fs.existsSync(OPTS.statePath));
+  });
+
   it('refuses to build over a lab that is up', async () => {
     await labUp(model([pod('a', 'one', ['10.72.0.1'], [])]), OPTS);
     await assert.rejects(labUp(THREE, OPTS), /already up/);

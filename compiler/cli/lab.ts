@@ -50,11 +50,22 @@ export function register(program: Command): void {
       printWarnings(diagnostics);
       const started = Date.now();
       let state: LabState;
+      // Ctrl-C while building: finish the step at hand, then remove what was built (unless --keep).
+      const abort = new AbortController();
+      const onSignal = (): void => {
+        process.stderr.write('tollgate: lab up: interrupted, stopping\n');
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
-        state = await labUp(model, { ...labOptions(opts.prefix), sources: paths, keepOnFailure: opts.keep });
+        state = await labUp(model, { ...labOptions(opts.prefix), sources: paths, keepOnFailure: opts.keep, signal: abort.signal });
       } catch (err) {
         if ((err as Error).name === 'InputError') throw err;
-        throw new CliError((err as Error).message, 1);
+        throw new CliError((err as Error).message, abort.signal.aborted ? 130 : 1);
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
       }
       process.stdout.write(describe(state));
       process.stderr.write(`tollgate: lab up: ${state.pods.length} pods in ${Date.now() - started} ms (node netns ${state.nodeNetns})\n`);

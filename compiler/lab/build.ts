@@ -34,6 +34,8 @@ export interface UpOptions extends LabOptions {
   sources?: string[];
   /** leave what was built when `up` fails (to debug it); default: remove it all */
   keepOnFailure?: boolean;
+  /** aborting (e.g. on Ctrl-C) stops the build at the next step and removes what was built */
+  signal?: AbortSignal;
 }
 
 async function buildNode(netns: string): Promise<void> {
@@ -118,6 +120,10 @@ function startResponder(p: PodPlan, logDir: string): Promise<number> {
   });
 }
 
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Error('interrupted');
+}
+
 /** Builds the lab; on failure removes everything it made (unless keepOnFailure) and rethrows. */
 export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
   const plan = planLab(model, opts.prefix);
@@ -145,6 +151,7 @@ export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
     const queue = [...plan.pods];
     const builder = async (): Promise<void> => {
       for (let p = queue.shift(); p; p = queue.shift()) {
+        checkAborted(opts.signal);
         const ps: PodState = { ...p, hostIfindex: 0, responderPid: 0 };
         state.pods.push(ps);
         const built = buildPod(plan.nodeNetns, p, owners);
@@ -158,6 +165,7 @@ export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
     const order = new Map(plan.pods.map((p, i) => [p.id, i]));
     state.pods.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     writeState(opts.statePath, state);
+    checkAborted(opts.signal);
     const logDir = path.join(path.dirname(opts.statePath), `${opts.prefix}-logs`);
     // Responders start together: each is its own process, and most of their start-up is node's.
     const pids = await Promise.allSettled(plan.pods.map((p) => startResponder(p, logDir)));
@@ -167,6 +175,7 @@ export async function labUp(model: Model, opts: UpOptions): Promise<LabState> {
     writeState(opts.statePath, state);
     const failed = pids.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    checkAborted(opts.signal);
     return state;
   } catch (err) {
     if (!opts.keepOnFailure) await labDown(opts).catch(() => undefined);
