@@ -6,7 +6,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { PROTO, type Family } from '../model/types';
 import type { Endpoint, Program } from '../ir/types';
-import { compile } from '../pipeline';
+import { compile, type Compiled } from '../pipeline';
 import { getEngine } from '../engines';
 import type { Probe, ProbeResult } from '../engines/types';
 import { addressOf, protocolName } from '../engines/ir';
@@ -116,6 +116,20 @@ export function renderJson(engineName: string, results: ProbeResult[]): string {
   );
 }
 
+/**
+ * The matrix as a library call (what `tollgate matrix --output json` prints, as an object): for conformance
+ * tests and scripts. `probes` as text ("80/TCP") or parsed; none = every declared port.
+ */
+export async function runMatrix(
+  compiled: Compiled,
+  opts: { engine?: string; probes?: (string | ProbeSpec)[]; family?: Family } = {},
+): Promise<{ engine: string; results: ProbeResult[]; pods: Endpoint[]; skipped: Endpoint[] }> {
+  const engine = getEngine(opts.engine ?? 'ir');
+  const specs = (opts.probes ?? []).map((p) => (typeof p === 'string' ? parseProbe(p) : p));
+  const { probes, pods, skipped } = planProbes(compiled.program, opts.family ?? 4, specs);
+  return { engine: engine.name, results: await engine.run(compiled, probes), pods, skipped };
+}
+
 interface MatrixOptions {
   engine: string;
   probe?: ProbeSpec[];
@@ -135,14 +149,13 @@ export function register(program: Command): void {
     .addOption(new Option('--output <form>', 'output form').choices(['table', 'json']).default('table'))
     .addOption(tenantOption())
     .action(async (paths: string[], opts: MatrixOptions) => {
-      const engine = getEngine(opts.engine);
+      getEngine(opts.engine); // an unavailable engine fails before any work
       const compiled = compile(paths, { tenants: opts.tenant, stdin: readStdinIfNeeded(paths) });
       printWarnings(compiled.diagnostics);
-      const { probes, pods, skipped } = planProbes(compiled.program, opts.family, opts.probe ?? []);
+      const { engine, results, pods, skipped } = await runMatrix(compiled, { engine: opts.engine, probes: opts.probe ?? [], family: opts.family });
       if (opts.output === 'table' && skipped.length) {
         process.stderr.write(`tollgate: skipped ${skipped.length} pod${skipped.length === 1 ? '' : 's'} without an IPv${opts.family} address: ${skipped.map((e) => e.id).join(', ')}\n`);
       }
-      const results = await engine.run(compiled, probes);
-      process.stdout.write(opts.output === 'json' ? renderJson(engine.name, results) : renderTable(engine.name, pods, results));
+      process.stdout.write(opts.output === 'json' ? renderJson(engine, results) : renderTable(engine, pods, results));
     });
 }
