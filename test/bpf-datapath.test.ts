@@ -9,7 +9,7 @@ import { craft, TCP } from '../compiler/emit/bpf/packet';
 import { REASON, VERDICT } from '../compiler/emit/bpf/codes';
 import { buildTables, DecisionCeilingError } from '../compiler/emit/bpf/tables';
 import { endpointContents, policyContents } from '../compiler/emit/bpf/serialize';
-import { endpoint, program, rule, tier } from './bpf-fixtures';
+import { arbitraries, chainOf, endpoint, packetOf, program, rule, tier } from './bpf-fixtures';
 import { evaluate } from '../compiler/ir/evaluate';
 import { describeRow, type RunResult } from '../compiler/engines/bpf';
 
@@ -93,59 +93,15 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
   });
 
   it('differential: random policies and packets, the kernel equals evaluate() (fast-check)', async () => {
-    const cidrs = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3/32', '10.200.0.0/14', '0.0.0.0/0', '192.168.0.0/16', 'fd00::/8', 'fd00:1::/32', 'fd00:1::3/128', '::/0'];
-    const addrs = ['10.1.2.3', '10.1.2.4', '10.1.9.9', '10.201.0.1', '10.3.3.3', '192.168.4.4', '8.8.8.8', 'fd00:1::3', 'fd00:1::4', 'fd00:2::1', '2001:db8::1'];
-    const range = fc.oneof(fc.constantFrom({ from: 80, to: 80 }, { from: 443, to: 443 }, { from: 53, to: 53 }, { from: 1000, to: 2000 }, { from: 0, to: 1023 }, { from: 8000, to: 65535 }));
-    const match: fc.Arbitrary<Match> = fc.record({
-      family: fc.constantFrom(4, 6),
-      proto: fc.constantFrom(6, 17, 1, 132, 58),
-      notProto: fc.constantFrom(6, 17),
-      peer: fc.array(fc.constantFrom(...cidrs), { minLength: 1, maxLength: 3 }),
-      notPeer: fc.array(fc.constantFrom(...cidrs), { minLength: 1, maxLength: 2 }),
-      dports: fc.array(range, { minLength: 1, maxLength: 3 }),
-      notDports: fc.array(range, { minLength: 1, maxLength: 2 }),
-      sports: fc.array(range, { minLength: 1, maxLength: 2 }),
-      notSports: fc.array(range, { minLength: 1, maxLength: 1 }),
-      local: fc.array(fc.constantFrom('10.1.2.0/24', '10.9.0.0/16', 'fd00:1::/32', 'fd00:9::/32'), { minLength: 1, maxLength: 2 }),
-      notLocal: fc.array(fc.constantFrom('10.1.2.3/32', '10.9.0.0/16', 'fd00:1::3/128'), { minLength: 1, maxLength: 1 }),
-      icmp: fc.record({ type: fc.constantFrom(0, 8, 128), code: fc.option(fc.constantFrom(0, 1), { nil: undefined }) }, { requiredKeys: ['type'] }),
-      notIcmp: fc.record({ type: fc.constantFrom(0, 8, 128), code: fc.option(fc.constantFrom(0, 1), { nil: undefined }) }, { requiredKeys: ['type'] }),
-    }, { requiredKeys: [] }).map((m) => {
-      // mostly what the IR says (ICMP matches with an ICMP protocol, ports with a port protocol), and now and
-      // then the odd combination as it is, which the evaluator decides too
-      const out: Match = { ...m };
-      for (const k of ['icmp', 'notIcmp'] as const) if (out[k] && out[k]!.code === undefined) delete out[k]!.code;
-      const odd = (m.peer?.length ?? 0) === 3;
-      if (!odd && (out.icmp || out.notIcmp)) { delete out.dports; delete out.notDports; delete out.sports; delete out.notSports; out.proto = out.family === 6 ? 58 : 1; }
-      if (!odd && (out.dports || out.notDports || out.sports || out.notSports) && ![6, 17, 132].includes(out.proto ?? 0)) out.proto = 6;
-      return out;
-    });
-    const action = fc.constantFrom<Action>('Allow', 'Deny', 'Pass', 'Log', 'Allow', 'Deny');
-    const tiers = fc.array(fc.record({ rules: fc.array(fc.tuple(action, match), { maxLength: 6 }), end: fc.constantFrom<'Allow' | 'Deny' | 'Pass'>('Allow', 'Deny', 'Pass') }), { maxLength: 3 });
-    const pkt = fc.record({
-      peer: fc.constantFrom(...addrs),
-      proto: fc.constantFrom(6, 17, 1, 58, 132, 47),
-      sport: fc.constantFrom(53, 80, 1500, 40000),
-      dport: fc.constantFrom(53, 80, 443, 1500, 9000, 22),
-      icmpType: fc.constantFrom(0, 8, 128, 3),
-      icmpCode: fc.constantFrom(0, 1),
-    });
+    const { tiers, pkt } = arbitraries();
     await fc.assert(fc.asyncProperty(tiers, fc.array(pkt, { minLength: 10, maxLength: 25 }), async (ts, pkts) => {
-      let n = 0;
-      const chain: TierChain[] = ts.map((t, i) => tier(`t${i}`, t.rules.map(([a, m]) => rule(`r${n++}`, a, m)), t.end));
+      const chain = chainOf(ts);
       const p = program(endpoint('ns/x', ['10.1.2.3', 'fd00:1::3'], chain, chain));
       const h = await BpfHarness.open(p);
       try {
         for (const k of pkts) {
           for (const dir of ['ingress', 'egress'] as const) {
-            const v6 = k.peer.includes(':');
-            const local = v6 ? 'fd00:1::3' : '10.1.2.3';
-            const proto = k.proto === 1 && v6 ? 58 : k.proto === 58 && !v6 ? 1 : k.proto;
-            const icmp = proto === 1 || proto === 58;
-            const packet: Packet = {
-              src: dir === 'ingress' ? k.peer : local, dst: dir === 'ingress' ? local : k.peer, proto,
-              ...(icmp ? { icmpType: k.icmpType, icmpCode: k.icmpCode } : [6, 17, 132].includes(proto) ? { sport: k.sport, dport: k.dport } : {}),
-            };
+            const packet = packetOf(k, dir);
             h.clearConntrack();
             const r = await h.run(dir, craft(packet));
             assert.deepEqual(kernelDecision(h, p, r), irDecision(p, 0, dir, packet), `${dir} ${JSON.stringify(packet)}\nchain ${JSON.stringify(chain)}`);
