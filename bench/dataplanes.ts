@@ -1,12 +1,13 @@
 // The dataplanes a benchmark compares, each loaded from the same IR Program into a node netns.
 //   none             no rules at all
-//   iptables-legacy  flat iptables rules through iptables-legacy-restore
+//   iptables-legacy  flat iptables rules through iptables-legacy-restore (and ip6tables-legacy-restore)
 //   iptables-nft     the same flat rules through iptables-nft-restore
 //   ipset            Calico-style chains with ipsets, through iptables-legacy-restore
 //   nftables         the nftables ruleset with sets
-//   tollgate         Tollgate's BPF programs, through the hook in bench/hook.ts (absent until the loader lands)
+//   tollgate         Tollgate's BPF programs, through the hook in bench/hook.ts, or until it exists the BPF
+//                    engine's harness attached with attachTc (bench/adapters/harness-traffic.ts)
 import type { Program } from '../compiler/ir/types';
-import { emitIptables, emitNftables } from '../compiler/emit/iptables';
+import { emitIp6tables, emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { inNs } from './netlab';
 import { tollgateHook } from './hook';
 import { harnessTraffic } from './adapters/harness-traffic';
@@ -48,7 +49,10 @@ export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: str
     case 'iptables-legacy':
     case 'iptables-nft': {
       const out = emitIptables(program, { style: 'flat', prefix: BENCH_PREFIX, comments: false });
+      const out6 = emitIp6tables(program, { style: 'flat', prefix: BENCH_PREFIX, comments: false });
+      const six = dp.replace('iptables', 'ip6tables');
       inNs(nodeNs, `${dp}-restore`, [], out.rules);
+      inNs(nodeNs, `${six}-restore`, [], out6.rules);
       return {
         dataplane: dp,
         loadMs: ms(),
@@ -56,15 +60,19 @@ export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: str
         setEntries: 0,
         unload: async () => {
           inNs(nodeNs, `${dp}-restore`, [], '*filter\nCOMMIT\n');
+          inNs(nodeNs, `${six}-restore`, [], '*filter\nCOMMIT\n');
           if (dp === 'iptables-nft') inNs(nodeNs, 'nft', ['flush', 'ruleset']);
         },
       };
     }
     case 'ipset': {
       const out = emitIptables(program, { style: 'calico', prefix: BENCH_PREFIX, comments: false });
-      if (out.ipsets) inNs(nodeNs, 'ipset', ['restore'], out.ipsets);
+      const out6 = emitIp6tables(program, { style: 'calico', prefix: BENCH_PREFIX, comments: false });
+      const ipsets = out.ipsets + out6.ipsets;
+      if (ipsets) inNs(nodeNs, 'ipset', ['restore'], ipsets);
       inNs(nodeNs, 'iptables-legacy-restore', [], out.rules);
-      const entries = out.ipsets.split('\n').filter((l) => l.startsWith('add ')).length;
+      inNs(nodeNs, 'ip6tables-legacy-restore', [], out6.rules);
+      const entries = ipsets.split('\n').filter((l) => l.startsWith('add ')).length;
       return {
         dataplane: dp,
         loadMs: ms(),
@@ -72,7 +80,8 @@ export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: str
         setEntries: entries,
         unload: async () => {
           inNs(nodeNs, 'iptables-legacy-restore', [], '*filter\nCOMMIT\n');
-          for (const s of out.sets) inNs(nodeNs, 'ipset', ['destroy', s]);
+          inNs(nodeNs, 'ip6tables-legacy-restore', [], '*filter\nCOMMIT\n');
+          for (const s of [...out.sets, ...out6.sets]) inNs(nodeNs, 'ipset', ['destroy', s]);
         },
       };
     }
