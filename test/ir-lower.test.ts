@@ -1,0 +1,62 @@
+// Lowering: tier order and kinds, stable rule ids and sources, splits, local-side constraints, plain data.
+import { strict as assert } from 'assert';
+import { PROTO } from '../compiler/model/types';
+import type { Endpoint } from '../compiler/ir/types';
+import { anp, arule, cnp, crule, e2eWorld, entity, gnp, knp, krule, lower, sel, tcp, tier } from './ir-support';
+
+const ep = (eps: Endpoint[], id: string): Endpoint => eps.find((e) => e.id === id)!;
+
+describe('IR lowering', () => {
+  it('tiers in order: admin, Calico tiers by order then name (default among them), baseline', () => {
+    const m = e2eWorld();
+    m.tiers.push(tier('b-late', undefined), tier('a-late', undefined), tier('early', 5), tier('after-default', 2_000_000));
+    for (const t of ['b-late', 'a-late', 'early', 'after-default']) m.calicoPolicies.push(gnp(`${t}.p`, { tier: t, ingress: [crule('Pass')] }));
+    m.networkPolicies.push(knp('x/np', sel(), { ingress: [krule()] }));
+    m.adminPolicies.push(anp('adm', 3, {}, { ingress: [arule('Pass', [{ kind: 'networks', cidrs: ['0.0.0.0/0'] }])] }));
+    m.baselinePolicy = anp('default', 0, {}, { ingress: [arule('Deny', [{ kind: 'networks', cidrs: ['0.0.0.0/0'] }])] }, 'BaselineAdminNetworkPolicy');
+    const p = lower(m);
+    const chain = ep(p.endpoints, 'x/a').ingress;
+    assert.deepEqual(chain.tiers.map((t) => `${t.name}:${t.kind}:${t.end.action}`), [
+      'adminnetworkpolicy:admin:Pass', 'early:calico:Deny', 'default:default:Deny', 'after-default:calico:Deny', 'a-late:calico:Deny', 'b-late:calico:Deny', 'baselineadminnetworkpolicy:baseline:Pass',
+    ]);
+    // y/a is selected by no NetworkPolicy: no default tier for it
+    assert.ok(!ep(p.endpoints, 'y/a').ingress.tiers.some((t) => t.name === 'default'));
+    // egress: nothing selects anything
+    assert.equal(ep(p.endpoints, 'x/a').egress.tiers.length, 0);
+  });
+
+  it('rule ids and sources lead back to the object and rule index; splits get #n', () => {
+    const m = e2eWorld();
+    m.networkPolicies.push(knp('x/allow-web', sel({ pod: 'a' }), { ingress: [krule([{ kind: 'pods', podSelector: sel() }]), krule(undefined, [tcp(80), { protocol: PROTO.UDP, port: { kind: 'range', from: 53, to: 53 } }])] }));
+    m.calicoPolicies.push(cnp('x/cal', { order: 5, ingress: [crule('Deny', { source: entity({ nets: ['192.0.2.0/24'] }) })] }));
+    m.adminPolicies.push(anp('deny-cross', 1, { ns: sel({ ns: 'x' }) }, { ingress: [arule('Deny', [{ kind: 'networks', cidrs: ['198.51.100.0/24'] }], undefined, 'deny-b')] }));
+    const rules = ep(lower(m).endpoints, 'x/a').ingress.tiers.flatMap((t) => t.rules);
+    assert.deepEqual(rules.map((r) => r.id), ['anp/deny-cross/ingress/0', 'cnp/x/cal/ingress/0', 'knp/x/allow-web/ingress/0', 'knp/x/allow-web/ingress/1#0', 'knp/x/allow-web/ingress/1#1']);
+    assert.deepEqual(rules[0].source, { kind: 'AdminNetworkPolicy', name: 'deny-cross', direction: 'ingress', index: 0, ruleName: 'deny-b', file: 'test.yaml', line: 1 });
+    assert.deepEqual(rules[1].source.kind, 'CalicoNetworkPolicy');
+    assert.deepEqual(rules[3].match, { proto: PROTO.TCP, dports: [{ from: 80, to: 80 }] });
+    assert.deepEqual(rules[4].match, { proto: PROTO.UDP, dports: [{ from: 53, to: 53 }] });
+    assert.deepEqual(rules[2].match.peer, ['10.0.1.1/32', '10.0.1.2/31', 'fd00::1:1/128', 'fd00::1:2/127']);
+  });
+
+  it('Calico local-side constraints (destination.nets on ingress) become local/notLocal for the endpoint', () => {
+    const m = e2eWorld();
+    m.calicoPolicies.push(gnp('local', { ingress: [crule('Allow', { destination: entity({ nets: ['10.0.0.0/8'] }) }), crule('Allow', { destination: entity({ notNets: ['fd00::/16'] }) })] }));
+    const rules = ep(lower(m).endpoints, 'x/a').ingress.tiers[0].rules;
+    assert.deepEqual(rules[0].match, { local: ['10.0.1.1/32'] });
+    assert.deepEqual(rules[1].match, { notLocal: ['fd00::1:1/128'] });
+  });
+
+  it('the program is plain data: a JSON round trip is the identity', () => {
+    const m = e2eWorld();
+    m.networkPolicies.push(knp('x/np', sel(), { ingress: [krule([{ kind: 'ipBlock', cidr: '10.0.0.0/8', except: ['10.0.2.0/24'] }], [tcp('serve-80-tcp')])] }));
+    const p = lower(m);
+    assert.deepEqual(JSON.parse(JSON.stringify(p)), p);
+    // ipBlock 10/8 except 10.0.2.0/24, as the minimal prefix cover; the named port resolved on x/a itself
+    assert.deepEqual(ep(p.endpoints, 'x/a').ingress.tiers[0].rules[0].match, {
+      proto: PROTO.TCP,
+      dports: [{ from: 80, to: 80 }],
+      peer: ['10.0.0.0/23', '10.0.3.0/24', '10.0.4.0/22', '10.0.8.0/21', '10.0.16.0/20', '10.0.32.0/19', '10.0.64.0/18', '10.0.128.0/17', '10.1.0.0/16', '10.2.0.0/15', '10.4.0.0/14', '10.8.0.0/13', '10.16.0.0/12', '10.32.0.0/11', '10.64.0.0/10', '10.128.0.0/9'],
+    });
+  });
+});
