@@ -382,6 +382,25 @@ int tgd_unchecked(struct __sk_buff *skb)
     assert.ok(d.after <= 20, `no echo more than 20 ms after the switch (${d.after} ms)`);
   });
 
+  it('maps-only updates also drop and add interfaces (a new interface gets a program instance over the same maps)', async function () {
+    const only = await load(policy(tcp('allow-8080', 8080)), { ...SCOPE, ifaceMap: { 'ns/a': IF_A } });
+    assert.equal(only.mode, 'maps-only');
+    assert.deepEqual(only.skipped, ['ns/b']);
+    assert.deepEqual(await tollgateFilters(IF_B), [], "b's filters are gone");
+    assert.equal((await tollgateFilters(IF_A)).length, 2);
+    assert.equal(probe(9090), true, 'nothing enforces for b');
+    const both = await load(policy(tcp('allow-8080', 8080)), OPTS);
+    assert.equal(both.mode, 'maps-only');
+    assert.equal(both.clang, 'not-needed');
+    assert.equal(both.verified, true, 'the new interface needed a program instance (verifier, no clang)');
+    assert.equal((await tollgateFilters(IF_B)).length, 2);
+    assert.equal(probe(9090), false, "b's policy enforces again");
+    assert.equal(probe(8080), true);
+    const st = await status(SCOPE);
+    assert.ok(st.attachments.every((a) => a.present), JSON.stringify(st.attachments));
+    assert.equal(st.attachments.length, 4);
+  });
+
   it('unload leaves nothing: no filters, no qdisc, no pins, no state; and repeats', async function () {
     const r = await unload(SCOPE);
     assert.equal(r.hadState, true);
