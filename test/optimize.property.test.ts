@@ -85,24 +85,37 @@ function sameDecision(a: ReturnType<typeof evaluate>, b: ReturnType<typeof evalu
 }
 
 describe('optimize: never changes a verdict (property)', () => {
+  const programProperty = (opt: (p: Program) => Program, stats: { removed: number; total: number }) =>
+    fc.property(fc.array(tierArb, { maxLength: 4 }), fc.array(tierArb, { maxLength: 3 }), fc.array(packet, { minLength: 1, maxLength: 25 }), (ing, egr, packets) => {
+      const ep: Endpoint = { id: 'n/p', namespace: 'n', name: 'p', ips: ['10.0.0.1', 'fd00::1'], labels: {}, ports: [], ingress: toChain(ing, 'in'), egress: toChain(egr, 'out') };
+      const before: Program = { version: 1, endpoints: [ep] };
+      const after = opt(before);
+      const count = (p: Program): number => p.endpoints[0].ingress.tiers.concat(p.endpoints[0].egress.tiers).reduce((n, t) => n + t.rules.length, 0);
+      stats.total += count(before);
+      stats.removed += count(before) - count(after);
+      for (const pkt of packets)
+        for (const dir of ['ingress', 'egress'] as const) sameDecision(evaluate(ep, dir, pkt), evaluate(after.endpoints[0], dir, pkt), `${dir} ${JSON.stringify(pkt)}`);
+    });
+
+  it('the property catches a wrong optimizer (one that drops the first Deny rule it sees)', () => {
+    const broken = (p: Program): Program => {
+      const q = optimize(p);
+      const ep = q.endpoints[0];
+      const tiers = ep.ingress.tiers.map((t) => {
+        const i = t.rules.findIndex((r) => r.action === 'Deny');
+        return i < 0 ? t : { ...t, rules: t.rules.filter((_r, j) => j !== i) };
+      });
+      return { ...q, endpoints: [{ ...ep, ingress: { tiers } }] };
+    };
+    const res = fc.check(programProperty(broken, { removed: 0, total: 0 }), { numRuns: 1500 });
+    assert.equal(res.failed, true);
+  });
+
   it('random programs, random packets: same verdict, same deciding rule or default', () => {
-    let removed = 0;
-    let total = 0;
-    fc.assert(
-      fc.property(fc.array(tierArb, { maxLength: 4 }), fc.array(tierArb, { maxLength: 3 }), fc.array(packet, { minLength: 1, maxLength: 25 }), (ing, egr, packets) => {
-        const ep: Endpoint = { id: 'n/p', namespace: 'n', name: 'p', ips: ['10.0.0.1', 'fd00::1'], labels: {}, ports: [], ingress: toChain(ing, 'in'), egress: toChain(egr, 'out') };
-        const before: Program = { version: 1, endpoints: [ep] };
-        const after = optimize(before);
-        const count = (p: Program): number => p.endpoints[0].ingress.tiers.concat(p.endpoints[0].egress.tiers).reduce((n, t) => n + t.rules.length, 0);
-        total += count(before);
-        removed += count(before) - count(after);
-        for (const pkt of packets)
-          for (const dir of ['ingress', 'egress'] as const) sameDecision(evaluate(ep, dir, pkt), evaluate(after.endpoints[0], dir, pkt), `${dir} ${JSON.stringify(pkt)}`);
-      }),
-      { numRuns: 1500 },
-    );
+    const stats = { removed: 0, total: 0 };
+    fc.assert(programProperty(optimize, stats), { numRuns: 1500 });
     // the property is not vacuous: the optimizer did remove rules along the way
-    assert.ok(removed > total / 20, `removed ${removed} of ${total}`);
+    assert.ok(stats.removed > stats.total / 20, `removed ${stats.removed} of ${stats.total}`);
   });
 
   it('random models (NetworkPolicy, Calico tiers, ANP/BANP) over the e2e pods: same verdicts after lowering + optimize', () => {

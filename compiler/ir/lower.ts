@@ -165,7 +165,7 @@ function lowerK8sPolicy(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPo
 function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy, rule: K8sRule): Piece[] {
   // Peer addresses: from/to absent or empty = every address. ipBlock = cidr minus except, any address (pods too).
   const { peer, peerPods } = r.memo('knp-peer', rule, () => {
-    if (!rule.peers) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
+    if (!rule.peers || rule.peers.length === 0) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
     const peerPods: Pod[] = [];
     let set: IpSet = fromCidrs([]);
     for (const p of rule.peers) {
@@ -178,7 +178,7 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
     }
     return { peer: set as IpSet | undefined, peerPods };
   });
-  if (!rule.ports) return [{ match: withPeer({}, peer) }];
+  if (!rule.ports || rule.ports.length === 0) return [{ match: withPeer({}, peer) }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
     const base: Match = { proto: port.protocol };
@@ -391,7 +391,7 @@ function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[
     }
     return { peer, peerPods };
   });
-  if (!rule.ports) return [{ match: { peer: cidrsOf(peer) } }];
+  if (!rule.ports || rule.ports.length === 0) return [{ match: { peer: cidrsOf(peer) } }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
     if (port.kind === 'number') pieces.push({ match: { proto: port.protocol, dports: [{ from: port.port, to: port.port }], peer: cidrsOf(peer) } });

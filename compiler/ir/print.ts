@@ -44,7 +44,8 @@ function renderTier(t: TierChain): string[] {
 
 function renderChain(dir: string, c: Chain): string[] {
   if (c.tiers.length === 0) return [`  ${dir}: no policy selects the pod: allow`];
-  return [`  ${dir}:`, ...c.tiers.flatMap(renderTier), '    (nothing decided: allow)'];
+  const last = c.tiers[c.tiers.length - 1];
+  return [`  ${dir}:`, ...c.tiers.flatMap(renderTier), ...(last.end.action === 'Pass' ? ['    (nothing decided: allow)'] : [])];
 }
 
 export function renderEndpoint(e: Endpoint): string {
