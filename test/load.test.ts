@@ -401,6 +401,30 @@ int tgd_unchecked(struct __sk_buff *skb)
     assert.equal(st.attachments.length, 4);
   });
 
+  it('one load at a time per scope: a live lock holder refuses, a dead one is taken over', async function () {
+    const lock = `${scopePaths(SCOPE).statePath}.lock`;
+    const holder = spawn('sleep', ['10'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(lock, String(holder.pid));
+      let err: unknown;
+      try {
+        await load(policy(tcp('allow-9090', 9090)), OPTS);
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof LoadError, String(err));
+      assert.match((err as Error).message, new RegExp(`another tollgate load or unload \\(pid ${holder.pid}\\)`));
+      assert.equal(probe(9090), false, 'nothing changed');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    const dead = spawnSync('true').pid;
+    fs.writeFileSync(lock, String(dead));
+    const r = await load(policy(tcp('allow-8080', 8080)), OPTS);
+    assert.equal(r.mode, 'maps-only');
+    assert.equal(fs.existsSync(lock), false, 'released');
+  });
+
   it('unload leaves nothing: no filters, no qdisc, no pins, no state; and repeats', async function () {
     const r = await unload(SCOPE);
     assert.equal(r.hadState, true);

@@ -358,16 +358,47 @@ function describeErr(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * One load/unload at a time per scope: a lock file next to the state, holding the owner's pid. A lock whose
+ * owner is dead is taken over, and then `crashed` is true (its half-written entries are purged).
+ */
+function acquireLock(statePath: string): { release: () => void; crashed: boolean } {
+  const lock = `${statePath}.lock`;
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  let crashed = false;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(lock, 'wx');
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return { release: () => fs.rmSync(lock, { force: true }), crashed };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(lock, 'utf8').trim());
+      if (owner > 0 && owner !== process.pid && fs.existsSync(`/proc/${owner}`)) {
+        throw new LoadError(`another tollgate load or unload (pid ${owner}) is working on this scope (${lock}); nothing was changed, try again when it is done`);
+      }
+      crashed = true;
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  throw new LoadError(`could not take the lock ${lock}`);
+}
+
 export async function load(program: Program, opts: LoadOptions = {}): Promise<LoadReport> {
   const t0 = process.hrtime.bigint();
   ensureBpffs();
   const paths = scopePaths(opts);
-  const old = readLoadState(paths.statePath);
-  const p = prepare(program, old, opts);
-  const tablesMs = ms(t0);
-  const mapsOnly = !!old && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
-  const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
-  return report;
+  const lock = acquireLock(paths.statePath);
+  try {
+    const old = readLoadState(paths.statePath);
+    const p = prepare(program, old, opts);
+    const tablesMs = ms(t0);
+    const mapsOnly = !!old && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
+    return mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs, lock.crashed) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
+  } finally {
+    lock.release();
+  }
 }
 
 function makeState(p: Prepared, paths: LoadPaths, opts: LoadOptions, o: { objectPath: string; mapsDir: string; conntrackPin: string; attachments: Attachment[] }): LoadState {
@@ -443,7 +474,7 @@ function groupByIf(atts: Attachment[]): Map<string, Attachment[]> {
   return m;
 }
 
-async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number): Promise<LoadReport> {
+async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number, crashed: boolean): Promise<LoadReport> {
   const tw = process.hrtime.bigint();
   const maps = openPinnedMaps(old.mapsDir);
   const names = policyMapNames(p.shape);
@@ -454,8 +485,8 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
   let instance: BpfObject | undefined;
   let verifierMs: number | undefined;
   try {
-    // entries of neither the live generation nor this one are leftovers of a crashed load
-    purge(maps, names, (id) => !liveIds.has(id));
+    // after a crashed load, entries of neither the live generation nor this one are its leftovers
+    if (crashed) purge(maps, names, (id) => !liveIds.has(id));
     await writeContents(maps, p.contents);
     // only the rows this generation uses: the others are never counted into before the next zeroing
     await zeroCounters(maps.get('tg_counters')!, p.ruleBase, p.rules.length);
@@ -670,6 +701,15 @@ export interface UnloadReport {
 
 export async function unload(opts: ScopeOptions = {}): Promise<UnloadReport> {
   const paths = scopePaths(opts);
+  const lock = acquireLock(paths.statePath);
+  try {
+    return await unloadLocked(paths);
+  } finally {
+    lock.release();
+  }
+}
+
+async function unloadLocked(paths: LoadPaths): Promise<UnloadReport> {
   const s = readLoadState(paths.statePath);
   const notes: string[] = [];
   const detached: { ifname: string; hook: string }[] = [];
