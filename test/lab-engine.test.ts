@@ -7,7 +7,8 @@ import type { Chain, Endpoint, Program } from '../compiler/ir/types';
 import type { Compiled } from '../compiler/pipeline';
 import type { Probe } from '../compiler/engines/types';
 import { createNetnsEngine } from '../compiler/engines/netns';
-import { labDown, labOptions, labUp } from '../compiler/lab';
+import { probeResult } from '../compiler/engines/ir';
+import { labDown, labOptions, labStatus, labUp, runProbes } from '../compiler/lab';
 import { run } from '../compiler/lab/run';
 import { model, pod, TEST_PREFIX } from './lab-support';
 
@@ -138,9 +139,29 @@ describe('netns engine (real kernel, 6 pods)', function () {
       ];
       const out = await createNetnsEngine({ lab: OPTS }).run(compiled(), probes);
       assert.match(out[0].note ?? '', /not probed: kube-system\/node-agent has no netns in the lab \(hostNetwork/);
-      assert.equal(out[0].allowed, false); // the IR: alpha/web admits only alpha/client
-      assert.equal(out[1].allowed, true);
       assert.match(out[1].note ?? '', /not probed/);
+      // the answer is the ir engine's, verdicts and texts alike
+      out.forEach((r, i) => {
+        const ir = probeResult(compiled().program, probes[i]);
+        assert.deepEqual([r.allowed, r.egress, r.ingress], [ir.allowed, ir.egress, ir.ingress]);
+      });
+    });
+
+    it('probes leave from source port 40000, as the other engines\' packets do (Calico source.ports rules see it)', async () => {
+      const rule = ['FORWARD', '-p', 'tcp', '--sport', '40000', '-d', '10.73.1.2', '-m', 'comment', '--comment', 'tgl-sport', '-j', 'DROP'];
+      await run('ip', ['netns', 'exec', NODE, 'iptables', '-I', ...rule]);
+      try {
+        const probe: Probe = { from: 'alpha/client', to: 'beta/worker', port: 8080, protocol: TCP, family: 4 };
+        const [r] = await createNetnsEngine({ lab: OPTS, timeoutMs: 300 }).run(compiled(), [probe]);
+        assert.equal(r.allowed, false);
+        assert.match(r.note ?? '', /no reply within the timeout/);
+        // the same flow from an ephemeral port passes: it was the source port that matched
+        const state = (await labStatus(OPTS)).state!;
+        const [o] = await runProbes(state, [{ from: 'alpha/client', to: 'beta/worker', addr: '10.73.1.2', port: 8080, protocol: 'tcp' }]);
+        assert.equal(o.status, 'ok');
+      } finally {
+        await run('ip', ['netns', 'exec', NODE, 'iptables', '-D', ...rule]);
+      }
     });
 
     it('with no dataplane enforcing, reports every flow the IR denies as a MISMATCH (allowed by real traffic)', async () => {

@@ -4,44 +4,15 @@
 // in the dataplane (or in the IR), never something to hide.
 import { PROTO } from '../model/types';
 import type { Family } from '../model/types';
-import type { Decision, Packet, Program } from '../ir/types';
-import { evaluateConnection } from '../ir/evaluate';
+import { probeResult, protocolName, PROBE_SPORT } from './ir';
 import type { Compiled } from '../pipeline';
 import { labOptions, labStatus, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
-import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
+import type { Engine, Probe, ProbeResult } from './types';
 
-export function protocolName(p: number): string {
-  switch (p) {
-    case PROTO.TCP:
-      return 'TCP';
-    case PROTO.UDP:
-      return 'UDP';
-    case PROTO.SCTP:
-      return 'SCTP';
-    case PROTO.ICMP:
-      return 'ICMP';
-    case PROTO.ICMPv6:
-      return 'ICMPv6';
-    default:
-      return String(p);
-  }
-}
+export { protocolName };
 
-// ---------------------------------------------------------------------------------------------------------
-// The IR side: the reference evaluator names what decided each direction.
-
-interface Verdicts {
-  egress: DirectionResult;
-  ingress: DirectionResult;
-}
-
-function irVerdicts(program: Program, from: string, to: string, packet: Packet): Verdicts {
-  const r = evaluateConnection(program, packet);
-  // A side the program has no endpoint for takes no part (as in evaluateConnection): it allows.
-  const side = (d: Decision | undefined, id: string): DirectionResult =>
-    d ? { allowed: d.allowed, decidedBy: d.decidedBy } : { allowed: true, decidedBy: `${id} is not an endpoint of the program: no policy applies` };
-  return { egress: side(r.egress, from), ingress: side(r.ingress, to) };
-}
+// The IR side is the ir engine's own answer for the same probe (same packet, source port PROBE_SPORT), so the
+// egress/ingress verdicts and texts are exactly those of `matrix --engine ir`.
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -73,18 +44,18 @@ export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
       const pods = new Map(state.pods.map((p) => [p.id, p]));
       const requests: ProbeRequest[] = [];
       const reqIndex = new Map<string, number>();
-      type Plan = { probe: Probe; packet?: Packet; req?: number; why?: string };
-      // The IR's packet uses the model's addresses (a host-network pod has some, but no netns in the lab).
+      type Plan = { probe: Probe; ir: ProbeResult; req?: number; why?: string };
+      // Addresses come from the model (a host-network pod has some, but no netns in the lab).
       const modelPods = new Map(compiled.model.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
       const modelAddr = (id: string, family: Family): string | undefined =>
         modelPods.get(id)?.ips.find((a) => (family === 6) === a.includes(':')) ?? (pods.get(id) ? addressOf(pods.get(id)!, family) : undefined);
       const plans: Plan[] = probes.map((probe) => {
+        const ir = probeResult(compiled.program, probe);
         const sa = modelAddr(probe.from, probe.family);
         const da = modelAddr(probe.to, probe.family);
-        if (!sa || !da) return { probe, why: `not probed: ${!sa ? probe.from : probe.to} has no IPv${probe.family} address` };
-        const packet: Packet = { src: sa, dst: da, proto: probe.protocol, dport: probe.port };
+        if (!sa || !da) return { probe, ir, why: `not probed: ${!sa ? probe.from : probe.to} has no IPv${probe.family} address` };
         const unplaced = [probe.from, probe.to].find((id) => skipped.has(id));
-        if (unplaced) return { probe, packet, why: `not probed: ${unplaced} has no netns in the lab (${skipped.get(unplaced)})` };
+        if (unplaced) return { probe, ir, why: `not probed: ${unplaced} has no netns in the lab (${skipped.get(unplaced)})` };
         for (const [id, a] of [[probe.from, sa], [probe.to, da]] as const) {
           const p = pods.get(id)!;
           if (![...p.ipv4, ...p.ipv6].includes(a)) {
@@ -92,7 +63,7 @@ export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
           }
         }
         if (probe.protocol !== PROTO.TCP && probe.protocol !== PROTO.UDP) {
-          return { probe, packet, why: `not probed: the lab sends only TCP and UDP (${protocolName(probe.protocol)} has no probe here)` };
+          return { probe, ir, why: `not probed: the lab sends only TCP and UDP (${protocolName(probe.protocol)} has no probe here)` };
         }
         const protocol = probe.protocol === PROTO.TCP ? 'tcp' : 'udp';
         const key = `${probe.from}|${probe.to}|${da}|${protocol}|${probe.port}`;
@@ -100,28 +71,27 @@ export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
         if (req === undefined) {
           req = requests.length;
           reqIndex.set(key, req);
-          requests.push({ from: probe.from, to: probe.to, addr: da, port: probe.port, protocol });
+          // from the same source port as the other engines' packets: Calico source.ports rules see the same thing
+          requests.push({ from: probe.from, to: probe.to, addr: da, port: probe.port, protocol, sport: PROBE_SPORT });
         }
-        return { probe, packet, req };
+        return { probe, ir, req };
       });
       const outcomes = await runProbes(state, requests, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-      return plans.map(({ probe, packet, req, why }): ProbeResult => {
+      return plans.map(({ probe, ir, req, why }): ProbeResult => {
         const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
-        const ir: Verdicts = packet
-          ? irVerdicts(compiled.program, probe.from, probe.to, packet)
-          : { egress: { allowed: false, decidedBy: why! }, ingress: { allowed: false, decidedBy: why! } };
-        const irAllowed = ir.egress.allowed && ir.ingress.allowed;
-        if (req === undefined) return { ...base, allowed: packet ? irAllowed : false, ...ir, note: why };
+        const verdicts = { egress: ir.egress, ingress: ir.ingress };
+        // not probed: the IR's answer (the contract of ProbeResult.note)
+        if (req === undefined) return { ...base, allowed: ir.allowed, ...verdicts, note: [why, ir.note].filter(Boolean).join('; ') };
         const o = outcomes[req];
         // A refusal (TCP RST, ICMP port unreachable) came back from the destination pod's kernel: the network
         // delivered the packet both ways; only no process listens on the port.
         const allowed = o.status === 'ok' || o.status === 'refused';
         const notes: string[] = [];
         if (o.status !== 'ok') notes.push(`${STATUS_WORDS[o.status]}${o.detail ? ` (${o.detail})` : ''} after ${Math.round(o.ms)} ms`);
-        if (allowed !== irAllowed) {
-          notes.push(`MISMATCH: real traffic was ${allowed ? 'allowed' : 'denied'} but the IR says ${irAllowed ? 'allowed' : 'denied'}`);
+        if (allowed !== ir.allowed) {
+          notes.push(`MISMATCH: real traffic was ${allowed ? 'allowed' : 'denied'} but the IR says ${ir.allowed ? 'allowed' : 'denied'}`);
         }
-        return { ...base, allowed, ...ir, ...(notes.length ? { note: notes.join('; ') } : {}) };
+        return { ...base, allowed, ...verdicts, ...(notes.length ? { note: notes.join('; ') } : {}) };
       });
     },
   };

@@ -22,6 +22,8 @@ export interface ProbeTarget {
   protocol: 'tcp' | 'udp';
   /** the pod expected to answer: the reply must name it */
   pod: string;
+  /** fixed source port (the engines' probe packets use one, and Calico rules can match it); else ephemeral */
+  sport?: number;
 }
 
 export type ProbeStatus = 'ok' | 'refused' | 'timeout' | 'unreachable' | 'bad-reply' | 'error';
@@ -130,12 +132,14 @@ function probeTcp(t: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
     let done = false;
     let buf = '';
-    const sock = net.connect({ host: t.addr, port: t.port });
+    const sock = net.connect({ host: t.addr, port: t.port, ...(t.sport ? { localPort: t.sport } : {}) });
     const finish = (status: ProbeStatus, detail?: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.destroy();
+      // With a fixed source port, close with a reset: no TIME_WAIT, so the next probe can use the same port.
+      if (t.sport && !sock.destroyed && sock.readyState === 'open') sock.resetAndDestroy();
+      else sock.destroy();
       resolve({ key: t.key, status, ms: Number(process.hrtime.bigint() - start) / 1e6, detail });
     };
     const timer = setTimeout(() => finish('timeout', buf ? 'connected, no reply' : undefined), timeoutMs);
@@ -159,7 +163,7 @@ function probeUdp(t: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   const expected = reply(t.pod, 'udp', t.port, nonce);
   return new Promise((resolve) => {
     let done = false;
-    const sock = dgram.createSocket(net.isIPv6(t.addr) ? 'udp6' : 'udp4');
+    const sock = dgram.createSocket({ type: net.isIPv6(t.addr) ? 'udp6' : 'udp4', reuseAddr: true });
     const finish = (status: ProbeStatus, detail?: string): void => {
       if (done) return;
       done = true;
@@ -174,7 +178,10 @@ function probeUdp(t: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
     });
     // A connected UDP socket hears the ICMP port-unreachable as ECONNREFUSED.
     sock.on('error', (err: NodeJS.ErrnoException) => finish(classify(err), err.code));
-    sock.connect(t.port, t.addr, () => sock.send(`tg-probe ${nonce}\n`));
+    const go = (): void => sock.connect(t.port, t.addr, () => sock.send(`tg-probe ${nonce}\n`));
+    // connected sockets on one port each receive only their own peer's replies
+    if (t.sport) sock.bind({ port: t.sport, exclusive: false }, go);
+    else go();
   });
 }
 

@@ -12,6 +12,8 @@ export interface ProbeRequest {
   addr: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** fixed source port; default ephemeral */
+  sport?: number;
 }
 
 export interface ProbeOptions {
@@ -73,7 +75,7 @@ async function probeOnce(state: LabState, requests: ProbeRequest[], opts: ProbeO
     let g = groups.get(src.netns);
     if (!g) groups.set(src.netns, (g = { idx: [], targets: [] }));
     g.idx.push(i);
-    g.targets.push({ key: String(i), addr: r.addr, port: r.port, protocol: r.protocol, pod: r.to });
+    g.targets.push({ key: String(i), addr: r.addr, port: r.port, protocol: r.protocol, pod: r.to, ...(r.sport ? { sport: r.sport } : {}) });
   });
   const results: ProbeOutcome[] = new Array(requests.length);
   const queue = [...groups.entries()];
