@@ -191,10 +191,11 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
       if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
     } else {
       // egress: the name resolves per destination pod; ipBlock peers never match a named port
-      const named = r.memo('knp-named-egress', port, () =>
+      const named = r.memo('knp-named-egress', rule, () => new Map<object, Piece[]>());
+      if (!named.has(port)) named.set(port, 
         groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol)).map((g) => ({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } })),
       );
-      pieces.push(...named);
+      pieces.push(...(named.get(port) ?? []));
     }
   }
   return pieces;
@@ -400,12 +401,13 @@ function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[
       for (const [proto, cps] of byProtocol(resolveNamedPort(pod.ports, port.name))) pieces.push({ match: { proto, dports: ranges(cps), peer: cidrsOf(peer) } });
     } else {
       // egress: per destination pod; networks and nodes peers never match a named port
-      const named = r.memo('anp-named-egress', port, () =>
+      const named = r.memo('anp-named-egress', rule, () => new Map<object, Piece[]>());
+      if (!named.has(port)) named.set(port, 
         groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, port.name)).flatMap((g) =>
           [...byProtocol(g.ports)].map(([proto, cps]) => ({ match: { proto, dports: ranges(cps), peer: toCidrs(podsAddrs(g.pods)) } as Match })),
         ),
       );
-      pieces.push(...named);
+      pieces.push(...(named.get(port) ?? []));
     }
   }
   return pieces;
