@@ -7,7 +7,7 @@ import { compile } from '../compiler/pipeline';
 import { engine as irEngine } from '../compiler/engines/ir';
 import { engine as bpfEngine } from '../compiler/engines/bpf';
 import type { Probe } from '../compiler/engines/types';
-import { discoverCases, loadCase, PROTOCOLS } from './conformance/cases';
+import { discoverCases, loadCase, protocolNumber } from './conformance/cases';
 
 describe('bpf engine equals the ir engine on every conformance case (kernel)', function () {
   this.timeout(600000);
@@ -21,7 +21,7 @@ describe('bpf engine equals the ir engine on every conformance case (kernel)', f
         const key = `${e.probe.port}/${e.probe.protocol}/${family}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        for (const from of c.pods) for (const to of c.pods) if (from !== to) probes.push({ from, to, port: e.probe.port, protocol: PROTOCOLS[e.probe.protocol], family });
+        for (const from of c.pods) for (const to of c.pods) if (from !== to) probes.push({ from, to, port: e.probe.port, protocol: protocolNumber(e.probe, family), family });
       }
       const want = await irEngine.run(compiled, probes);
       const got = await bpfEngine.run(compiled, probes);

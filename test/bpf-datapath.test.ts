@@ -241,6 +241,17 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.deepEqual([r.retval, r.last.reason], [2, REASON.FRAGMENT]);
     r = await h.run('ingress', frag('10.0.0.2'));
     assert.deepEqual([r.retval, r.last.reason], [0, REASON.POLICY]);
+    // IPv4 with 4 bytes of options (IHL 6): the ports are found after them
+    const plain4 = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 1, dport: 80 });
+    const opts4 = Buffer.concat([plain4.subarray(0, 34), Buffer.from([1, 1, 1, 0]), plain4.subarray(34)]);
+    opts4.writeUInt8(0x46, 14);
+    opts4.writeUInt16BE(opts4.length - 14, 16);
+    h.clearConntrack();
+    r = await h.run('ingress', opts4);
+    assert.deepEqual([r.retval, r.last.reason], [0, REASON.POLICY], 'port 80 read past the options');
+    opts4.writeUInt16BE(81, 14 + 24 + 2);
+    r = await h.run('ingress', opts4);
+    assert.deepEqual([r.retval, r.last.reason], [2, REASON.POLICY], 'port 81 read past the options: tier end denies');
     // IPv6 with a hop-by-hop header (8 bytes) before TCP: parsed through
     const plain = craft({ src: 'fd05::1', dst: 'fd00::1', proto: 6, sport: 1, dport: 80 });
     const hbh = Buffer.concat([plain.subarray(0, 54), Buffer.from([6, 0, 1, 4, 0, 0, 0, 0]), plain.subarray(54)]);
@@ -315,6 +326,12 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
       assert.match(e.message, /CalicoNetworkPolicy ns\/ports/);
       return true;
     });
+    // a rule that constrains nothing (k8s `ingress: [{}]`, a Calico catch-all) costs no entry: it is the miss verdict
+    const withCatchAll = program(endpoint('ns/z', ['192.168.0.1'], [tier('t', [...rules.slice(0, 300), rules[300], rule('all', 'Allow', {}, 'catch-all')], 'Deny')]));
+    const without = program(endpoint('ns/z', ['192.168.0.1'], [tier('t', [...rules.slice(0, 300), rules[300]], 'Deny')]));
+    const tc = buildTables(withCatchAll, { maxDecisionsPerEndpoint: 50000 });
+    assert.ok(tc.decisions.length <= buildTables(without).decisions.length, `${tc.decisions.length} entries`);
+    assert.equal(tc.rules[tc.endpoints[0].missRule].ruleId, 'all');
     // one rule with many CIDRs and many ports is ONE decision entry (no C x P)
     const one = program(endpoint('ns/y', ['192.168.0.1'], [tier('t', [rule('many', 'Allow', { peer: rules.slice(0, 300).map((r) => (r.match.peer as string[])[0]), proto: 6, dports: Array.from({ length: 300 }, (_, i) => ({ from: i * 2, to: i * 2 })) })], 'Deny')]));
     const t = buildTables(one);

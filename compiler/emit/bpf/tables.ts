@@ -268,7 +268,11 @@ function emitEndpoint(
   const portC = computeClasses(PORT_WIDTH, portRules, n);
   // Without source-port rules every rule is unconstrained here: one class (0), and no trie entries.
   const sportC = computeClasses(PORT_WIDTH, sportRules, n);
-  const miss = walk(chain, flat, [], ends, def);
+  // Rules that constrain no dimension match every packet of this ep_id: they are folded into the miss verdict
+  // and into every combination's walk instead of being spread over every combination of classes.
+  const everywhere = included.filter((r) => peerC.unconstrained.has(r) && portC.unconstrained.has(r) && sportC.unconstrained.has(r));
+  const constrained = included.filter((r) => !(peerC.unconstrained.has(r) && portC.unconstrained.has(r) && sportC.unconstrained.has(r)));
+  const miss = walk(chain, flat, everywhere, ends, def);
 
   // The bound, before any work: sum over rules of |peer classes| x |port classes| x |sport classes|.
   const size = (d: DimClasses, r: number): number => {
@@ -277,7 +281,7 @@ function emitEndpoint(
   };
   let needed = 0;
   const perPolicy = new Map<string, number>();
-  for (const r of included) {
+  for (const r of constrained) {
     const k = size(peerC, r) * size(portC, r) * size(sportC, r);
     needed += k;
     const name = policyName(flat[r].rule.source);
@@ -294,7 +298,7 @@ function emitEndpoint(
     return c === 'all' ? all(d) : c;
   };
   const combos = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
-  for (const r of included) {
+  for (const r of constrained) {
     const ps = list(peerC, r);
     const qs = list(portC, r);
     const ss = list(sportC, r);
@@ -307,7 +311,7 @@ function emitEndpoint(
   }
   let decisions = 0;
   for (const c of combos.values()) {
-    const w = walk(chain, flat, c.rules, ends, def);
+    const w = walk(chain, flat, everywhere.length ? mergeSorted(c.rules, everywhere) : c.rules, ends, def);
     if (w.rule === miss.rule && w.verdict === miss.verdict) continue;
     t.decisions.push({ epId, peer: c.p, port: c.q, sport: c.s, rule: w.rule, verdict: w.verdict });
     decisions++;
@@ -324,6 +328,14 @@ function emitEndpoint(
     endpoint: ep.id, iface: ep.iface, direction, family, addr, epId, missRule: miss.rule, missVerdict: miss.verdict, flags,
     stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions },
   });
+}
+
+function mergeSorted(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i] < b[j]) ? a[i++] : b[j++]);
+  return out;
 }
 
 export function dirCode(d: Direction): number {
