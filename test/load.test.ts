@@ -252,7 +252,10 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     assert.equal(dec.entries, r.entries.tg_decisions);
   });
 
-  it('single-rule maps-only update latency (10 updates)', async function () {
+  it('single-rule maps-only update latency (10 updates); counters carry over the updates', async function () {
+    const count = async (): Promise<number> => (await status(SCOPE)).counters.find((c) => c.ruleId === 'allow-8080')!.packets;
+    const before = await count();
+    assert.ok(before > 0);
     const times: number[] = [];
     for (let i = 0; i < 10; i++) {
       const rules = [tcp('allow-8080', 8080), tcp('allow-9090', 9090)];
@@ -264,11 +267,14 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     times.sort((a, b) => a - b);
     console.log(`      maps-only update, enforcing: median ${times[5].toFixed(2)} ms, max ${times[9].toFixed(2)} ms`);
     assert.ok(times[5] < 10, `median ${times[5]} ms`);
+    assert.equal(await count(), before, 'the counts of earlier generations are carried, exactly');
     assert.equal(probe(8080), true);
     assert.equal(probe(9090), true);
   });
 
   it('a new object (forced reload, tc replace) keeps the established stream', async function () {
+    const count = async (): Promise<number> => (await status(SCOPE)).counters.find((c) => c.ruleId === 'allow-8080')!.packets;
+    const before = await count();
     stream = await startIn(NS_A, STREAM, 'connected');
     await sleep(200);
     const r = await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), { ...OPTS, forceReload: true });
@@ -284,6 +290,7 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     // only the live generation's maps stay pinned
     assert.deepEqual([...new Set(pinsOf(scopePaths(SCOPE).pinDir).map((p) => p.split('/')[0]))].sort(), [path.basename(st.mapsDir), 'tg_conntrack'].sort());
     assert.equal(probe(9090), true);
+    assert.ok((await count()) >= before + s.sent, 'counters carried into the new object, plus the stream');
   });
 
   it('a failed load (a map too small for its entries) leaves the previous policy enforcing and no new pins', async function () {

@@ -122,7 +122,7 @@ export function renderStatus(s: StatusReport, all: boolean): string {
   out += table(['MAP', 'TYPE', 'ENTRIES', 'MAX', 'FILL'], s.maps.map((m) => [
     m.map, m.type, m.type.endsWith('array') ? '-' : String(m.entries), String(m.maxEntries), m.type.endsWith('array') ? '-' : `${((100 * m.entries) / m.maxEntries).toFixed(1)}%`,
   ]));
-  out += `conntrack: ${s.conntrackEntries} entries\n\ncounters${all ? '' : ' (rules, and defaults that counted)'}:\n`;
+  out += `conntrack: ${s.conntrackEntries} entries\n\ncounters since the first load${all ? '' : ' (rules, and defaults that counted)'}:\n`;
   const rows = s.counters.filter((c) => c.endpoint !== '' && (all || c.kind === 'rule' || c.packets > 0));
   out += table(['INDEX', 'ENDPOINT', 'DIR', 'RULE', 'ACTION', 'PACKETS', 'BYTES'], rows.map((c) => [
     String(c.index), c.endpoint, c.direction, c.ruleId ?? `${c.kind}${c.tier ? ` of ${c.tier}` : ''}`, c.action, String(c.packets), String(c.bytes),

@@ -27,7 +27,7 @@ import {
 } from './native';
 import {
   readLoadState, removeLoadState, scopePaths, writeLoadState,
-  type Attachment, type EndpointRecord, type LoadPaths, type LoadState, type RuleRecord, type ScopeOptions,
+  counterKey, type Attachment, type EndpointRecord, type LoadPaths, type LoadState, type RuleRecord, type ScopeOptions,
 } from './state';
 
 export const IFACE_ANNOTATION = 'tollgate.dev/interface';
@@ -401,13 +401,43 @@ export async function load(program: Program, opts: LoadOptions = {}): Promise<Lo
   }
 }
 
-function makeState(p: Prepared, paths: LoadPaths, opts: LoadOptions, o: { objectPath: string; mapsDir: string; conntrackPin: string; attachments: Attachment[] }): LoadState {
+/** Per-rule packets and bytes, summed over CPUs. */
+function readCounters(m: BpfMap, index: number): { packets: number; bytes: number } {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(index);
+  let packets = 0n;
+  let bytes = 0n;
+  for (const v of m.lookupPerCpu(key) ?? []) {
+    const c = readCounter(v);
+    packets += c.packets;
+    bytes += c.bytes;
+  }
+  return { packets: Number(packets), bytes: Number(bytes) };
+}
+
+/** After the switch: the old generation's counts join the carried totals (by rule id, not index). */
+function carryCounters(old: LoadState | undefined, counters: BpfMap | undefined): Record<string, { packets: number; bytes: number }> {
+  const carried: Record<string, { packets: number; bytes: number }> = { ...(old?.carried ?? {}) };
+  if (!old || !counters) return carried;
+  for (const r of old.rules) {
+    if (r.endpoint === '') continue;
+    const c = readCounters(counters, r.index);
+    if (c.packets === 0 && c.bytes === 0) continue;
+    const k = counterKey(r);
+    const prev = carried[k] ?? { packets: 0, bytes: 0 };
+    carried[k] = { packets: prev.packets + c.packets, bytes: prev.bytes + c.bytes };
+  }
+  return carried;
+}
+
+function makeState(p: Prepared, paths: LoadPaths, opts: LoadOptions, o: { objectPath: string; mapsDir: string; conntrackPin: string; attachments: Attachment[]; carried: Record<string, { packets: number; bytes: number }> }): LoadState {
   const maxId = p.t.endpoints.reduce((m, e) => Math.max(m, e.epId), 0);
   return {
     version: 1, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), pinDir: paths.pinDir, generation: p.gen,
     nextEpId: Math.max(maxId + 1, p.epIdBase), shapeKey: p.key, shape: p.shape, objectPath: o.objectPath,
     mapsDir: o.mapsDir, conntrackPin: o.conntrackPin, ruleBase: p.ruleBase, ruleBankSize: p.bank, attachments: o.attachments,
     endpoints: p.epRecords, rules: p.rules, skipped: p.skipped, sources: opts.sources ?? [], loadedAt: new Date().toISOString(),
+    carried: o.carried,
   };
 }
 
@@ -558,9 +588,10 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
   }
   await new Promise((r) => setTimeout(r, GRACE_MS));
   purge(maps, names, (id) => !newIds.has(id));
+  const carried = carryCounters(old, maps.get('tg_counters'));
   closeAll(maps);
   const all = [...attachments, ...newAtt];
-  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath: old.objectPath, mapsDir: old.mapsDir, conntrackPin: old.conntrackPin, attachments: all }));
+  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath: old.objectPath, mapsDir: old.mapsDir, conntrackPin: old.conntrackPin, attachments: all, carried }));
   return {
     mode: 'maps-only', clang: 'not-needed', verified: instance !== undefined, generation: p.gen, objectPath: old.objectPath,
     endpoints: p.local.map((l) => ({ endpoint: l.ep.id, ifname: l.ifname, ifindex: l.ifindex })), skipped: p.skipped,
@@ -656,9 +687,19 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
   const notes: string[] = [];
   const kept = new Set(done.map(ifKey));
   for (const atts of groupByIf(prev.filter((a) => !kept.has(ifKey(a)))).values()) await detachInterface(atts, opts.netns, notes);
+  let carried = old?.carried ?? {};
+  const oldCounters = path.join(old?.mapsDir ?? '', 'tg_counters');
+  if (old && fs.existsSync(oldCounters)) {
+    const m = BpfMap.openPinned(oldCounters);
+    try {
+      carried = carryCounters(old, m);
+    } finally {
+      m.close();
+    }
+  }
   if (old && old.mapsDir !== mapsDir) rmPins(old.mapsDir);
   obj.close();
-  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath, mapsDir, conntrackPin, attachments: done }));
+  writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath, mapsDir, conntrackPin, attachments: done, carried }));
   return {
     mode: 'new-object', clang, verified: true, generation: p.gen, objectPath,
     endpoints: p.local.map((l) => ({ endpoint: l.ep.id, ifname: l.ifname, ifindex: l.ifindex })), skipped: p.skipped,
@@ -792,16 +833,12 @@ export async function status(opts: ScopeOptions = {}): Promise<StatusReport> {
       if (name === 'tg_conntrack') r.conntrackEntries = entries;
       if (name === 'tg_counters') {
         for (const row of s.rules) {
-          const key = Buffer.alloc(4);
-          key.writeUInt32LE(row.index);
-          let packets = 0n;
-          let bytes = 0n;
-          for (const v of m.lookupPerCpu(key) ?? []) {
-            const c = readCounter(v);
-            packets += c.packets;
-            bytes += c.bytes;
-          }
-          r.counters.push({ index: row.index, endpoint: row.endpoint, direction: row.direction, kind: row.kind, action: row.action, tier: row.tier, ...(row.ruleId ? { ruleId: row.ruleId } : {}), packets: Number(packets), bytes: Number(bytes) });
+          const c = readCounters(m, row.index);
+          const before = s.carried?.[counterKey(row)] ?? { packets: 0, bytes: 0 };
+          r.counters.push({
+            index: row.index, endpoint: row.endpoint, direction: row.direction, kind: row.kind, action: row.action, tier: row.tier,
+            ...(row.ruleId ? { ruleId: row.ruleId } : {}), packets: c.packets + before.packets, bytes: c.bytes + before.bytes,
+          });
         }
       }
     } finally {

@@ -102,6 +102,8 @@ export interface LoadState {
   /** rule indexes of this generation start here (counters alternate between two banks) */
   ruleBase: number;
   ruleBankSize: number;
+  /** counts of earlier generations by counterKey(rule), so status shows totals across updates */
+  carried?: Record<string, { packets: number; bytes: number }>;
   attachments: Attachment[];
   endpoints: EndpointRecord[];
   rules: RuleRecord[];
@@ -140,4 +142,9 @@ export function writeLoadState(file: string, s: LoadState): void {
 
 export function removeLoadState(file: string): void {
   fs.rmSync(file, { force: true });
+}
+
+/** A rule row's identity across generations (its index changes, its id does not). */
+export function counterKey(r: Pick<RuleRecord, 'endpoint' | 'direction' | 'kind' | 'tier' | 'ruleId'>): string {
+  return r.kind === 'rule' && r.ruleId ? `${r.endpoint}|${r.direction}|${r.ruleId}` : `${r.endpoint}|${r.direction}|${r.kind}|${r.tier}`;
 }
