@@ -98,6 +98,34 @@ function costSeries(res: BenchResult, which: 'evenPps' | 'worstPps'): Series[] {
 const n0 = (v: number): string => Math.round(v).toLocaleString('en');
 const cell = (v: number | null | undefined, f: (x: number) => string = n0): string => (v === null || v === undefined ? 'n/a' : f(v));
 
+/** Why a traffic target was missed, from the figures of the same run. */
+export function whyMissed(res: BenchResult): string[] {
+  const out: string[] = [];
+  const fig = (dp: Dataplane, n: number) => res.figures.find((f) => f.dataplane === dp && f.rules === (dp === 'none' ? 0 : n));
+  const base = fig('none', 0);
+  const miss = (r: (typeof RATIO_NAMES)[number]): boolean => {
+    const v = res.ratios[r];
+    const t = TARGETS[r];
+    return v !== null && (t.op === '<=' ? v > t.value : v < t.value);
+  };
+  if (base && miss('traffic_10k_over_baseline')) {
+    const per = res.trials.rules.map((n) => {
+      const f = fig('tollgate', n);
+      return f ? `${n}: ${(f.evenPps / base.evenPps).toFixed(2)}` : `${n}: n/a`;
+    });
+    out.push(`Why traffic_10k_over_baseline is missed: Tollgate over no policy at each N was ${per.join(', ')}. `
+      + 'If these do not fall with N, the gap is the fixed cost of running a tc program per packet (plus sample noise), not the rule count.');
+  }
+  const legacy = fig('iptables-legacy', 10000);
+  if (base && legacy && miss('traffic_10k_over_iptables_legacy')) {
+    out.push(`Why traffic_10k_over_iptables_legacy is missed: in this run iptables-legacy at 10k rules kept ${((legacy.evenPps / base.evenPps) * 100).toFixed(0)}% `
+      + `of the no-policy rate with traffic spread evenly, so even a dataplane at no-policy speed could only reach ${(base.evenPps / legacy.evenPps).toFixed(1)}x; `
+      + `at the worst case (last rule) the ceiling is ${(base.evenPps / legacy.worstPps).toFixed(1)}x`
+      + (res.reference.tollgate_worst_10k_over_iptables_legacy_worst ? ` and Tollgate reached ${res.reference.tollgate_worst_10k_over_iptables_legacy_worst.toFixed(1)}x.` : '.'));
+  }
+  return out;
+}
+
 export function markdown(res: BenchResult, files: { even: string; worst: string }): string {
   const L: string[] = [];
   L.push(`# Tollgate benchmark (${res.trials.name}), ${res.startedAt}`, '');
@@ -116,6 +144,7 @@ export function markdown(res: BenchResult, files: { even: string; worst: string 
     const met = v === null ? `not measured: ${res.reasons[r] ?? ''}` : (t.op === '<=' ? v <= t.value : v >= t.value) ? 'yes' : `no (${t.op === '<=' ? `${(v / t.value).toFixed(2)}x the bound` : `${((v / t.value) * 100).toFixed(0)}% of the target`})`;
     L.push(`| ${r} | ${cell(v, (x) => x.toFixed(3))} | ${t.op} ${t.value} | ${met} |`);
   }
+  for (const w of whyMissed(res)) L.push('', w);
   L.push('', '### The same ratios for the netfilter dataplanes (this run)', '', '| ratio | value |', '|---|---|');
   for (const [k, v] of Object.entries(res.reference)) L.push(`| ${k} | ${cell(v, (x) => x.toFixed(4))} |`);
 
