@@ -398,6 +398,19 @@ int tgd_unchecked(struct __sk_buff *skb)
     assert.deepEqual(await tollgateFilters(IF_B), [], "b's filters are gone");
     assert.equal((await tollgateFilters(IF_A)).length, 2);
     assert.equal(probe(9090), true, 'nothing enforces for b');
+    // adding b fails at its attach: the endpoint flips are undone, b's entries deleted
+    let err: unknown;
+    try {
+      await load(policy(tcp('allow-8080', 8080)), { ...OPTS, failSwitchAt: IF_B });
+    } catch (e) {
+      err = e;
+    }
+    assert.match(String(err), /the switch failed and was rolled back/);
+    const mid = await status(SCOPE);
+    assert.equal(mid.maps.find((m) => m.map === 'tg_endpoints')!.entries, 2, "only a's entries");
+    assert.equal(mid.maps.find((m) => m.map === 'tg_ifaces')!.entries, 1);
+    assert.deepEqual(await tollgateFilters(IF_B), []);
+    assert.equal(probe(9090), true);
     const both = await load(policy(tcp('allow-8080', 8080)), OPTS);
     assert.equal(both.mode, 'maps-only');
     assert.equal(both.clang, 'not-needed');
@@ -408,6 +421,37 @@ int tgd_unchecked(struct __sk_buff *skb)
     const st = await status(SCOPE);
     assert.ok(st.attachments.every((a) => a.present), JSON.stringify(st.attachments));
     assert.equal(st.attachments.length, 4);
+  });
+
+  it('a switch that fails half way puts the previous program back where the new one was attached', async function () {
+    const paths = scopePaths(SCOPE);
+    const before = readLoadState(paths.statePath)!;
+    const pinsBefore = pinsOf(paths.pinDir);
+    assert.equal(probe(8080), true);
+    // the new policy would also stop a's egress to 8080; a is switched first, then the switch fails at b
+    const next = policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090));
+    next.endpoints[0].egress.tiers.push(tier('default', [], 'Deny', 'default'));
+    let err: unknown;
+    try {
+      await load(next, { ...OPTS, forceReload: true, failSwitchAt: IF_B });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof LoadError, String(err));
+    assert.match((err as Error).message, /the switch failed and was rolled back \(the previous policy is enforcing\): injected failure at tgdb/);
+    assert.deepEqual(pinsOf(paths.pinDir), pinsBefore, 'no new pins');
+    assert.equal(readLoadState(paths.statePath)!.generation, before.generation);
+    assert.equal((await tollgateFilters(IF_A)).length, 2);
+    assert.equal(probe(8080), true, "a runs the previous program again (the new one denied a's egress)");
+    assert.equal(probe(9090), false, 'b was never switched');
+    const st = await status(SCOPE);
+    // a runs a new instance of the previous object: the state records its program ids
+    assert.ok(st.attachments.every((a) => a.present), JSON.stringify(st.attachments));
+    assert.deepEqual(st.problems, []);
+    // the next load works and records what is attached
+    const r = await load(policy(tcp('allow-8080', 8080)), OPTS);
+    assert.equal(r.mode, 'maps-only');
+    assert.equal(probe(8080), true);
   });
 
   it('one load at a time per scope: a live lock holder refuses, a dead one is taken over', async function () {

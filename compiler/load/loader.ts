@@ -59,6 +59,8 @@ export interface LoadOptions extends ScopeOptions {
   forceReload?: boolean;
   /** load this object file instead of compiling the shape (tests: an object the verifier rejects); implies a new object */
   objectOverride?: string;
+  /** tests: fail the switch when it reaches this interface (after switching the ones before it) */
+  failSwitchAt?: string;
   sources?: string[];
 }
 
@@ -208,7 +210,8 @@ async function checkHooksFree(ifnames: string[], netns: string | undefined, ours
 }
 
 function isTollgateFilter(f: TcFilter): boolean {
-  return f.kind === 'bpf' && /^tollgate_(ingress|egress|ingres)/.test(f.name.replace(/^.*:\[/, ''));
+  // the kernel keeps 15 characters of a program name: 'tollgate_ingres'; tc shows 'name:[id]'
+  return f.kind === 'bpf' && /^tollgate_(ingress|ingres|egress)(:\[\d+\])?$/.test(f.name);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -553,7 +556,10 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
     }
     if (instance) {
       const progs = { tollgate_ingress: instance.program('tollgate_ingress'), tollgate_egress: instance.program('tollgate_egress') };
-      for (const l of newLocal) newAtt.push(...(await attachBoth(l, opts.netns, progs, [])));
+      for (const l of newLocal) {
+        if (opts.failSwitchAt === l.ifname) throw new Error(`injected failure at ${l.ifname}`);
+        newAtt.push(...(await attachBoth(l, opts.netns, progs, [])));
+      }
     }
   } catch (err) {
     // roll back: old values, no new keys, no new filters, no new entries
@@ -672,12 +678,18 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
   const done: Attachment[] = [];
   try {
     for (const l of p.local) {
+      if (opts.failSwitchAt === l.ifname) throw new Error(`injected failure at ${l.ifname}`);
       const before = prev.filter((a) => a.ifname === l.ifname && a.ifindex === l.ifindex);
       done.push(...(await attachBoth(l, opts.netns, progs, before)));
     }
   } catch (err) {
-    const rollbackNotes = await rollbackAttach(done, prev, old, opts.netns);
+    const { notes: rollbackNotes, restored } = await rollbackAttach(done, prev, old, opts.netns);
     cleanupNew();
+    if (old && restored.length > 0) {
+      // the previous program runs again as a new instance (new program ids): remember those
+      const byHook = new Map(restored.map((a) => [`${ifKey(a)}/${a.hook}`, a]));
+      writeLoadState(paths.statePath, { ...old, attachments: old.attachments.map((a) => byHook.get(`${ifKey(a)}/${a.hook}`) ?? a) });
+    }
     throw new LoadError(`the switch failed and was rolled back${rollbackNotes.length ? ` (${rollbackNotes.join('; ')})` : ' (the previous policy is enforcing)'}: ${describeErr(err)}`);
   }
   const switchMs = ms(ts);
@@ -709,8 +721,9 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
 }
 
 /** Puts the old program back where the new one was attached; removes the new one where there was none. */
-async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadState | undefined, netns?: string): Promise<string[]> {
+async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadState | undefined, netns?: string): Promise<{ notes: string[]; restored: Attachment[] }> {
   const notes: string[] = [];
+  const restored: Attachment[] = [];
   const toRestore = done.filter((a) => prev.some((b) => b.ifname === a.ifname && b.hook === a.hook && b.ifindex === a.ifindex));
   const toRemove = done.filter((a) => !toRestore.includes(a));
   for (const atts of groupByIf(toRemove).values()) await detachInterface(atts, netns, notes).catch((e) => notes.push(describeErr(e)));
@@ -719,7 +732,9 @@ async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadS
     try {
       inst = await loadInstance(old.objectPath, old.mapsDir, old.conntrackPin);
       for (const a of toRestore) {
-        await attachTc({ ifname: a.ifname, netns, direction: a.hook, prog: inst.program(a.program), handle: a.handle, priority: a.priority });
+        const r = await attachTc({ ifname: a.ifname, netns, direction: a.hook, prog: inst.program(a.program), handle: a.handle, priority: a.priority });
+        const was = prev.find((b) => ifKey(b) === ifKey(a) && b.hook === a.hook)!;
+        restored.push({ ...was, progId: r.progId });
       }
     } catch (e) {
       notes.push(`restoring the previous program failed on ${toRestore.map((a) => `${a.ifname} ${a.hook}`).join(', ')}: ${describeErr(e)}`);
@@ -727,7 +742,7 @@ async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadS
       inst?.close();
     }
   }
-  return notes;
+  return { notes, restored };
 }
 
 // ---------------------------------------------------------------------------------------------------------
