@@ -508,8 +508,11 @@ int tgd_unchecked(struct __sk_buff *skb)
     const dead = spawnSync('true').pid;
     fs.writeFileSync(lock, String(dead));
     const r = await load(policy(tcp('allow-8080', 8080)), OPTS);
-    assert.equal(r.mode, 'maps-only');
+    assert.equal(r.mode, 'new-object', 'after a crashed load every interface gets a fresh program');
+    assert.equal(r.clang, 'cached');
     assert.equal(fs.existsSync(lock), false, 'released');
+    assert.equal(probe(8080), true);
+    assert.equal(probe(9090), false);
   });
 
   it('unload leaves nothing: no filters, no qdisc, no pins, no state; and repeats', async function () {

@@ -397,8 +397,9 @@ export async function load(program: Program, opts: LoadOptions = {}): Promise<Lo
     const old = readLoadState(paths.statePath);
     const p = prepare(program, old, opts);
     const tablesMs = ms(t0);
-    const mapsOnly = !!old && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
-    return mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs, lock.crashed) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
+    // After a crashed load some interfaces may run a program over maps the state does not name: replace them all.
+    const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
+    return mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
   } finally {
     lock.release();
   }
@@ -507,19 +508,17 @@ function groupByIf(atts: Attachment[]): Map<string, Attachment[]> {
   return m;
 }
 
-async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number, crashed: boolean): Promise<LoadReport> {
+async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number): Promise<LoadReport> {
   const tw = process.hrtime.bigint();
   const maps = openPinnedMaps(old.mapsDir);
   const names = policyMapNames(p.shape);
-  const liveIds = new Set(old.endpoints.map((e) => e.epId));
   const newIds = new Set(p.epRecords.map((e) => e.epId));
   const oldIfs = new Set(old.attachments.map(ifKey));
   const newLocal = p.local.filter((l) => !oldIfs.has(ifKey(l)));
   let instance: BpfObject | undefined;
   let verifierMs: number | undefined;
   try {
-    // after a crashed load, entries of neither the live generation nor this one are its leftovers
-    if (crashed) purge(maps, names, (id) => !liveIds.has(id));
+    // (a crashed load sends the next one down the new-object path: no leftovers of it can be in these maps)
     await writeContents(maps, p.contents);
     // only the rows this generation uses: the others are never counted into before the next zeroing
     await zeroCounters(maps.get('tg_counters')!, p.ruleBase, p.rules.length);
@@ -776,11 +775,13 @@ async function unloadLocked(paths: LoadPaths): Promise<UnloadReport> {
       if (notes.length === before) for (const a of atts) detached.push({ ifname: a.ifname, hook: a.hook });
     }
   }
-  const removedPins = fs.existsSync(paths.pinDir);
+  const pinDir = s?.pinDir ?? paths.pinDir; // where that load pinned, even if the pin root given now differs
+  const removedPins = fs.existsSync(pinDir) || fs.existsSync(paths.pinDir);
+  rmPins(pinDir);
   rmPins(paths.pinDir);
   // the pin root itself, when no other scope uses it
   try {
-    fs.rmdirSync(path.dirname(paths.pinDir));
+    fs.rmdirSync(path.dirname(pinDir));
   } catch {
     /* not empty or not there */
   }
