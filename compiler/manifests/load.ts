@@ -5,7 +5,8 @@
 // Nothing here knows what a Pod or a policy is; that is the model's job.
 import * as fs from 'fs';
 import * as path from 'path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, type Document, type Node as YNode } from 'yaml';
+import { LineCounter, parseAllDocuments, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node as YNode } from 'yaml';
+import { fastJson, fastYaml, JsonScanner, LineIndex } from './fast';
 import type { Diagnostics, FieldPath, Location } from '../model/diagnostics';
 import type { SourceObject } from './source';
 
@@ -63,8 +64,22 @@ function expand(input: string, diags: Diagnostics): string[] {
   return files;
 }
 
+/**
+ * Texts at least this long are first tried on the fast paths (JSON.parse, the block-YAML reader); shorter ones,
+ * and any text a fast path gives up on, are read by the full YAML library.
+ */
+export const FAST_PATH_MIN_CHARS = 64 * 1024;
+
 /** Parses one text (a file or stdin) into its objects. Exported for tests and for callers holding text. */
-export function parseText(text: string, file: string, diags: Diagnostics): SourceObject[] {
+export function parseText(text: string, file: string, diags: Diagnostics, opts: { fast?: boolean } = {}): SourceObject[] {
+  if (opts.fast ?? text.length >= FAST_PATH_MIN_CHARS) {
+    const fast = parseFast(text, file);
+    if (fast) return fast;
+  }
+  return parseFull(text, file, diags);
+}
+
+function parseFull(text: string, file: string, diags: Diagnostics): SourceObject[] {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const out: SourceObject[] = [];
@@ -84,7 +99,11 @@ export function parseText(text: string, file: string, diags: Diagnostics): Sourc
     const value: unknown = doc.toJS({ maxAliasCount: 1000 });
     // An empty document (`---` at the end of a file, a comment-only file) holds nothing.
     if (doc.contents === null || value === null || value === undefined) return;
-    const mk = (docPath: (string | number)[], v: unknown): SourceObject => located(file, text, lc, doc, docIndex, docPath, v);
+    const at = (offset: number): Location => {
+      const p = lc.linePos(offset);
+      return { file, line: p.line, col: p.col };
+    };
+    const mk = (docPath: (string | number)[], v: unknown): SourceObject => located(file, text, at, () => doc, 0, docIndex, docPath, v);
     if (isPlainObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
       value.items.forEach((item, i) => out.push(mk(['items', i], item)));
     } else {
@@ -94,21 +113,82 @@ export function parseText(text: string, file: string, diags: Diagnostics): Sourc
   return out;
 }
 
+/** The fast paths: every object with its start offset; a field's position is found only when asked. */
+function parseFast(text: string, file: string): SourceObject[] | undefined {
+  const li = new LineIndex(text);
+  const at = (offset: number): Location => ({ file, ...li.pos(offset) });
+  const first = /\S/.exec(text);
+  const out: SourceObject[] = [];
+  if (first && (first[0] === '{' || first[0] === '[')) {
+    const j = fastJson(text);
+    if (!j) return undefined;
+    const sc = new JsonScanner(text);
+    const mk = (docPath: (string | number)[], start: number, value: unknown): SourceObject => {
+      const locate = (p: FieldPath): Location => at(sc.walk(start, p).offset);
+      const locateInString = (p: FieldPath, offset: number): Location => {
+        const w = sc.walk(start, p);
+        if (w.depth !== p.length || text.charCodeAt(w.offset) !== 34) return at(w.offset);
+        const raw = text.slice(w.offset, sc.stringEnd(w.offset));
+        return at(stringOffset(w.offset, raw, JSON.parse(raw) as string, offset));
+      };
+      return { file, value, docPath, docIndex: 0, locate, locateInString };
+    };
+    const v = j.value;
+    if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
+      const starts = j.itemStarts ?? [];
+      if (starts.length !== v.items.length) return undefined;
+      v.items.forEach((item, i) => out.push(mk(['items', i], starts[i], item)));
+    } else out.push(mk([], j.start, v));
+    return out;
+  }
+  const docs = fastYaml(text);
+  if (!docs) return undefined;
+  let lost = false;
+  docs.forEach((d, docIndex) => {
+    if (d.value === null || d.value === undefined) return;
+    let parsed: Document.Parsed | undefined;
+    const doc = (): Document.Parsed => (parsed ??= parseDocument(text.slice(d.start, d.end), { prettyErrors: false, uniqueKeys: true }));
+    const mk = (docPath: (string | number)[], start: number, value: unknown): SourceObject => {
+      const o = located(file, text, at, doc, d.start, docIndex, docPath, value);
+      return { ...o, locate: (p: FieldPath) => (p.length === 0 ? at(start) : o.locate(p)) };
+    };
+    const v = d.value;
+    if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
+      const starts = d.itemStarts ?? [];
+      if (starts.length !== v.items.length) {
+        lost = true;
+        return;
+      }
+      v.items.forEach((item, i) => out.push(mk(['items', i], starts[i], item)));
+    } else out.push(mk([], d.contentStart, v));
+  });
+  return lost ? undefined : out;
+}
+
+/** Offset of character `offset` of `value` inside the source text `raw` of a string scalar starting at `start`. */
+function stringOffset(start: number, raw: string, value: string, offset: number): number {
+  // The value appears verbatim in the source unless it was written with escapes or folded over lines.
+  const k = raw.indexOf(value);
+  if (k < 0 || value.length === 0) return start;
+  return start + k + Math.max(0, Math.min(offset, value.length));
+}
+
+/**
+ * A located object read by the full library. `doc` gives the document (parsed on demand for the fast YAML path),
+ * whose node ranges are offsets from `base` in `text`.
+ */
 function located(
   file: string,
   text: string,
-  lc: LineCounter,
-  doc: Document.Parsed,
+  at: (offset: number) => Location,
+  doc: () => Document.Parsed,
+  base: number,
   docIndex: number,
   docPath: (string | number)[],
   value: unknown,
 ): SourceObject {
-  const at = (offset: number): Location => {
-    const p = lc.linePos(offset);
-    return { file, line: p.line, col: p.col };
-  };
   const deepest = (p: FieldPath): YNode | null => {
-    let node = doc.contents as YNode | null;
+    let node = doc().contents as YNode | null;
     let found = node;
     for (const seg of [...docPath, ...p]) {
       if (node === null) break;
@@ -135,16 +215,13 @@ function located(
   const locate = (p: FieldPath): Location => {
     const node = deepest(p);
     const r = node?.range;
-    return r ? at(r[0]) : { file, line: 1, col: 1 };
+    return r ? at(base + r[0]) : { file, line: 1, col: 1 };
   };
   const locateInString = (p: FieldPath, offset: number): Location => {
     const node = deepest(p);
     if (!node || !node.range || !isScalar(node) || typeof node.value !== 'string') return locate(p);
-    const raw = text.slice(node.range[0], node.range[1]);
-    // The value appears verbatim in the source unless it was written with escapes or folded over lines.
-    const k = raw.indexOf(node.value);
-    if (k < 0 || node.value.length === 0) return at(node.range[0]);
-    return at(node.range[0] + k + Math.max(0, Math.min(offset, node.value.length)));
+    const start = base + node.range[0];
+    return at(stringOffset(start, text.slice(start, base + node.range[1]), node.value, offset));
   };
   return { file, value, docPath, docIndex, locate, locateInString };
 }

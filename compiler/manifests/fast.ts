@@ -1,0 +1,538 @@
+// Fast paths for large inputs (thousands of objects): the full YAML library builds a node tree with positions for
+// every scalar, which costs seconds on 10 MB. Here:
+//   - JSON is read with JSON.parse, and a small scanner finds where each object starts (for origins) and, only when
+//     a diagnostic asks, where a field is;
+//   - YAML in the block style that kubectl and most tools write is read by a line-based reader that keeps only the
+//     offsets of documents and of `kind: List` items; a field's line:col is found by re-reading that one document
+//     with the full library, only when a diagnostic asks.
+// Both give up (return undefined) on anything outside what they know to read exactly as the YAML library reads it
+// (anchors, tags, block scalars, multi-line scalars, duplicate keys, YAML escapes, ...): the caller then uses the
+// full library, which also reports syntax errors with their positions. A fast path never reports an error itself.
+
+export class Bail extends Error {}
+const bail = (): never => {
+  throw new Bail();
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Lines and offsets
+
+/** Offsets of the starts of lines, for offset -> line:col by binary search (built once per text, when needed). */
+export class LineIndex {
+  private starts: number[] | undefined;
+  constructor(private readonly text: string) {}
+  pos(offset: number): { line: number; col: number } {
+    if (!this.starts) {
+      const s = [0];
+      const t = this.text;
+      for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) s.push(i + 1);
+      this.starts = s;
+    }
+    const s = this.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - s[lo] + 1 };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON
+
+export interface FastJson {
+  value: unknown;
+  /** offset of the top-level value */
+  start: number;
+  /** for `{"kind": "List", "items": [...]}`: offset of each item */
+  itemStarts?: number[];
+}
+
+/** JSON.parse plus a structural scan (duplicate keys make it give up: the YAML library reports them). */
+export function fastJson(text: string): FastJson | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  try {
+    const sc = new JsonScanner(text);
+    const start = sc.ws(0);
+    let itemStarts: number[] | undefined;
+    const isList = typeof value === 'object' && value !== null && !Array.isArray(value) && (value as Record<string, unknown>).kind === 'List' && Array.isArray((value as Record<string, unknown>).items);
+    const end = sc.value(start, isList ? (starts) => (itemStarts = starts) : undefined);
+    if (sc.ws(end) !== text.length) return undefined;
+    return { value, start, ...(itemStarts ? { itemStarts } : {}) };
+  } catch (e) {
+    if (e instanceof Bail) return undefined;
+    throw e;
+  }
+}
+
+/** Scans JSON text that JSON.parse accepted: value boundaries, keys, and the path walk for positions. */
+export class JsonScanner {
+  constructor(private readonly t: string) {}
+
+  ws(i: number): number {
+    const t = this.t;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 32 || c === 10 || c === 13 || c === 9) i++;
+      else return i;
+    }
+  }
+  /** end offset of the string starting at i (at the quote) */
+  stringEnd(i: number): number {
+    const t = this.t;
+    for (let j = i + 1; ; ) {
+      const q = t.indexOf('"', j);
+      if (q < 0) bail();
+      let b = q - 1;
+      while (t.charCodeAt(b) === 92) b--;
+      if ((q - 1 - b) % 2 === 0) return q + 1;
+      j = q + 1;
+    }
+  }
+  key(i: number, end: number): string {
+    const raw = this.t.slice(i + 1, end - 1);
+    return raw.includes('\\') ? (JSON.parse(this.t.slice(i, end)) as string) : raw;
+  }
+  /**
+   * End offset of the value at i. With `onItems`, the value is a List object: the start of each element of its
+   * top-level "items" array is reported. Objects are checked for duplicate keys (JSON.parse keeps the last one;
+   * the YAML library, like the API server's strict decoding, rejects them).
+   */
+  value(i: number, onItems?: (starts: number[]) => void): number {
+    const t = this.t;
+    const c = t.charCodeAt(i);
+    if (c === 34) return this.stringEnd(i);
+    if (c === 123) {
+      let j = this.ws(i + 1);
+      if (t.charCodeAt(j) === 125) return j + 1;
+      let keys: Set<string> | undefined;
+      let first: string | undefined;
+      for (;;) {
+        const ke = this.stringEnd(j);
+        const k = this.key(j, ke);
+        if (first === undefined) first = k;
+        else {
+          if (!keys) keys = new Set([first]);
+          if (keys.has(k)) bail();
+          keys.add(k);
+        }
+        j = this.ws(ke);
+        j = this.ws(j + 1); // ':'
+        j = onItems && k === 'items' ? this.array(j, onItems) : this.value(j);
+        j = this.ws(j);
+        if (t.charCodeAt(j) === 125) return j + 1;
+        j = this.ws(j + 1); // ','
+      }
+    }
+    if (c === 91) return this.array(i);
+    // number, true, false, null
+    let j = i;
+    for (;;) {
+      const d = t.charCodeAt(j);
+      if (d === 44 || d === 125 || d === 93 || d === 32 || d === 10 || d === 13 || d === 9 || Number.isNaN(d)) return j;
+      j++;
+    }
+  }
+  private array(i: number, onItems?: (starts: number[]) => void): number {
+    const t = this.t;
+    const starts: number[] = [];
+    let j = this.ws(i + 1);
+    if (t.charCodeAt(j) === 93) {
+      onItems?.(starts);
+      return j + 1;
+    }
+    for (;;) {
+      starts.push(j);
+      j = this.ws(this.value(j));
+      if (t.charCodeAt(j) === 93) {
+        onItems?.(starts);
+        return j + 1;
+      }
+      j = this.ws(j + 1);
+    }
+  }
+
+  /** Offset of the deepest value that exists along `path` from the value at `start` (and the path length reached). */
+  walk(start: number, path: ReadonlyArray<string | number>): { offset: number; depth: number } {
+    const t = this.t;
+    let at = start;
+    let depth = 0;
+    for (const seg of path) {
+      const c = t.charCodeAt(at);
+      let next = -1;
+      if (c === 123) {
+        let j = this.ws(at + 1);
+        if (t.charCodeAt(j) !== 125) {
+          for (;;) {
+            const ke = this.stringEnd(j);
+            const k = this.key(j, ke);
+            j = this.ws(this.ws(ke) + 1);
+            if (k === String(seg)) {
+              next = j;
+              break;
+            }
+            j = this.ws(this.value(j));
+            if (t.charCodeAt(j) === 125) break;
+            j = this.ws(j + 1);
+          }
+        }
+      } else if (c === 91 && typeof seg === 'number') {
+        let j = this.ws(at + 1);
+        let n = 0;
+        while (t.charCodeAt(j) !== 93) {
+          if (n === seg) {
+            next = j;
+            break;
+          }
+          j = this.ws(this.value(j));
+          if (t.charCodeAt(j) === 93) break;
+          j = this.ws(j + 1);
+          n++;
+        }
+      }
+      if (next < 0) break;
+      at = next;
+      depth++;
+    }
+    return { offset: at, depth };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// YAML (block style)
+
+export interface FastYamlDoc {
+  /** the document's text is text.slice(start, end) (after a `---` line, up to the next) */
+  start: number;
+  end: number;
+  /** null for an empty document */
+  value: unknown;
+  /** offset of the top-level node */
+  contentStart: number;
+  /** for a `kind: List` document: offset of each item of `items` */
+  itemStarts?: number[];
+}
+
+interface Line {
+  /** offset of the line's first character */
+  start: number;
+  /** column of the first non-space character (0-based) */
+  indent: number;
+  /** offset just after the line's last character (no \r, no \n) */
+  end: number;
+}
+
+const NULL_RE = /^(?:~|[Nn]ull|NULL)?$/;
+const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const INT_RE = /^[-+]?[0-9]+$/;
+const OCT_RE = /^0o[0-7]+$/;
+const HEX_RE = /^0x[0-9a-fA-F]+$/;
+const EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+const SPECIAL_FLOAT_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+
+/** A plain scalar as the YAML 1.2 core schema resolves it (the library's default). */
+export function resolvePlain(s: string): unknown {
+  const c = s.charCodeAt(0);
+  // Fast exit: most plain scalars are words.
+  if (!(c === 126 || c === 110 || c === 78 || c === 116 || c === 84 || c === 102 || c === 70 || c === 43 || c === 45 || c === 46 || (c >= 48 && c <= 57) || s === '')) return s;
+  if (NULL_RE.test(s)) return null;
+  if (BOOL_RE.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (OCT_RE.test(s)) return parseInt(s.slice(2), 8);
+  if (INT_RE.test(s)) return parseInt(s, 10);
+  if (HEX_RE.test(s)) return parseInt(s.slice(2), 16);
+  if (SPECIAL_FLOAT_RE.test(s)) return s.endsWith('n') || s.endsWith('N') ? NaN : s[0] === '-' ? -Infinity : Infinity;
+  if (EXP_RE.test(s) || FLOAT_RE.test(s)) return parseFloat(s);
+  return s;
+}
+
+/** Reads every document of a block-style YAML text, or gives up (undefined). */
+export function fastYaml(text: string): FastYamlDoc[] | undefined {
+  try {
+    return new YamlReader(text).documents();
+  } catch (e) {
+    if (e instanceof Bail) return undefined;
+    throw e;
+  }
+}
+
+class YamlReader {
+  private lines: Line[] = [];
+  private li = 0;
+  constructor(private readonly t: string) {}
+
+  documents(): FastYamlDoc[] {
+    const t = this.t;
+    if (t.charCodeAt(0) === 0xfeff) bail();
+    const docs: FastYamlDoc[] = [];
+    let docStart = 0;
+    let sawContent = false;
+    let sawMarker = false;
+    const flush = (end: number): void => {
+      if (sawMarker || sawContent) docs.push(this.document(docStart, end));
+      this.lines = [];
+    };
+    let pos = 0;
+    while (pos < t.length) {
+      let nl = t.indexOf('\n', pos);
+      if (nl < 0) nl = t.length;
+      let end = nl;
+      if (end > pos && t.charCodeAt(end - 1) === 13) end--;
+      const c0 = t.charCodeAt(pos);
+      if (c0 === 45 && t.startsWith('---', pos) && (end === pos + 3 || t.charCodeAt(pos + 3) === 32 || t.charCodeAt(pos + 3) === 9)) {
+        if (/\S/.test(t.slice(pos + 3, end)) && !/^\s+#/.test(t.slice(pos + 3, end))) bail(); // content after ---
+        flush(pos);
+        docStart = nl + 1;
+        sawMarker = true;
+        sawContent = false;
+      } else if (c0 === 46 && t.startsWith('...', pos)) bail();
+      else if (c0 === 37 && !sawContent) bail(); // %YAML / %TAG directives
+      else {
+        let i = pos;
+        while (t.charCodeAt(i) === 32) i++;
+        if (t.charCodeAt(i) === 9 && i < end) bail(); // a tab in indentation
+        if (i < end && t.charCodeAt(i) !== 35) {
+          this.lines.push({ start: pos, indent: i - pos, end });
+          sawContent = true;
+        }
+      }
+      pos = nl + 1;
+    }
+    flush(t.length);
+    return docs;
+  }
+
+  private document(start: number, end: number): FastYamlDoc {
+    const lines = this.lines;
+    if (lines.length === 0) return { start, end, value: null, contentStart: start };
+    this.li = 0;
+    const first = lines[0];
+    const contentStart = first.start + first.indent;
+    let itemStarts: number[] | undefined;
+    const value = this.node(first.indent, -1, true, (s) => (itemStarts = s));
+    if (this.li !== lines.length) bail();
+    const isList = typeof value === 'object' && value !== null && !Array.isArray(value) && (value as Record<string, unknown>).kind === 'List' && Array.isArray((value as Record<string, unknown>).items);
+    return { start, end, value, contentStart, ...(isList && itemStarts ? { itemStarts } : {}) };
+  }
+
+  /** The node starting at column `col` of the current line (the line may start before col: `- key: v`). */
+  private node(col: number, parentIndent: number, root: boolean, onItems?: (s: number[]) => void): unknown {
+    const line = this.lines[this.li];
+    const t = this.t;
+    const at = line.start + col;
+    const c = t.charCodeAt(at);
+    if (c === 45 && (at + 1 === line.end || t.charCodeAt(at + 1) === 32)) return this.sequence(col, onItems);
+    if (this.keyEnd(at, line.end) >= 0) return this.mapping(col, root ? onItems : undefined);
+    // A scalar or flow collection alone on its line(s).
+    const v = this.inline(at, line.end);
+    this.li++;
+    if (this.li < this.lines.length && this.lines[this.li].indent > parentIndent && !root) bail();
+    return v;
+  }
+
+  /**
+   * If the text at `at` is a mapping key followed by ':' (and a space or the end), the offset of that ':';
+   * else -1.
+   */
+  private keyEnd(at: number, end: number): number {
+    const t = this.t;
+    const c = t.charCodeAt(at);
+    if (c === 34 || c === 39) {
+      const close = this.quotedEnd(at, end);
+      if (close < 0) return -1;
+      let j = close;
+      while (t.charCodeAt(j) === 32) j++;
+      return t.charCodeAt(j) === 58 && (j + 1 === end || t.charCodeAt(j + 1) === 32) ? j : -1;
+    }
+    if (c === 63 && (at + 1 === end || t.charCodeAt(at + 1) === 32)) bail(); // complex key
+    for (let j = at; j < end; j++) {
+      const d = t.charCodeAt(j);
+      if (d === 35 && (t.charCodeAt(j - 1) === 32 || t.charCodeAt(j - 1) === 9)) return -1; // the rest is a comment
+      if (d === 58 && (j + 1 === end || t.charCodeAt(j + 1) === 32 || t.charCodeAt(j + 1) === 9)) return j;
+    }
+    return -1;
+  }
+
+  /** Offset after the closing quote of the quoted scalar at `at` on this line; -1 if it does not close here. */
+  private quotedEnd(at: number, end: number): number {
+    const t = this.t;
+    const q = t.charCodeAt(at);
+    for (let j = at + 1; j < end; j++) {
+      const c = t.charCodeAt(j);
+      if (q === 39 && c === 39) {
+        if (t.charCodeAt(j + 1) === 39) j++;
+        else return j + 1;
+      } else if (q === 34 && c === 92) j++;
+      else if (q === 34 && c === 34) return j + 1;
+    }
+    return -1;
+  }
+
+  private quoted(at: number, close: number): string {
+    const t = this.t;
+    if (t.charCodeAt(at) === 39) return t.slice(at + 1, close - 1).replace(/''/g, "'");
+    const raw = t.slice(at, close);
+    if (!raw.includes('\\')) return raw.slice(1, -1);
+    if (/\\[^"\\/bfnrtu]/.test(raw)) bail(); // YAML-only escapes
+    try {
+      return JSON.parse(raw) as string;
+    } catch {
+      return bail();
+    }
+  }
+
+  /** The rest of a line after a comment is cut off: offset of the end of the content. */
+  private contentEnd(from: number, end: number): number {
+    const t = this.t;
+    for (let h = from; h < end; h++) {
+      if (t.charCodeAt(h) !== 35) continue;
+      const p = t.charCodeAt(h - 1);
+      if (h === from || p === 32 || p === 9) {
+        end = h;
+        break;
+      }
+    }
+    while (end > from && (t.charCodeAt(end - 1) === 32 || t.charCodeAt(end - 1) === 9)) end--;
+    return end;
+  }
+
+  /** A scalar or flow collection from `at` to the end of the line (a comment may follow). */
+  private inline(at: number, end: number): unknown {
+    const t = this.t;
+    const c = t.charCodeAt(at);
+    if (c === 34 || c === 39) {
+      const close = this.quotedEnd(at, end);
+      if (close < 0) bail(); // multi-line quoted scalar
+      if (this.contentEnd(close, end) !== close) bail();
+      return this.quoted(at, close);
+    }
+    const e = this.contentEnd(at, end);
+    const s = t.slice(at, e);
+    if (c === 91 || c === 123) return this.flow(s);
+    // Indicators a plain scalar cannot start with (anchors, aliases, tags, block scalars, reserved).
+    if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 44 || c === 93 || c === 125 || c === 35) bail();
+    if ((c === 63 || c === 58 || c === 45) && (s.length === 1 || s.charCodeAt(1) === 32)) bail();
+    if (s.includes(': ') || s.endsWith(':') || s.includes(':\t')) bail();
+    return resolvePlain(s);
+  }
+
+  /** `[]`, `{}`, and one-line flow sequences/maps of simple scalars. */
+  private flow(s: string): unknown {
+    if (s === '[]') return [];
+    if (s === '{}') return {};
+    const open = s[0];
+    const close = open === '[' ? ']' : '}';
+    if (s[s.length - 1] !== close) bail();
+    const body = s.slice(1, -1);
+    if (/["'[\]{}#&*!|>`@%]/.test(body)) bail();
+    const parts = body.split(',').map((p) => p.trim());
+    if (parts.length && parts[parts.length - 1] === '') parts.pop(); // a trailing comma
+    if (parts.some((p) => p === '')) bail();
+    if (open === '[') return parts.map((p) => (p.includes(':') ? bail() : resolvePlain(p)));
+    const out: Record<string, unknown> = {};
+    for (const p of parts) {
+      const k = p.indexOf(': ');
+      if (k < 0 || p.indexOf(':', k + 1) >= 0 || p.indexOf(':') !== k) bail();
+      const key = p.slice(0, k).trim();
+      const v = p.slice(k + 2).trim();
+      if (typeof resolvePlain(key) !== 'string' || key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(out, key) || v === '') bail();
+      out[key] = resolvePlain(v);
+    }
+    return out;
+  }
+
+  private mapping(col: number, onItems?: (s: number[]) => void): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const t = this.t;
+    let first = true;
+    while (this.li < this.lines.length) {
+      const line = this.lines[this.li];
+      if (!first) {
+        if (line.indent < col) break;
+        if (line.indent > col) bail();
+      }
+      const at = first ? line.start + col : line.start + line.indent;
+      first = false;
+      const colon = this.keyEnd(at, line.end);
+      if (colon < 0) bail();
+      const c = t.charCodeAt(at);
+      let key: string;
+      if (c === 34 || c === 39) key = this.quoted(at, this.quotedEnd(at, line.end));
+      else {
+        let e = colon;
+        while (t.charCodeAt(e - 1) === 32) e--;
+        key = t.slice(at, e);
+        if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 91 || c === 123 || c === 45 || c === 44) bail();
+        if (typeof resolvePlain(key) !== 'string' || key === '<<') bail();
+      }
+      if (key === '__proto__' || Object.prototype.hasOwnProperty.call(out, key)) bail();
+      let v = colon + 1;
+      while (t.charCodeAt(v) === 32 || t.charCodeAt(v) === 9) v++;
+      if (this.contentEnd(v, line.end) === v) {
+        // The value is on the following lines: more indented, or a sequence at this same column.
+        this.li++;
+        const next = this.lines[this.li];
+        if (next && next.indent > col) out[key] = this.node(next.indent, col, false, onItems && key === 'items' ? onItems : undefined);
+        else if (next && next.indent === col && this.isSeqLine(next)) out[key] = this.sequence(col, onItems && key === 'items' ? onItems : undefined);
+        else out[key] = null;
+      } else {
+        const cv = t.charCodeAt(v);
+        if (cv === 45 && (v + 1 === line.end || t.charCodeAt(v + 1) === 32)) bail();
+        out[key] = this.inline(v, line.end);
+        this.li++;
+      }
+    }
+    return out;
+  }
+
+  private isSeqLine(l: Line): boolean {
+    const at = l.start + l.indent;
+    return this.t.charCodeAt(at) === 45 && (at + 1 === l.end || this.t.charCodeAt(at + 1) === 32);
+  }
+
+  private sequence(col: number, onItems: ((s: number[]) => void) | undefined): unknown[] {
+    const out: unknown[] = [];
+    const starts: number[] = [];
+    const t = this.t;
+    while (this.li < this.lines.length) {
+      const line = this.lines[this.li];
+      if (line.indent < col) break;
+      if (line.indent > col) bail();
+      if (!this.isSeqLine(line)) break;
+      let v = line.start + col + 1;
+      while (t.charCodeAt(v) === 32) v++;
+      if (t.charCodeAt(v) === 9) bail();
+      if (this.contentEnd(v, line.end) === v) {
+        this.li++;
+        const next = this.lines[this.li];
+        if (next && next.indent > col) {
+          starts.push(next.start + next.indent);
+          out.push(this.node(next.indent, col, false, undefined));
+        } else {
+          starts.push(v);
+          out.push(null);
+        }
+        continue;
+      }
+      const c = t.charCodeAt(v);
+      if (c === 45 && (v + 1 === line.end || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
+      starts.push(v);
+      if (this.keyEnd(v, line.end) >= 0) out.push(this.mapping(v - line.start, undefined));
+      else {
+        out.push(this.inline(v, line.end));
+        this.li++;
+        if (this.li < this.lines.length && this.lines[this.li].indent > col) bail();
+      }
+    }
+    onItems?.(starts);
+    return out;
+  }
+}
