@@ -126,7 +126,8 @@ export function sweepNamespaces(tagPrefix: string): string[] {
  * was killed before its after hooks): only those whose owner is gone, so concurrent runs are never touched.
  */
 export function sweepOrphans(prefix: string): string[] {
-  const re = new RegExp(`^${prefix}([a-z0-9]+)xc?-(node|a|b|syntax|count)$`);
+  // 'q' after the prefix is reserved for labs (test/iptables.conformance.test.ts), never swept from here
+  const re = new RegExp(`^${prefix}(?!q)([a-z0-9]+)xc?-(node|a|b|syntax|count)$`);
   const gone: string[] = [];
   const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
     .split('\n')

@@ -272,7 +272,7 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     let i = 0;
     for (const n of trials.rules) {
       for (const dp of measurable) {
-        await attempt(`traffic ${dp} N=${n}`, () => trafficFor(dp, n, `${tagBase}${(i++).toString(36)}`, trials, res, progress));
+        await attempt(`traffic ${dp} N=${n}`, () => trafficFor(dp, n, `${tagBase}${(i++).toString(16)}`, trials, res, progress));
       }
     }
   } finally {

@@ -15,7 +15,8 @@ import type { Program } from '../compiler/ir/types';
 import { loadDataplane, type Dataplane } from '../bench/dataplanes';
 import { discoverCases, loadCase, PROTOCOLS } from './conformance/cases';
 
-const PREFIX = `tgb${(process.pid % 46656).toString(36)}`; // 'tg' + at most 4 characters, per process
+// 'tg' + at most 4 characters, per process; 'tgbq' is never swept by bench/netlab sweepOrphans
+const PREFIX = `tgbq${(process.pid % 1296).toString(36)}`;
 const LAB = labOptions(PREFIX);
 const netns = createNetnsEngine({ lab: LAB });
 const DATAPLANES: Dataplane[] = ['iptables-legacy', 'iptables-nft', 'ipset', 'nftables'];
