@@ -48,6 +48,7 @@ function everything(): Program {
               rule('p', 'Pass', { notPeer: ['10.5.0.0/16', '10.6.0.0/16'], notLocal: ['10.77.2.3/32'] }, 'p2'),
               rule('i', 'Allow', { icmp: { type: 8, code: 0 } }, 'p2'),
               rule('i6', 'Allow', { family: 6, icmp: { type: 128 } }, 'p2'),
+              rule('ic', 'Allow', { icmp: { type: 3 }, notIcmp: { type: 3, code: 1 } }, 'p2'),
             ],
             'Pass',
           ),
