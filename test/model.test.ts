@@ -112,7 +112,7 @@ spec: {}
 apiVersion: projectcalico.org/v3
 kind: NetworkPolicy
 metadata: {name: egress-only, namespace: ns}
-spec: {egress: [{action: Allow, protocol: tcp, destination: {ports: [80, "8000:8080", http, "443"], nets: [10.0.0.1, "fd00::1/64"]}}]}
+spec: {egress: [{action: Allow, protocol: TCP, destination: {ports: [80, "8000:8080", http, "443"], nets: ["fd00::9", "fd00::1/64"]}}]}
 ---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -130,7 +130,7 @@ spec:
     const r = eg.egress[0];
     assert.equal(r.protocol, PROTO.TCP);
     assert.deepEqual(r.destination.ports, [{ kind: 'range', from: 80, to: 80 }, { kind: 'range', from: 8000, to: 8080 }, { kind: 'named', name: 'http' }, { kind: 'range', from: 443, to: 443 }]);
-    assert.deepEqual(r.destination.nets, ['10.0.0.1/32', 'fd00::/64']);
+    assert.deepEqual(r.destination.nets, ['fd00::9/128', 'fd00::/64']);
     assert.deepEqual(r.source, { nets: [], notNets: [], ports: [], notPorts: [] });
     assert.deepEqual([both.namespace, both.order, both.selector, both.types], [undefined, 10.5, ALL, ['ingress', 'egress']]);
     assert.deepEqual([both.ingress[0].icmp, both.ingress[0].ipVersion, both.egress[0].protocol, both.egress[1].notProtocol], [{ type: 8, code: 0 }, 4, 132, PROTO.UDPLite]);

@@ -3,7 +3,8 @@
 import { ALL } from '../selector/ast';
 import { describe, Reader, type Path } from '../fields';
 import type { AdminNetworkPolicy, AnpPeer, AnpPods, AnpPort, AnpRule } from '../types';
-import { readCidrList, readK8sProtocol, type Meta } from './common';
+import { parseCidr } from '../addresses';
+import { readK8sProtocol, type Meta } from './common';
 
 export const MAX_ANP_RULES = 100;
 
@@ -105,7 +106,17 @@ function readPeer(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress'):
   if (present[0] === 'networks') {
     const list = r.list(m.networks, [...path, 'networks']);
     if (list.length === 0 || list.length > 25) r.error('bad-value', [...path, 'networks'], `expected 1..25 CIDRs, found ${list.length}`);
-    return { kind: 'networks', cidrs: readCidrList(r, m.networks, [...path, 'networks']).map((c) => c.cidr) };
+    // The CRD's CIDR type: isCIDR(self) && cidr(self) == cidr(self).masked(): a prefix length, no host bits.
+    const cidrs: string[] = [];
+    list.forEach((c, i) => {
+      const cp: Path = [...path, 'networks', i];
+      if (typeof c !== 'string') return void r.error('bad-cidr', cp, `expected a CIDR like 10.0.0.0/8 or fd00::/64, found ${describe(c)}`);
+      const p = parseCidr(c);
+      if ('error' in p) r.error('bad-cidr', cp, `expected a CIDR like 10.0.0.0/8 or fd00::/64, found ${describe(c)} (${p.error})`);
+      else if (p.hostBits) r.error('bad-cidr', cp, `expected a masked CIDR (no host bits set, e.g. ${p.cidr}), found ${describe(c)}`);
+      else cidrs.push(p.cidr);
+    });
+    return { kind: 'networks', cidrs };
   }
   const pods = readPodsOrNamespaces(r, m, path, 'peer');
   return pods ? { kind: 'pods', pods } : undefined;

@@ -94,6 +94,7 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   if (m.http !== undefined && m.http !== null) r.error('bad-value', [...path, 'http'], 'expected no http match (it needs an L7 proxy, which Tollgate is not), found one');
   const source = readEntity(r, m.source, [...path, 'source'], protocol, family);
   const destination = readEntity(r, m.destination, [...path, 'destination'], protocol, family);
+  if (source && destination) checkRuleFamilies(r, path, source, destination);
   if (action === undefined || !source || !destination) return undefined;
   const a: CalicoAction = action;
   return {
@@ -132,14 +133,22 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   const nets = (key: 'nets' | 'notNets'): string[] =>
     readCidrList(r, m[key], [...path, key], { bareIp: true }).map((c, i) => {
       if (family !== undefined && c.family !== family) r.error('ip-version', [...path, key, i], `expected an IPv${family} network (the rule has ipVersion ${family}), found ${c.cidr}`);
+      // Calico rejects a catch-all in a negation: the rule could match no traffic at all.
+      if (key === 'notNets' && c.prefix === 0) r.error('bad-value', [...path, key, i], `expected a network narrower than /0 in notNets (a catch-all there matches no traffic), found ${c.cidr}`);
       return c.cidr;
     });
   const ports = (key: 'ports' | 'notPorts'): PortSpec[] => {
     const list = r.list(m[key], [...path, key]);
-    if (list.length > 0 && (protocol === undefined || !PORT_PROTOCOLS.includes(protocol))) {
-      r.error('bad-ports-protocol', [...path, key], `expected protocol TCP, UDP, SCTP or UDPLite on a rule with ${key}, found ${protocol === undefined ? 'no protocol' : `protocol ${protocol}`}`);
+    const specs = list.map((p, i) => readCalicoPort(r, p, [...path, key, i]));
+    // libcalico-go validateRule: without a protocol only named ports are allowed (a name carries its protocol);
+    // with a protocol, it must be one that has ports (TCP, UDP, SCTP).
+    if (protocol === undefined) {
+      const i = specs.findIndex((s) => s?.kind === 'range');
+      if (i >= 0) r.error('bad-ports-protocol', [...path, key, i], `expected protocol TCP, UDP or SCTP on a rule with a numeric port or port range, found no protocol`);
+    } else if (list.length > 0 && !PORT_PROTOCOLS.includes(protocol)) {
+      r.error('bad-ports-protocol', [...path, key], `expected protocol TCP, UDP or SCTP on a rule with ${key}, found protocol ${protocol}`);
     }
-    return list.map((p, i) => readCalicoPort(r, p, [...path, key, i])).filter((x): x is PortSpec => !!x);
+    return specs.filter((x): x is PortSpec => !!x);
   };
   let serviceAccounts: CalicoEntity['serviceAccounts'];
   const sa = r.map(m.serviceAccounts, [...path, 'serviceAccounts']);
@@ -148,6 +157,15 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
     serviceAccounts = { names: r.stringList(sa.names, [...path, 'serviceAccounts', 'names']), ...(selector ? { selector } : {}) };
   }
   if (m.services !== undefined && m.services !== null) r.error('bad-value', [...path, 'services'], 'expected no services match (Kubernetes Services are not modelled), found one');
+  // global() selects non-namespaced endpoints: valid only as an entity's whole namespaceSelector.
+  for (const k of ['selector', 'notSelector'] as const) {
+    if (typeof m[k] === 'string' && (m[k] as string).includes('global(')) {
+      r.errorInString('bad-selector', [...path, k], (m[k] as string).indexOf('global('), `expected global() only in an entity's namespaceSelector, found it in ${k} ${JSON.stringify(m[k])}`);
+    }
+  }
+  if (typeof m.namespaceSelector === 'string' && m.namespaceSelector.includes('global(') && !/^\s*global\(\s*\)\s*$/.test(m.namespaceSelector)) {
+    r.error('bad-selector', [...path, 'namespaceSelector'], `expected global() alone (it cannot be combined with other selectors), found ${JSON.stringify(m.namespaceSelector)}`);
+  }
   const selector = r.calicoSelector(m.selector, [...path, 'selector']);
   const notSelector = r.calicoSelector(m.notSelector, [...path, 'notSelector']);
   const namespaceSelector = r.calicoSelector(m.namespaceSelector, [...path, 'namespaceSelector']);
@@ -163,14 +181,34 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   };
 }
 
-/** Calico port: a number, "80" (a number written as a string), "8000:8080" (a range), or a port name. */
+/** libcalico-go: one rule's nets (source/destination, nets/notNets) are all IPv4 or all IPv6. */
+function checkRuleFamilies(r: Reader, path: Path, source: CalicoEntity, destination: CalicoEntity): void {
+  let seen4 = false;
+  let seen6 = false;
+  const fields: [Path, string[]][] = [
+    [[...path, 'source', 'nets'], source.nets], [[...path, 'source', 'notNets'], source.notNets],
+    [[...path, 'destination', 'nets'], destination.nets], [[...path, 'destination', 'notNets'], destination.notNets],
+  ];
+  for (const [p, nets] of fields) {
+    const v6 = nets.some((n) => n.includes(':'));
+    const v4 = nets.some((n) => !n.includes(':'));
+    if ((v4 && v6) || (v4 && seen6) || (v6 && seen4)) {
+      const expected = seen4 ? 'IPv4 networks like the rule\'s other networks' : seen6 ? 'IPv6 networks like the rule\'s other networks' : 'networks of one IP family';
+      r.error('mixed-family', p, `expected ${expected}, found ${v4 && v6 ? 'both IPv4 and IPv6' : v4 ? 'IPv4' : 'IPv6'} in ${JSON.stringify(nets)}`);
+    }
+    seen4 ||= v4;
+    seen6 ||= v6;
+  }
+}
+
+/** Calico port (numorstring.Port): a number 1..65535, the same as a string, "first:last" (first <= last), or a name. */
 export function readCalicoPort(r: Reader, v: unknown, path: Path): PortSpec | undefined {
   const bad = (why: string): undefined => {
-    r.error('port-range', path, `expected a port 0..65535, a range "first:last" or a port name, found ${describe(v)}${why}`);
+    r.error('port-range', path, `expected a port 1..65535, a range "first:last" or a port name, found ${describe(v)}${why}`);
     return undefined;
   };
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0 || v > 65535) return bad('');
+    if (!Number.isInteger(v) || v < 1 || v > 65535) return bad('');
     return { kind: 'range', from: v, to: v };
   }
   if (typeof v !== 'string') return bad('');
@@ -178,17 +216,17 @@ export function readCalicoPort(r: Reader, v: unknown, path: Path): PortSpec | un
   if (range) {
     const from = Number(range[1]);
     const to = Number(range[2]);
-    if (from > 65535 || to > 65535) return bad(' (port outside 0..65535)');
+    if (from < 1 || to < 1 || from > 65535 || to > 65535) return bad(' (port outside 1..65535)');
     if (to < from) return bad(' (the range ends before it starts)');
     return { kind: 'range', from, to };
   }
   if (/^[0-9]+$/.test(v)) {
     const n = Number(v);
-    if (n > 65535) return bad(' (port outside 0..65535)');
+    if (n < 1 || n > 65535) return bad(' (port outside 1..65535)');
     return { kind: 'range', from: n, to: n };
   }
-  // Calico's named-port check: up to 128 characters of letters, digits, '-', '.', '_', not starting with a digit.
-  if (/^[a-zA-Z_.-][a-zA-Z0-9_.-]{0,127}$/.test(v)) return { kind: 'named', name: v };
+  // numorstring.PortFromString: anything else must be a name of 1..128 letters, digits, '_', '.', '-'.
+  if (/^[a-zA-Z0-9_.-]{1,128}$/.test(v)) return { kind: 'named', name: v };
   return bad('');
 }
 

@@ -61,10 +61,12 @@ export function readK8sProtocol(r: Reader, v: unknown, path: Path): number | und
   return undefined;
 }
 
-/** Calico protocol names, in the spellings Calico's validator accepts (canonical case or all lower case). */
+/**
+ * Calico protocol names, exactly as libcalico-go's validator spells them (`^(TCP|UDP|ICMP|ICMPv6|SCTP|UDPLite)$`;
+ * v3 keeps the case as written, so "tcp" is rejected), or a number 1..255 (also written as a string).
+ */
 const CALICO_PROTOCOLS: Record<string, number> = {
   TCP: PROTO.TCP, UDP: PROTO.UDP, ICMP: PROTO.ICMP, ICMPv6: PROTO.ICMPv6, SCTP: PROTO.SCTP, UDPLite: PROTO.UDPLite,
-  tcp: PROTO.TCP, udp: PROTO.UDP, icmp: PROTO.ICMP, icmpv6: PROTO.ICMPv6, sctp: PROTO.SCTP, udplite: PROTO.UDPLite,
 };
 
 export function readCalicoProtocol(r: Reader, v: unknown, path: Path): number | undefined {
@@ -72,12 +74,13 @@ export function readCalicoProtocol(r: Reader, v: unknown, path: Path): number | 
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 255) return v;
   if (typeof v === 'string' && Object.prototype.hasOwnProperty.call(CALICO_PROTOCOLS, v)) return CALICO_PROTOCOLS[v];
   if (typeof v === 'string' && /^[0-9]+$/.test(v) && Number(v) >= 1 && Number(v) <= 255) return Number(v);
-  r.error('bad-protocol', path, `expected a protocol (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1..255), found ${describe(v)}`);
+  const hint = typeof v === 'string' ? Object.keys(CALICO_PROTOCOLS).find((k) => k.toLowerCase() === v.toLowerCase()) : undefined;
+  r.error('bad-protocol', path, `expected a protocol (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1..255), found ${describe(v)}${hint ? ` (did you mean ${hint}?)` : ''}`);
   return undefined;
 }
 
-/** Protocols whose packets carry ports (Calico: ports/notPorts are valid only with these). */
-export const PORT_PROTOCOLS: readonly number[] = [PROTO.TCP, PROTO.UDP, PROTO.SCTP, PROTO.UDPLite];
+/** Protocols whose rules may have ports in Calico (numorstring.Protocol.SupportsPorts: 6, 17, 132; not UDPLite). */
+export const PORT_PROTOCOLS: readonly number[] = [PROTO.TCP, PROTO.UDP, PROTO.SCTP];
 
 // Kubernetes resource quantities: "<number><suffix>", suffix binary (Ki..Ei), decimal (n u m k M G T P E) or an
 // exponent (e3). The bandwidth annotations are read as bits per second, as the CNI bandwidth plugin reads them.

@@ -20,13 +20,16 @@ export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta:
     // SetDefaults_NetworkPolicySpec: Ingress always, Egress when there are egress rules.
     policyTypes = egress.length > 0 ? ['ingress', 'egress'] : ['ingress'];
   } else {
+    // ValidateNetworkPolicySpec: each entry Ingress or Egress, at most two entries (a repeat is not an error).
+    if (types.length > 2) r.error('bad-value', ['spec', 'policyTypes'], `expected at most 2 policy types, found ${types.length}`);
     types.forEach((t, i) => {
       const v = r.oneOf(t, ['spec', 'policyTypes', i], ['Ingress', 'Egress'] as const, 'a policy type');
       if (v === undefined) return;
       const d: Direction = v === 'Ingress' ? 'ingress' : 'egress';
-      if (policyTypes.includes(d)) r.error('bad-value', ['spec', 'policyTypes', i], `expected each policy type once, found ${v} again`);
+      if (policyTypes.includes(d)) r.warn('bad-value', ['spec', 'policyTypes', i], `${v} is listed twice; read once`);
       else policyTypes.push(d);
     });
+    policyTypes = (['ingress', 'egress'] as const).filter((d) => policyTypes.includes(d));
   }
   // Rules of a direction the policy does not declare are ignored by every implementation; say so.
   if (types.length > 0) {

@@ -1,0 +1,134 @@
+// Validation as the upstream API servers validate: Calico v3 (libcalico-go lib/validator/v3, numorstring),
+// Kubernetes NetworkPolicy (pkg/apis/networking/validation) and network-policy-api v1alpha1 (CRD markers and CEL).
+// Each case is a manifest fragment and the error codes expected (none = accepted).
+import { strict as assert } from 'assert';
+import { Diagnostics, formatDiagnostic } from '../compiler/model/diagnostics';
+import { parseText } from '../compiler/manifests/load';
+import { buildModel } from '../compiler/model/build';
+import type { Model } from '../compiler/model/types';
+
+function load(yaml: string): { model: Model; errors: string[]; codes: string[] } {
+  const d = new Diagnostics();
+  const model = buildModel(parseText(yaml, 'u.yaml', d), d);
+  const errs = d.errors;
+  return { model, errors: errs.map(formatDiagnostic), codes: errs.map((e) => e.code) };
+}
+
+const calicoRule = (rule: string): string =>
+  `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress:\n  - ${rule}\n`;
+
+describe('model: Calico v3 as libcalico-go validates it', () => {
+  it('protocol names are case-sensitive (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite) or a number 1..255', () => {
+    for (const ok of ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite', '6', '255', '"17"']) {
+      assert.deepEqual(load(calicoRule(`{action: Allow, protocol: ${ok}}`)).codes, [], ok);
+    }
+    for (const bad of ['tcp', 'Tcp', 'icmpv6', 'udplite', '0', '256', '"0"', 'GRE']) {
+      const r = load(calicoRule(`{action: Allow, protocol: ${bad}}`));
+      assert.deepEqual(r.codes, ['bad-protocol'], `${bad}: ${r.errors.join('\n')}`);
+    }
+    assert.deepEqual(load(calicoRule('{action: Allow, notProtocol: udp}')).codes, ['bad-protocol']);
+    assert.match(load(calicoRule('{action: Allow, protocol: tcp}')).errors[0], /found "tcp" \(did you mean TCP\?\)/);
+  });
+
+  it('ports need protocol TCP, UDP or SCTP (not UDPLite); named ports alone need no protocol', () => {
+    const cases: [string, string[]][] = [
+      ['{action: Allow, protocol: TCP, destination: {ports: [80, "8000:8080", http]}}', []],
+      ['{action: Allow, protocol: SCTP, source: {notPorts: [9]}}', []],
+      ['{action: Allow, protocol: 17, destination: {ports: [53]}}', []],
+      ['{action: Allow, protocol: UDPLite, destination: {ports: [53]}}', ['bad-ports-protocol']],
+      ['{action: Allow, protocol: ICMP, destination: {ports: [http]}}', ['bad-ports-protocol']],
+      ['{action: Allow, destination: {ports: [http, metrics]}}', []],
+      ['{action: Allow, destination: {ports: [http, 80]}}', ['bad-ports-protocol']],
+      ['{action: Allow, source: {notPorts: ["1:2"]}}', ['bad-ports-protocol']],
+    ];
+    for (const [rule, codes] of cases) assert.deepEqual(load(calicoRule(rule)).codes, codes, rule);
+  });
+
+  it('port numbers are 1..65535, ranges "a:b" with a <= b, names up to 128 of [a-zA-Z0-9_.-]', () => {
+    const port = (p: string) => load(calicoRule(`{action: Allow, protocol: TCP, destination: {ports: [${p}]}}`));
+    for (const ok of ['1', '65535', '"80"', '"80:80"', '"1:65535"', 'http', 'my_port.v2', '"8080x"', `${'a'.repeat(128)}`]) assert.deepEqual(port(ok).codes, [], ok);
+    for (const bad of ['0', '65536', '"0"', '"0:10"', '"10:9"', '"1:65536"', '"a:b"', '"1:2:3"', `${'a'.repeat(129)}`, '"with space"', '-1']) assert.deepEqual(port(bad).codes, ['port-range'], bad);
+    const r = load(calicoRule('{action: Allow, protocol: TCP, destination: {ports: ["8000:8080", 443, web]}}'));
+    const rule = r.model.calicoPolicies[0].ingress[0];
+    assert.deepEqual(rule.destination.ports, [{ kind: 'range', from: 8000, to: 8080 }, { kind: 'range', from: 443, to: 443 }, { kind: 'named', name: 'web' }]);
+  });
+
+  it('a rule may not mix IPv4 and IPv6 nets, and ipVersion must agree', () => {
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [10.0.0.0/8]}, destination: {notNets: [10.1.0.0/16]}}')).codes, []);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [10.0.0.0/8, "fd00::/8"]}}')).codes, ['mixed-family']);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [10.0.0.0/8]}, destination: {nets: ["fd00::/8"]}}')).codes, ['mixed-family']);
+    assert.deepEqual(load(calicoRule('{action: Allow, ipVersion: 6, source: {nets: [10.0.0.0/8]}}')).codes, ['ip-version']);
+    const ok = load(calicoRule('{action: Allow, ipVersion: 6, protocol: ICMPv6, icmp: {type: 128}, destination: {nets: ["fd00::1"]}}'));
+    assert.deepEqual(ok.codes, []);
+    assert.deepEqual(ok.model.calicoPolicies[0].ingress[0].destination.nets, ['fd00::1/128']);
+  });
+
+  it('notNets may not be a catch-all (0.0.0.0/0 or ::/0 matches no traffic)', () => {
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {notNets: [0.0.0.0/0]}}')).codes, ['bad-value']);
+    assert.deepEqual(load(calicoRule('{action: Allow, destination: {notNets: ["::/0"]}}')).codes, ['bad-value']);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [0.0.0.0/0]}}')).codes, []);
+  });
+
+  it('global() only in an entity namespaceSelector, and alone there', () => {
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {namespaceSelector: global(), selector: role == "x"}}')).codes, []);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {namespaceSelector: " global( ) "}}')).codes, []);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {selector: global()}}')).codes, ['bad-selector']);
+    assert.deepEqual(load(calicoRule('{action: Allow, destination: {notSelector: "global() && a == \'b\'"}}')).codes, ['bad-selector']);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {namespaceSelector: "global() && a == \'b\'"}}')).codes, ['bad-selector']);
+  });
+});
+
+describe('model: Kubernetes NetworkPolicy as the API server validates it', () => {
+  const np = (spec: string): string => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n, namespace: a}\nspec:\n${spec}`;
+  it('endPort may equal port; below port, with a named port or without a port is an error', () => {
+    assert.deepEqual(load(np('  ingress: [{ports: [{port: 80, endPort: 80}]}]\n')).codes, []);
+    assert.deepEqual(load(np('  ingress: [{ports: [{port: 80, endPort: 79}]}]\n')).codes, ['bad-end-port']);
+    assert.deepEqual(load(np('  ingress: [{ports: [{port: http, endPort: 90}]}]\n')).codes, ['bad-end-port']);
+    assert.deepEqual(load(np('  ingress: [{ports: [{endPort: 90}]}]\n')).codes, ['bad-end-port']);
+    assert.deepEqual(load(np('  ingress: [{ports: [{port: 80, endPort: 65536}]}]\n')).codes, ['port-range']);
+  });
+  it('policyTypes: at most two; a repeated type is accepted (warning), as the API server accepts it', () => {
+    const r = load(np('  policyTypes: [Ingress, Ingress]\n'));
+    assert.deepEqual(r.codes, []);
+    assert.deepEqual(r.model.networkPolicies[0].policyTypes, ['ingress']);
+    assert.deepEqual(load(np('  policyTypes: [Ingress, Egress, Ingress]\n')).codes, ['bad-value']);
+    assert.deepEqual(load(np('  policyTypes: [ingress]\n')).codes, ['bad-value']);
+  });
+  it('defaults: policyTypes from the rules present, protocol TCP', () => {
+    const m = load(np('  egress: [{ports: [{port: 53}]}]\n')).model;
+    assert.deepEqual(m.networkPolicies[0].policyTypes, ['ingress', 'egress']);
+    assert.deepEqual(m.networkPolicies[0].egress[0].ports, [{ protocol: 6, port: { kind: 'range', from: 53, to: 53 } }]);
+    assert.deepEqual(load(np('  egress: []\n')).model.networkPolicies[0].policyTypes, ['ingress']);
+  });
+});
+
+describe('model: AdminNetworkPolicy v1alpha1 as its CRD validates it', () => {
+  const anp = (rules: string, priority = '10'): string =>
+    `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: ${priority}\n  subject: {namespaces: {}}\n${rules}`;
+  it('priority 0..1000', () => {
+    assert.deepEqual(load(anp('', '0')).codes, []);
+    assert.deepEqual(load(anp('', '1000')).codes, []);
+    assert.deepEqual(load(anp('', '1001')).codes, ['priority-range']);
+    assert.deepEqual(load(anp('', '-1')).codes, ['priority-range']);
+  });
+  it('portRange start < end (equal is rejected), ports 1..65535', () => {
+    const pr = (s: number, e: number) => load(anp(`  ingress: [{action: Allow, from: [{namespaces: {}}], ports: [{portRange: {start: ${s}, end: ${e}}}]}]\n`)).codes;
+    assert.deepEqual(pr(1, 2), []);
+    assert.deepEqual(pr(80, 80), ['port-range']);
+    assert.deepEqual(pr(0, 80), ['port-range']);
+  });
+  it('egress networks must be masked CIDRs (host bits are an error, not a warning), 1..25 of them', () => {
+    const net = (n: string) => load(anp(`  egress: [{action: Deny, to: [{networks: [${n}]}]}]\n`)).codes;
+    assert.deepEqual(net('10.0.0.0/8, "fd00::/64"'), []);
+    assert.deepEqual(net('10.0.0.1/8'), ['bad-cidr']);
+    assert.deepEqual(net('10.0.0.1'), ['bad-cidr']);
+  });
+  it('egress nodes peer and the pods subject form', () => {
+    const r = load(
+      `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: 3\n  subject: {pods: {namespaceSelector: {matchLabels: {t: x}}, podSelector: {}}}\n  egress: [{action: Pass, to: [{nodes: {matchLabels: {role: cp}}}], ports: [{namedPort: dns}, {portNumber: {port: 53, protocol: UDP}}]}]\n`,
+    );
+    assert.deepEqual(r.codes, []);
+    assert.equal(r.model.adminPolicies[0].egress[0].peers[0].kind, 'nodes');
+    assert.deepEqual(r.model.adminPolicies[0].egress[0].ports, [{ kind: 'named', name: 'dns' }, { kind: 'number', protocol: 17, port: 53 }]);
+  });
+});
