@@ -37,6 +37,20 @@ export function parseIp(text: string): ParsedIp | undefined {
  * Returns an error text ("expected ..." is added by the caller) when it does not parse.
  */
 export function parseCidr(text: string, opts: { bareIp?: boolean } = {}): ParsedCidr | { error: string } {
+  // Large inputs repeat the same CIDRs in thousands of policies; results are never mutated, so they are shared.
+  const key = opts.bareIp ? `b${text}` : text;
+  let r = CIDR_CACHE.get(key);
+  if (r === undefined) {
+    if (CIDR_CACHE.size > 100_000) CIDR_CACHE.clear();
+    r = parseCidrUncached(text, opts);
+    CIDR_CACHE.set(key, r);
+  }
+  return r;
+}
+
+const CIDR_CACHE = new Map<string, ParsedCidr | { error: string }>();
+
+function parseCidrUncached(text: string, opts: { bareIp?: boolean }): ParsedCidr | { error: string } {
   const slash = text.indexOf('/');
   if (slash < 0) {
     const ip = parseIp(text);

@@ -64,6 +64,9 @@ export function isMapValue(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** key\0value pairs already found valid (validation is pure, so the answer never changes). */
+const VALID_LABELS = new Set<string>();
+
 /** Field reader bound to one object: reports at `file:line:col: error: Kind ns/name: path: message`. */
 export class Reader {
   constructor(
@@ -183,7 +186,19 @@ export class Reader {
       }
       out[k] = val;
     }
-    for (const e of validateLabels(out)) this.error('bad-labels', [...path, ...e.path], e.message);
+    // Most objects repeat the same few labels: validate each key=value pair once per run of the process.
+    let fresh: Record<string, string> | undefined;
+    for (const [k, val] of Object.entries(out)) {
+      if (VALID_LABELS.has(`${k}\u0000${val}`)) continue;
+      (fresh ??= {})[k] = val;
+    }
+    if (fresh) {
+      const issues = validateLabels(fresh);
+      for (const e of issues) this.error('bad-labels', [...path, ...e.path], e.message);
+      const badKeys = new Set(issues.map((e) => String(e.path[0])));
+      if (VALID_LABELS.size > 100_000) VALID_LABELS.clear();
+      for (const [k, val] of Object.entries(fresh)) if (!badKeys.has(k)) VALID_LABELS.add(`${k}\u0000${val}`);
+    }
     return out;
   }
   /** Annotations: a map of strings. */
