@@ -132,3 +132,35 @@ describe('model: AdminNetworkPolicy v1alpha1 as its CRD validates it', () => {
     assert.deepEqual(r.model.adminPolicies[0].egress[0].ports, [{ kind: 'named', name: 'dns' }, { kind: 'number', protocol: 17, port: 53 }]);
   });
 });
+
+describe('model: Calico networks as libcalico-go validates them', () => {
+  it('rule nets/notNets are strictly masked networks ("net"); an address alone is a /32 or /128', () => {
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [10.0.0.1, 10.0.0.0/8]}}')).codes, []);
+    assert.deepEqual(load(calicoRule('{action: Allow, source: {nets: [10.0.0.1/8]}}')).codes, ['bad-cidr']);
+    assert.deepEqual(load(calicoRule('{action: Allow, destination: {notNets: ["fd00::1/64"]}}')).codes, ['bad-cidr']);
+  });
+  it('NetworkSet nets accept host bits ("cidr"), read masked with a warning', () => {
+    const d = new Diagnostics();
+    const m = buildModel(parseText('apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: s}\nspec: {nets: [10.0.0.1/8]}\n', 's.yaml', d), d);
+    assert.deepEqual([d.errors.length, d.warnings.map((w) => w.code)], [0, ['cidr-host-bits']]);
+    assert.deepEqual(m.networkSets[0].nets, ['10.0.0.0/8']);
+  });
+  it('IPPool: strictly masked, no smaller than its block size, not link-local', () => {
+    const pool = (spec: string) => load(`apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec: ${spec}\n`).codes;
+    assert.deepEqual(pool('{cidr: 10.244.0.0/16}'), []);
+    assert.deepEqual(pool('{cidr: "fd00:10::/64", blockSize: 122}'), []);
+    assert.deepEqual(pool('{cidr: 10.244.0.1/16}'), ['bad-cidr']);
+    assert.deepEqual(pool('{cidr: 10.244.0.0/27}'), ['bad-value']);
+    assert.deepEqual(pool('{cidr: 10.244.0.0/28, blockSize: 28}'), []);
+    assert.deepEqual(pool('{cidr: 169.254.0.0/16}'), ['bad-value']);
+    assert.deepEqual(pool('{cidr: 128.0.0.0/1}'), ['bad-value']); // overlaps 169.254.0.0/16
+    assert.deepEqual(pool('{cidr: 192.168.0.0/16}'), []);
+    assert.deepEqual(pool('{cidr: "fe80::/64"}'), ['bad-value']);
+  });
+  it('HostEndpoint ports: a valid port name, protocol TCP/UDP/SCTP', () => {
+    const hep = (port: string) => load(`apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: h}\nspec: {node: n1, interfaceName: eth0, ports: [${port}]}\n`).codes;
+    assert.deepEqual(hep('{name: ssh, port: 22, protocol: TCP}'), []);
+    assert.deepEqual(hep('{name: Bad_Name, port: 22}'), ['bad-name']);
+    assert.deepEqual(hep('{name: dns, port: 53, protocol: ICMP}'), ['bad-protocol']);
+  });
+});

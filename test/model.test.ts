@@ -112,7 +112,7 @@ spec: {}
 apiVersion: projectcalico.org/v3
 kind: NetworkPolicy
 metadata: {name: egress-only, namespace: ns}
-spec: {egress: [{action: Allow, protocol: TCP, destination: {ports: [80, "8000:8080", http, "443"], nets: ["fd00::9", "fd00::1/64"]}}]}
+spec: {egress: [{action: Allow, protocol: TCP, destination: {ports: [80, "8000:8080", http, "443"], nets: ["fd00::9", "fd00::/64"]}}]}
 ---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy

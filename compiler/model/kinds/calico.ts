@@ -2,7 +2,8 @@
 // HostEndpoint. Validation follows Calico's validator (libcalico-go lib/validator/v3); defaults follow its API
 // server (tier 'default', selector all(), types from the rules present).
 import { ALL } from '../selector/ast';
-import { describe, Reader, type Path } from '../fields';
+import { describe, isPortName, Reader, type Path } from '../fields';
+import { cidrContains, parseCidr } from '../addresses';
 import { PROTO } from '../types';
 import type { CalicoAction, CalicoEntity, CalicoPolicy, CalicoRule, ContainerPort, Direction, Family, HostEndpoint, IcmpMatch, IPPool, NetworkSet, PortSpec, Tier } from '../types';
 import { PORT_PROTOCOLS, readBandwidthAnnotations, readCalicoProtocol, readCidr, readCidrList, readIp, readK8sProtocol, type Meta } from './common';
@@ -131,7 +132,7 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   const m = r.map(v, path) ?? {};
   r.knownFields(m, path, ['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'ports', 'notPorts', 'serviceAccounts', 'services']);
   const nets = (key: 'nets' | 'notNets'): string[] =>
-    readCidrList(r, m[key], [...path, key], { bareIp: true }).map((c, i) => {
+    readCidrList(r, m[key], [...path, key], { bareIp: true, strict: true }).map((c, i) => {
       if (family !== undefined && c.family !== family) r.error('ip-version', [...path, key, i], `expected an IPv${family} network (the rule has ipVersion ${family}), found ${c.cidr}`);
       // Calico rejects a catch-all in a negation: the rule could match no traffic at all.
       if (key === 'notNets' && c.prefix === 0) r.error('bad-value', [...path, key, i], `expected a network narrower than /0 in notNets (a catch-all there matches no traffic), found ${c.cidr}`);
@@ -247,12 +248,21 @@ const ENCAP = ['Never', 'Always', 'CrossSubnet'] as const;
 
 export function readIPPool(r: Reader, obj: Record<string, unknown>, meta: Meta): IPPool | undefined {
   const spec = r.map(obj.spec, ['spec']) ?? {};
-  const cidr = readCidr(r, spec.cidr, ['spec', 'cidr']);
+  const cidr = readCidr(r, spec.cidr, ['spec', 'cidr'], { strict: true });
   const family = cidr?.family ?? 4;
   // Calico: IPv4 block sizes 20..32 (default 26), IPv6 116..128 (default 122).
   const blockSize = family === 4
     ? r.int(spec.blockSize, ['spec', 'blockSize'], 20, 32, 'an IPv4 block size') ?? 26
     : r.int(spec.blockSize, ['spec', 'blockSize'], 116, 128, 'an IPv6 block size') ?? 122;
+  if (cidr && blockSize !== undefined && cidr.prefix > blockSize) {
+    r.error('bad-value', ['spec', 'cidr'], `expected a pool at least as large as its block size /${blockSize}, found /${cidr.prefix}`);
+  }
+  if (cidr) {
+    const ll = parseCidr(family === 4 ? '169.254.0.0/16' : 'fe80::/10');
+    if (!('error' in ll) && (cidrContains(ll, cidr) || cidrContains(cidr, ll))) {
+      r.error('bad-value', ['spec', 'cidr'], `expected a pool outside the link-local range ${ll.cidr}, found ${cidr.cidr}, which overlaps it`);
+    }
+  }
   const ipipMode = r.oneOf(spec.ipipMode, ['spec', 'ipipMode'], ENCAP, 'an IPIP mode') ?? 'Never';
   const vxlanMode = r.oneOf(spec.vxlanMode, ['spec', 'vxlanMode'], ENCAP, 'a VXLAN mode') ?? 'Never';
   if (ipipMode !== 'Never' && vxlanMode !== 'Never') r.error('bad-value', ['spec', 'vxlanMode'], `expected at most one of ipipMode and vxlanMode enabled, found ipipMode ${ipipMode} and vxlanMode ${vxlanMode}`);
@@ -293,6 +303,7 @@ export function readHostEndpoint(r: Reader, obj: Record<string, unknown>, meta: 
     const m = r.map(p, pp);
     if (!m) return;
     const name = r.requiredString(m.name, [...pp, 'name'], 'a port name');
+    if (name !== undefined && !isPortName(name)) r.error('bad-name', [...pp, 'name'], `expected a port name (1-15 characters a-z, 0-9, '-', with a letter, no '--', no '-' at either end), found ${JSON.stringify(name)}`);
     const port = m.port === undefined ? (r.error('required', [...pp, 'port'], 'expected a port number 1..65535, found nothing'), undefined) : r.int(m.port, [...pp, 'port'], 1, 65535, 'a port number', 'port-range');
     const protocol = readK8sProtocol(r, m.protocol, [...pp, 'protocol']);
     if (name !== undefined && port !== undefined && protocol !== undefined) ports.push({ name, port, protocol });

@@ -11,7 +11,7 @@ export interface Meta {
 }
 
 /** A CIDR field. Host bits are cleared with a warning: the Kubernetes API server accepts "10.0.0.1/24" too. */
-export function readCidr(r: Reader, v: unknown, path: Path, opts: { bareIp?: boolean } = {}): ParsedCidr | undefined {
+export function readCidr(r: Reader, v: unknown, path: Path, opts: { bareIp?: boolean; strict?: boolean } = {}): ParsedCidr | undefined {
   if (v === undefined || v === null) {
     r.error('required', path, `expected a CIDR like 10.0.0.0/8 or fd00::/64, found nothing`);
     return undefined;
@@ -25,11 +25,16 @@ export function readCidr(r: Reader, v: unknown, path: Path, opts: { bareIp?: boo
     r.error('bad-cidr', path, `expected a CIDR like 10.0.0.0/8 or fd00::/64${opts.bareIp ? ' (or an address)' : ''}, found ${describe(v)} (${p.error})`);
     return undefined;
   }
+  if (p.hostBits && opts.strict) {
+    // Calico's "net" validator (rule nets, IPPool cidr): the network must be strictly masked.
+    r.error('bad-cidr', path, `expected a strictly masked network (no host bits set, e.g. ${p.cidr}), found ${describe(v)}`);
+    return undefined;
+  }
   if (p.hostBits) r.warn('cidr-host-bits', path, `CIDR ${JSON.stringify(v)} has host bits set; read as ${p.cidr}`);
   return p;
 }
 
-export function readCidrList(r: Reader, v: unknown, path: Path, opts: { bareIp?: boolean } = {}): ParsedCidr[] {
+export function readCidrList(r: Reader, v: unknown, path: Path, opts: { bareIp?: boolean; strict?: boolean } = {}): ParsedCidr[] {
   const out: ParsedCidr[] = [];
   r.list(v, path).forEach((c, i) => {
     const p = readCidr(r, c, [...path, i], opts);
