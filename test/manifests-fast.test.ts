@@ -138,3 +138,26 @@ describe('manifests: fast paths', () => {
     assert.match(d.items.map(formatDiagnostic).join('\n'), /^dup\.json:1:10: error: invalid YAML: Map keys must be unique/);
   });
 });
+
+describe('manifests: large inputs take the fast path with exact positions', () => {
+  const np = (i: number, cidr: string) => ({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: `np${i}`, namespace: 'a' },
+    spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr } }], ports: [{ port: 80 }] }] },
+  });
+  const objs = Array.from({ length: 600 }, (_, i) => np(i, i === 450 ? '10.0.0.0/33' : '10.0.0.0/8'));
+  for (const [name, text] of [
+    ['big.yaml', objs.map((o) => stringify(o)).join('---\n')],
+    ['big.json', JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, null, 2)],
+  ] as const) {
+    it(`${name}: the error in object 450 is at the line and column the library gives`, () => {
+      assert.ok(text.length >= 64 * 1024);
+      const d = new Diagnostics();
+      const srcs = parseText(text, name, d); // default: the fast path for a text this long
+      const full = parseText(text, name, new Diagnostics(), { fast: false });
+      const p = ['spec', 'ingress', 0, 'from', 0, 'ipBlock', 'cidr'];
+      assert.deepEqual(srcs[450].locate(p), full[450].locate(p));
+      assert.deepEqual(srcs[450].locate([]), full[450].locate([]));
+      assert.equal(srcs.length, 600);
+    });
+  }
+});
