@@ -164,3 +164,19 @@ describe('model: Calico networks as libcalico-go validates them', () => {
     assert.deepEqual(hep('{name: dns, port: 53, protocol: ICMP}'), ['bad-protocol']);
   });
 });
+
+describe('model: Calico tiers', () => {
+  const tier = (meta: string, spec: string) => load(`apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: ${meta}\nspec: ${spec}\n`);
+  it('a declared default tier gets order 1000000 when it has none; another order is an error', () => {
+    const r = tier('{name: default}', '{}');
+    assert.deepEqual(r.codes, []);
+    assert.deepEqual(r.model.tiers.map((t) => [t.name, t.order, t.defaultAction]), [['default', 1_000_000, 'Deny']]);
+    assert.deepEqual(tier('{name: default}', '{order: 10}').codes, ['bad-value']);
+    assert.deepEqual(tier('{name: default}', '{order: 1000000}').codes, []);
+  });
+  it('tier names are DNS labels (no dots); defaultAction Deny or Pass', () => {
+    assert.deepEqual(tier('{name: security}', '{order: 100, defaultAction: Pass}').codes, []);
+    assert.deepEqual(tier('{name: sec.ops}', '{order: 100}').codes, ['bad-name']);
+    assert.deepEqual(tier('{name: security}', '{order: 100, defaultAction: Allow}').codes, ['bad-value']);
+  });
+});

@@ -147,7 +147,7 @@ spec: {order: 100}
 apiVersion: projectcalico.org/v3
 kind: Tier
 metadata: {name: default}
-spec: {order: 500, defaultAction: Pass}
+spec: {defaultAction: Pass}
 ---
 apiVersion: projectcalico.org/v3
 kind: NetworkSet
@@ -164,7 +164,7 @@ kind: HostEndpoint
 metadata: {name: h, labels: {host: "1"}}
 spec: {node: n1, interfaceName: eth0, expectedIPs: [192.168.0.1], ports: [{name: ssh, port: 22}]}
 `);
-    assert.deepEqual(m.tiers.map((t) => [t.name, t.order, t.defaultAction]), [['platform', 100, 'Deny'], ['default', 500, 'Pass']]);
+    assert.deepEqual(m.tiers.map((t) => [t.name, t.order, t.defaultAction]), [['platform', 100, 'Deny'], ['default', 1_000_000, 'Pass']]);
     assert.deepEqual(m.networkSets.map((s) => [s.namespace, s.name, s.nets]), [['x', 'ns1', ['10.0.0.0/24', '2001:db8::/32']], [undefined, 'g', ['192.0.2.1/32']]]);
     assert.deepEqual(m.hostEndpoints[0].ports, [{ name: 'ssh', port: 22, protocol: PROTO.TCP }]);
     assert.deepEqual([m.hostEndpoints[0].node, m.hostEndpoints[0].interfaceName, m.hostEndpoints[0].expectedIPs], ['n1', 'eth0', ['192.168.0.1']]);

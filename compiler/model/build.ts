@@ -10,7 +10,7 @@ import type { Model, Namespace, Origin, Tier } from './types';
 import type { Meta } from './kinds/common';
 import { NAMESPACE_NAME_LABEL, readNamespace, readNode, readPod, readServiceAccount } from './kinds/core';
 import { readNetworkPolicy } from './kinds/networkpolicy';
-import { readCalicoPolicy, readHostEndpoint, readIPPool, readNetworkSet, readTier } from './kinds/calico';
+import { DEFAULT_TIER_ORDER, readCalicoPolicy, readHostEndpoint, readIPPool, readNetworkSet, readTier } from './kinds/calico';
 import { readAdminPolicy } from './kinds/anp';
 
 export interface BuildOptions {
@@ -19,7 +19,7 @@ export interface BuildOptions {
 }
 
 /** Order of the implicit 'default' tier, as recent Calico creates it. */
-export const DEFAULT_TIER_ORDER = 1_000_000;
+export { DEFAULT_TIER_ORDER };
 
 type Reading = (r: Reader, obj: Record<string, unknown>, meta: Meta, model: Model) => void;
 

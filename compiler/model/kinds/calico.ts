@@ -2,8 +2,11 @@
 // HostEndpoint. Validation follows Calico's validator (libcalico-go lib/validator/v3); defaults follow its API
 // server (tier 'default', selector all(), types from the rules present).
 import { ALL } from '../selector/ast';
-import { describe, isPortName, Reader, type Path } from '../fields';
+import { describe, DNS1123_LABEL, isPortName, Reader, type Path } from '../fields';
 import { cidrContains, parseCidr } from '../addresses';
+
+/** Order of the 'default' tier (Calico fixes it); build.ts uses it for the implicit default tier too. */
+export const DEFAULT_TIER_ORDER = 1_000_000;
 import { PROTO } from '../types';
 import type { CalicoAction, CalicoEntity, CalicoPolicy, CalicoRule, ContainerPort, Direction, Family, HostEndpoint, IcmpMatch, IPPool, NetworkSet, PortSpec, Tier } from '../types';
 import { PORT_PROTOCOLS, readBandwidthAnnotations, readCalicoProtocol, readCidr, readCidrList, readIp, readK8sProtocol, type Meta } from './common';
@@ -233,7 +236,16 @@ export function readCalicoPort(r: Reader, v: unknown, path: Path): PortSpec | un
 
 export function readTier(r: Reader, obj: Record<string, unknown>, meta: Meta): Tier {
   const spec = r.map(obj.spec, ['spec']) ?? {};
-  const order = r.number(spec.order, ['spec', 'order'], 'an order');
+  // Tier names appear inside policy names: a DNS-1123 label, no dots (libcalico-go tierNameRegex).
+  if (!DNS1123_LABEL.test(meta.name) || meta.name.length > 63) {
+    r.error('bad-name', ['metadata', 'name'], `expected a tier name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${JSON.stringify(meta.name)}`);
+  }
+  let order = r.number(spec.order, ['spec', 'order'], 'an order');
+  // The default tier's order is fixed (Calico's CRD rule); when omitted it is defaulted to it.
+  if (meta.name === 'default') {
+    if (order === undefined) order = DEFAULT_TIER_ORDER;
+    else if (order !== DEFAULT_TIER_ORDER) r.error('bad-value', ['spec', 'order'], `expected the default tier's order ${DEFAULT_TIER_ORDER}, found ${order}`);
+  }
   const defaultAction = r.oneOf(spec.defaultAction, ['spec', 'defaultAction'], ['Deny', 'Pass'] as const, 'a default action') ?? 'Deny';
   return { name: meta.name, ...(order !== undefined ? { order } : {}), defaultAction, origin: r.origin };
 }
