@@ -123,13 +123,14 @@ describe('manifests: fast paths', () => {
     );
   });
 
-  it('gives up on what it does not read exactly (the library then reads it, and reports errors)', () => {
+  it('gives up on what it does not read exactly (the library then reads it, and reports errors); edge cases it does read agree with the library', () => {
     for (const text of [
       'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: b\n  continued\n', 'a: "two\n  lines"\n',
       'a: 1\na: 2\n', '? a\n: 1\n', '%YAML 1.2\n---\na: 1\n', 'a: "\\x41"\n', '- - 1\n', 'a: b: c\n', '1: x\n', 'a: {b: [1]}\n', 'a: 1\n...\n',
       '\t a: 1\n', 'a:\n\t- x\n',
+      'a\t: 1\n', 'a : 1\nb:   \n  - 1\n', 'a: 1 #c\n#d\nb: "x" # e\n', 'k: -\n', 'k: [a, b, ]\n', 'k: {a: 1, b: x y}\n',
     ]) {
-      assert.equal(fastYaml(text), undefined, text);
+      if (!/^(a\t:|a :|a: 1 #|k: \[|k: \{)/.test(text)) assert.equal(fastYaml(text), undefined, text);
       sameAsLibrary(text, 'x.yaml');
     }
     assert.equal(fastJson('{"a": 1, "a": 2}'), undefined);

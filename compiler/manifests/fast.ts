@@ -468,7 +468,7 @@ class YamlReader {
       if (c === 34 || c === 39) key = this.quoted(at, this.quotedEnd(at, line.end));
       else {
         let e = colon;
-        while (t.charCodeAt(e - 1) === 32) e--;
+        while (t.charCodeAt(e - 1) === 32 || t.charCodeAt(e - 1) === 9) e--;
         key = t.slice(at, e);
         if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 91 || c === 123 || c === 45 || c === 44) bail();
         if (typeof resolvePlain(key) !== 'string' || key === '<<') bail();
