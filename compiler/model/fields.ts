@@ -25,7 +25,7 @@ export const CODES = {
   'bad-except': 'an ipBlock except is not strictly inside its cidr',
   'mixed-family': 'addresses of both IP families where one is required',
   'bad-ip': 'an IP address does not parse',
-  'port-range': 'a port number outside 1..65535 (0..65535 for Calico) or a range that ends before it starts',
+  'port-range': 'a port number outside 1..65535 or a range that ends before it starts',
   'bad-end-port': 'endPort without a numeric port, or below it',
   'bad-protocol': 'an unknown protocol',
   'bad-selector': 'a selector that does not parse',
