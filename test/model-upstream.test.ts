@@ -180,3 +180,20 @@ describe('model: Calico tiers', () => {
     assert.deepEqual(tier('{name: security}', '{order: 100, defaultAction: Allow}').codes, ['bad-value']);
   });
 });
+
+describe('model: object names as the API servers validate them', () => {
+  const obj = (apiVersion: string, kind: string, name: string, ns = true) =>
+    `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: "${name}"${ns ? ', namespace: a' : ''}}\nspec: {}\n`;
+  it('Kubernetes objects: DNS-1123 subdomains (at most 253 characters)', () => {
+    assert.deepEqual(load(obj('networking.k8s.io/v1', 'NetworkPolicy', 'allow.web-1')).codes, []);
+    assert.deepEqual(load(obj('networking.k8s.io/v1', 'NetworkPolicy', 'Allow_Web')).codes, ['bad-name']);
+    assert.deepEqual(load(obj('v1', 'Pod', 'web-0')).codes, []);
+    assert.deepEqual(load(obj('v1', 'Pod', `${'a'.repeat(254)}`)).codes, ['bad-name']);
+  });
+  it('Calico NetworkPolicy/GlobalNetworkPolicy: a DNS-1123 label, or two joined by one dot', () => {
+    assert.deepEqual(load(obj('projectcalico.org/v3', 'NetworkPolicy', 'platform.allow-dns')).codes, []);
+    assert.deepEqual(load(obj('projectcalico.org/v3', 'NetworkPolicy', 'a.b.c')).codes, ['bad-name']);
+    assert.deepEqual(load(obj('projectcalico.org/v3', 'GlobalNetworkPolicy', 'deny-all', false)).codes, []);
+    assert.deepEqual(load(obj('projectcalico.org/v3', 'GlobalNetworkPolicy', 'Deny', false)).codes, ['bad-name']);
+  });
+});

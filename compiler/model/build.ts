@@ -93,6 +93,10 @@ for (const [key, info] of Object.entries(KINDS)) {
   (API_VERSIONS_BY_KIND[kind] ??= []).push(info.apiVersion);
 }
 
+const LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS1123_SUBDOMAIN = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
+const CALICO_POLICY_NAME = new RegExp(`^${LABEL}(\\.${LABEL})?$`);
+
 export function emptyModel(): Model {
   return {
     namespaces: [], pods: [], serviceAccounts: [], nodes: [], networkSets: [], hostEndpoints: [], ipPools: [],
@@ -156,6 +160,13 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     const r = new Reader(src, ref, diags);
     if (kind === 'Namespace' && (!DNS1123_LABEL.test(nameRaw) || nameRaw.length > 63)) {
       r.error('bad-name', ['metadata', 'name'], `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nameRaw)}`);
+    } else if (info.apiVersion === 'projectcalico.org/v3' && (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy')) {
+      // libcalico-go networkPolicyNameRegex / globalNetworkPolicyNameRegex: a label, or label.label (tier prefix).
+      if (!CALICO_POLICY_NAME.test(nameRaw) || nameRaw.length > 253) {
+        r.error('bad-name', ['metadata', 'name'], `expected a ${kind} name (a DNS-1123 label, or two joined by one '.'), found ${describe(nameRaw)}`);
+      }
+    } else if (kind !== 'Tier' && (!DNS1123_SUBDOMAIN.test(nameRaw) || nameRaw.length > 253)) {
+      r.error('bad-name', ['metadata', 'name'], `expected a name that is a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253 characters), found ${describe(nameRaw)}`);
     }
 
     // Same kind (and API group), namespace and name twice: the API server would keep only one of them.
