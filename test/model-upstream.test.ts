@@ -197,3 +197,17 @@ describe('model: object names as the API servers validate them', () => {
     assert.deepEqual(load(obj('projectcalico.org/v3', 'GlobalNetworkPolicy', 'Deny', false)).codes, ['bad-name']);
   });
 });
+
+describe('model: Calico global() and reserved labels', () => {
+  it('global() is not allowed in a policy selector or serviceAccountSelector', () => {
+    const gnp = (spec: string) => load(`apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: ${spec}\n`).codes;
+    assert.deepEqual(gnp('{selector: "role == \'x\'"}'), []);
+    assert.deepEqual(gnp('{selector: "global()"}'), ['bad-selector']);
+    assert.deepEqual(gnp('{serviceAccountSelector: "global() || a == \'b\'"}'), ['bad-selector']);
+  });
+  it('a (Global)NetworkSet may not carry the projectcalico.org/namespace label', () => {
+    const gns = (labels: string) => load(`apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: s, labels: ${labels}}\nspec: {nets: [10.0.0.0/8]}\n`).codes;
+    assert.deepEqual(gns('{role: x}'), []);
+    assert.deepEqual(gns('{projectcalico.org/namespace: x}'), ['bad-labels']);
+  });
+});

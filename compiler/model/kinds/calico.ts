@@ -17,6 +17,13 @@ export function readCalicoPolicy(r: Reader, obj: Record<string, unknown>, meta: 
   const spec = r.map(obj.spec, ['spec']) ?? {};
   const global = kind === 'GlobalNetworkPolicy';
   r.knownFields(spec, ['spec'], ['tier', 'order', 'selector', 'namespaceSelector', 'serviceAccountSelector', 'types', 'ingress', 'egress', 'applyOnForward', 'preDNAT', 'doNotTrack', 'performanceHints']);
+  // Calico's CRD rules: global() selects non-namespaced endpoints and is meaningful only in an entity's namespaceSelector.
+  for (const k of ['selector', 'serviceAccountSelector'] as const) {
+    const v = spec[k];
+    if (typeof v === 'string' && v.includes('global(')) {
+      r.errorInString('bad-selector', ['spec', k], v.indexOf('global('), `expected global() only in a rule's namespaceSelector, found it in spec.${k} ${JSON.stringify(v)}`);
+    }
+  }
   const tier = r.string(spec.tier, ['spec', 'tier']) || 'default';
   const order = r.number(spec.order, ['spec', 'order'], 'an order');
   const selector = r.calicoSelector(spec.selector, ['spec', 'selector']) ?? ALL;
@@ -252,6 +259,10 @@ export function readTier(r: Reader, obj: Record<string, unknown>, meta: Meta): T
 
 export function readNetworkSet(r: Reader, obj: Record<string, unknown>, meta: Meta, global: boolean): NetworkSet {
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  // libcalico-go validate(Global)NetworkSet: the label Calico uses internally for a set's namespace is reserved.
+  if (Object.prototype.hasOwnProperty.call(meta.labels, 'projectcalico.org/namespace')) {
+    r.error('bad-labels', ['metadata', 'labels', 'projectcalico.org/namespace'], 'expected no projectcalico.org/namespace label (Calico reserves it), found one');
+  }
   const nets = readCidrList(r, spec.nets, ['spec', 'nets'], { bareIp: true }).map((c) => c.cidr);
   return { ...(global ? {} : { namespace: meta.namespace ?? 'default' }), name: meta.name, labels: meta.labels, nets, origin: r.origin };
 }
