@@ -61,19 +61,42 @@ function optimizeChain(c: Chain): Chain {
 // ---------------------------------------------------------------------------------------------------------
 // Canonical matches
 
+// Lowering shares one address list between every rule whose peer is the same set: parsing and canonicalising
+// once per list (by identity) keeps the optimizer's work proportional to the rules, not to their addresses.
+const setCache = new WeakMap<readonly string[], IpSet>();
+const canonCache = new WeakMap<readonly string[], string[]>();
+const NO_ADDRS: IpSet = fromCidrs([]);
+
+function setOf(cidrs: readonly string[]): IpSet {
+  let s = setCache.get(cidrs);
+  if (!s) setCache.set(cidrs, (s = fromCidrs(cidrs)));
+  return s;
+}
+
+function canonicalCidrs(cidrs: readonly string[]): string[] {
+  let c = canonCache.get(cidrs);
+  if (!c) {
+    c = toCidrs(setOf(cidrs));
+    canonCache.set(cidrs, c);
+    setCache.set(c, setOf(cidrs));
+    canonCache.set(c, c);
+  }
+  return c;
+}
+
 function canonicalMatch(m: Match): Match {
   const out: Match = { ...m };
   for (const k of ['peer', 'notPeer', 'local', 'notLocal'] as const) {
     const v = m[k];
-    if (v) out[k] = toCidrs(fromCidrs(v));
+    if (v) out[k] = canonicalCidrs(v);
   }
   for (const k of ['dports', 'notDports', 'sports', 'notSports'] as const) {
     const v = m[k];
     if (v) out[k] = normalizePorts(v);
   }
   // negations that exclude nothing the positive side admits
-  if (out.peer && out.notPeer && isEmpty(intersect(fromCidrs(out.peer), fromCidrs(out.notPeer)))) delete out.notPeer;
-  if (out.local && out.notLocal && isEmpty(intersect(fromCidrs(out.local), fromCidrs(out.notLocal)))) delete out.notLocal;
+  if (out.peer && out.notPeer && isEmpty(intersect(setOf(out.peer), setOf(out.notPeer)))) delete out.notPeer;
+  if (out.local && out.notLocal && isEmpty(intersect(setOf(out.local), setOf(out.notLocal)))) delete out.notLocal;
   if (out.notPeer && out.notPeer.length === 0) delete out.notPeer;
   if (out.notLocal && out.notLocal.length === 0) delete out.notLocal;
   if (out.proto !== undefined && out.notProto !== undefined && out.proto !== out.notProto) delete out.notProto;
@@ -97,8 +120,8 @@ interface Normal {
 function normal(m: Match): Normal | undefined {
   let universe = UNIVERSE;
   if (m.family) universe = familyUniverse(m.family);
-  const peer = difference(m.peer ? intersect(fromCidrs(m.peer), universe) : universe, m.notPeer ? fromCidrs(m.notPeer) : fromCidrs([]));
-  const local = difference(m.local ? intersect(fromCidrs(m.local), universe) : universe, m.notLocal ? fromCidrs(m.notLocal) : fromCidrs([]));
+  const peer = difference(m.peer ? intersect(setOf(m.peer), universe) : universe, m.notPeer ? setOf(m.notPeer) : NO_ADDRS);
+  const local = difference(m.local ? intersect(setOf(m.local), universe) : universe, m.notLocal ? setOf(m.notLocal) : NO_ADDRS);
   if (isEmpty(peer) || isEmpty(local)) return undefined;
   if (m.proto !== undefined && m.notProto === m.proto) return undefined;
   const ported = !!(m.dports || m.notDports || m.sports || m.notSports);

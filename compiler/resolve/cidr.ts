@@ -47,7 +47,26 @@ function bigintToBytes(v: bigint, n: number): number[] {
 /** Parses an address (either family) to its family and numeric value; throws on text that is not an address. */
 const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
+// Parsing and printing addresses is most of the work of resolving big clusters (the same pod addresses are
+// parsed for every selector that reaches them): both are memoised. Results are immutable values.
+const CACHE_LIMIT = 1 << 20;
+const addrCache = new Map<string, { family: Family; value: bigint }>();
+const prefixCache = new Map<string, Prefix>();
+const formatCache: Record<Family, Map<bigint, string>> = { 4: new Map(), 6: new Map() };
+
+function remember<K, V>(m: Map<K, V>, k: K, v: V): V {
+  if (m.size >= CACHE_LIMIT) m.clear();
+  m.set(k, v);
+  return v;
+}
+
 export function parseAddr(text: string): { family: Family; value: bigint } {
+  const hit = addrCache.get(text);
+  if (hit) return hit;
+  return remember(addrCache, text, Object.freeze(parseAddrUncached(text)));
+}
+
+function parseAddrUncached(text: string): { family: Family; value: bigint } {
   const q = V4_RE.exec(text);
   if (q) {
     const b = [Number(q[1]), Number(q[2]), Number(q[3]), Number(q[4])];
@@ -59,6 +78,13 @@ export function parseAddr(text: string): { family: Family; value: bigint } {
 }
 
 export function formatAddr(family: Family, value: bigint): string {
+  const m = formatCache[family];
+  const hit = m.get(value);
+  if (hit !== undefined) return hit;
+  return remember(m, value, formatAddrUncached(family, value));
+}
+
+function formatAddrUncached(family: Family, value: bigint): string {
   if (family === 4) {
     const n = Number(value);
     return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -68,6 +94,12 @@ export function formatAddr(family: Family, value: bigint): string {
 
 /** "10.1.2.3/8" -> prefix 10.0.0.0/8 (host bits cleared); a bare address is a host prefix. */
 export function parsePrefix(text: string): Prefix {
+  const hit = prefixCache.get(text);
+  if (hit) return hit;
+  return remember(prefixCache, text, Object.freeze(parsePrefixUncached(text)));
+}
+
+function parsePrefixUncached(text: string): Prefix {
   const slash = text.indexOf('/');
   const { family, value } = parseAddr(slash < 0 ? text : text.slice(0, slash));
   const len = slash < 0 ? WIDTH[family] : Number(text.slice(slash + 1));
