@@ -207,7 +207,16 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
 function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): TierChain | undefined {
   const rules: Rule[] = [];
   const selecting: string[] = [];
-  for (const tp of r.memo('tier-policies', tier, () => tierPolicies(r.model, tier.name))) {
+  const all = r.memo('tier-policies', tier, () => tierPolicies(r.model, tier.name));
+  // Only the tier's global policies and those of the pod's own namespace can select it (k8sSelected and
+  // calicoSelects both require the namespace): the candidates, in tier order, per namespace.
+  const byNs = r.memo('tier-policies-by-ns', tier, () => new Map<string, TierPolicy[]>());
+  let candidates = byNs.get(pod.namespace);
+  if (!candidates) {
+    candidates = all.filter((tp) => (tp.kind === 'knp' ? tp.pol.namespace === pod.namespace : tp.pol.kind !== 'NetworkPolicy' || tp.pol.namespace === pod.namespace));
+    byNs.set(pod.namespace, candidates);
+  }
+  for (const tp of candidates) {
     if (tp.kind === 'knp') {
       const p = tp.pol;
       if (!p.policyTypes.includes(dir) || !r.k8sSelected(p.namespace, p.podSelector, pod)) continue;

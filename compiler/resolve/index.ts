@@ -58,6 +58,8 @@ export class Resolver {
   private readonly nsLabelMap = new Map<string, Labels>();
   private readonly saLabelMap = new Map<string, Labels>();
   private readonly memos = new Map<string, WeakMap<object, unknown>>();
+  private readonly calicoNsCache = new Map<string, Labels>();
+  private readonly calicoPodCache = new WeakMap<Pod, Labels>();
 
   constructor(readonly model: Model) {
     this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
@@ -82,12 +84,16 @@ export class Resolver {
 
   /** Namespace labels as Calico namespaceSelectors see them (plus projectcalico.org/name). */
   calicoNsLabels(ns: string): Labels {
-    return { [CALICO_NAME_LABEL]: ns, ...this.nsLabels(ns) };
+    let l = this.calicoNsCache.get(ns);
+    if (!l) this.calicoNsCache.set(ns, (l = { [CALICO_NAME_LABEL]: ns, ...this.nsLabels(ns) }));
+    return l;
   }
 
-  /** A pod's labels as Calico selectors see its workload endpoint. */
+  /** A pod's labels as Calico selectors see its workload endpoint (built once per pod; callers only read it). */
   calicoPodLabels(p: Pod): Labels {
-    return { ...p.labels, [CALICO_NS_LABEL]: p.namespace, [CALICO_ORCH_LABEL]: 'k8s', [CALICO_SA_LABEL]: p.serviceAccount };
+    let l = this.calicoPodCache.get(p);
+    if (!l) this.calicoPodCache.set(p, (l = { ...p.labels, [CALICO_NS_LABEL]: p.namespace, [CALICO_ORCH_LABEL]: 'k8s', [CALICO_SA_LABEL]: p.serviceAccount }));
+    return l;
   }
 
   saLabels(p: Pod): Labels {
