@@ -1,0 +1,101 @@
+// Correctness of the fast paths of lowering and optimizing (no timing here: bench/drivers/lower.ts times them).
+//   - golden Programs: examples/multi-tenant and a generated multi-tenant cluster (every policy shape the
+//     benchmark uses: namespaceSelector, ipBlock with except, named ports both ways, Calico nets/notNets/notSelector,
+//     tiers, ANP, BANP) lower and optimise to exactly the JSON recorded under test/golden/ir/ (recorded before the
+//     speed work, so memoised and indexed lowering must give the same bytes); TOLLGATE_UPDATE_GOLDEN=1 rewrites them.
+//   - on the generated cluster, optimised and unoptimised Programs give the same verdict and deciding rule on
+//     random packets between its pods and to outside addresses.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadModel } from '../compiler/pipeline';
+import { lowerModel } from '../compiler/ir/lower';
+import { optimize } from '../compiler/optimize';
+import { evaluate } from '../compiler/ir/evaluate';
+import { Diagnostics } from '../compiler/model/diagnostics';
+import type { Packet, Program } from '../compiler/ir/types';
+import { multiTenantManifests } from '../bench/drivers/lower';
+
+const ROOT = path.join(__dirname, '..');
+const GOLDEN = path.join(__dirname, 'golden', 'ir');
+
+function lowerFiles(inputs: string[]): Program {
+  return lowerModel(loadModel(inputs).model, new Diagnostics());
+}
+
+/** JSON with the input location made independent of where the checkout or temp file is. */
+function portable(p: Program, base: string, as: string): string {
+  return `${JSON.stringify(p, null, 1).split(base).join(as)}\n`;
+}
+
+function checkGolden(name: string, text: string): void {
+  const file = path.join(GOLDEN, name);
+  if (process.env.TOLLGATE_UPDATE_GOLDEN === '1' || !fs.existsSync(file)) fs.writeFileSync(file, text);
+  assert.ok(fs.readFileSync(file, 'utf8') === text, `${name} differs from the golden Program (TOLLGATE_UPDATE_GOLDEN=1 to rewrite after a reviewed change)`);
+}
+
+/** xorshift32: repeatable random numbers */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+
+describe('lowering and optimizing at scale: same Program, same verdicts', function () {
+  this.timeout(120_000);
+  let dir = '';
+  let file = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-perf-lower-'));
+    file = path.join(dir, 'cluster.yaml');
+    fs.writeFileSync(file, multiTenantManifests({ pods: 48, policies: 96, namespaces: 8 }));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('examples/multi-tenant lowers and optimises to the golden Programs', () => {
+    const p = lowerFiles([path.join(ROOT, 'examples', 'multi-tenant')]);
+    checkGolden('multi-tenant.lowered.json', portable(p, ROOT, '<root>'));
+    checkGolden('multi-tenant.optimized.json', portable(optimize(p), ROOT, '<root>'));
+  });
+
+  it('a generated multi-tenant cluster lowers and optimises to the golden Programs', () => {
+    const p = lowerFiles([file]);
+    assert.ok(p.endpoints.length === 48);
+    checkGolden('generated.lowered.json', portable(p, dir, '<tmp>'));
+    checkGolden('generated.optimized.json', portable(optimize(p), dir, '<tmp>'));
+  });
+
+  it('optimised and unoptimised Programs decide random packets alike, by the same rule', () => {
+    const raw = lowerFiles([file]);
+    const opt = optimize(raw);
+    const rand = rng(20261129);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const outside = ['172.16.0.9', '172.17.3.1', '192.168.1.200', '192.168.1.5', '169.254.169.254', '8.8.8.8', '2001:db8:3::1', '2001:db8:ffff::1', '10.64.0.7'];
+    const protos = [6, 17, 132, 1];
+    const ports = [53, 55, 443, 1001, 2003, 5353, 5432, 8080, 8081, 8082, 9005, 9100];
+    let compared = 0;
+    for (let i = 0; i < 4000; i++) {
+      const k = Math.floor(rand() * raw.endpoints.length);
+      const [a, b] = [raw.endpoints[k], opt.endpoints[k]];
+      const local = pick(a.ips);
+      const fam6 = local.includes(':');
+      const peers = [...raw.endpoints.flatMap((e) => e.ips), ...outside].filter((ip) => ip.includes(':') === fam6);
+      const peer = pick(peers);
+      const proto = pick(protos) === 1 && fam6 ? 58 : pick(protos);
+      const l4 = proto === 1 || proto === 58 ? { icmpType: 8, icmpCode: 0 } : { sport: 40000 + (i % 7), dport: pick(ports) };
+      for (const dir of ['ingress', 'egress'] as const) {
+        const pkt: Packet = dir === 'ingress' ? { src: peer, dst: local, proto, ...l4 } : { src: local, dst: peer, proto, ...l4 };
+        const x = evaluate(a, dir, pkt);
+        const y = evaluate(b, dir, pkt);
+        assert.deepEqual([y.allowed, y.ruleId, y.tier], [x.allowed, x.ruleId, x.tier], `${a.id} ${dir} ${JSON.stringify(pkt)}`);
+        compared++;
+      }
+    }
+    assert.ok(compared === 8000);
+  });
+});
