@@ -152,7 +152,6 @@ function contains(a: Normal, b: Normal): boolean {
     const fu = familyUniverse(other);
     if (!isEmpty(intersect(b.peer, fu)) || !isEmpty(intersect(b.local, fu))) return false;
   }
-  if (!isSubset(b.peer, a.peer) || !isSubset(b.local, a.local)) return false;
   if (a.proto !== undefined && a.proto !== b.proto) return false;
   if (a.notProto !== undefined && !(b.notProto === a.notProto || (b.proto !== undefined && b.proto !== a.notProto))) return false;
   if (a.dports) {
@@ -171,7 +170,8 @@ function contains(a: Normal, b: Normal): boolean {
       if (!sameNeg && !disjoint) return false;
     }
   }
-  return true;
+  // the address sets last: they are the costly part, and most pairs already differ in protocol or ports
+  return isSubset(b.peer, a.peer) && isSubset(b.local, a.local);
 }
 
 function stableKey(v: unknown): string {
