@@ -167,12 +167,18 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
   const { peer, peerPods } = r.memo('knp-peer', rule, () => {
     if (!rule.peers || rule.peers.length === 0) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
     const peerPods: Pod[] = [];
+    const seen = new Set<Pod>();
     let set: IpSet = fromCidrs([]);
     for (const p of rule.peers) {
       if (p.kind === 'ipBlock') set = union(set, difference(fromCidrs([p.cidr]), fromCidrs(p.except)));
       else {
         const pods = r.k8sPeerPods(pol.namespace, p);
-        for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
+        for (const x of pods) {
+          if (!seen.has(x)) {
+            seen.add(x);
+            peerPods.push(x);
+          }
+        }
         set = union(set, podsAddrs(pods));
       }
     }
@@ -391,10 +397,16 @@ function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[
   const { peer, peerPods } = r.memo('anp-peer', rule, () => {
     let peer: IpSet = fromCidrs([]);
     const peerPods: Pod[] = [];
+    const seen = new Set<Pod>();
     for (const p of rule.peers) {
       if (p.kind === 'pods') {
         const pods = r.anpPods(p.pods);
-        for (const x of pods) if (!peerPods.includes(x)) peerPods.push(x);
+        for (const x of pods) {
+          if (!seen.has(x)) {
+            seen.add(x);
+            peerPods.push(x);
+          }
+        }
         peer = union(peer, podsAddrs(pods));
       } else if (p.kind === 'nodes') peer = union(peer, r.nodeAddrs(p.nodeSelector));
       else peer = union(peer, fromCidrs(p.cidrs));

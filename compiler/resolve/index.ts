@@ -188,7 +188,8 @@ export class Resolver {
           (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) &&
           (!sa.selector || selectorMatches(sa.selector, this.saLabels(p))),
       );
-      pods = pods ? pods.filter((p) => saPods.includes(p)) : saPods;
+      const inSa = new Set(saPods);
+      pods = pods ? pods.filter((p) => inSa.has(p)) : saPods;
       and(fromAddrs(saPods.flatMap((p) => p.ips)));
     }
     let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
