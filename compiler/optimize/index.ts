@@ -174,8 +174,15 @@ function contains(a: Normal, b: Normal): boolean {
   return isSubset(b.peer, a.peer) && isSubset(b.local, a.local);
 }
 
+// Address lists are shared between rules (canonicalCidrs): their key text is built once per list.
+const arrayKeys = new WeakMap<readonly unknown[], string>();
+
 function stableKey(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableKey).join(',')}]`;
+  if (Array.isArray(v)) {
+    let k = arrayKeys.get(v);
+    if (k === undefined) arrayKeys.set(v, (k = `[${v.map(stableKey).join(',')}]`));
+    return k;
+  }
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
     return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${stableKey(o[k])}`).join(',')}}`;
