@@ -333,26 +333,33 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
 
   // Named ports of the peer side resolve per peer endpoint: one piece per group of endpoints that resolve alike,
   // and one for every other address (numeric ports only).
-  const candidates = (peer.pods ?? r.endpoints).filter((p) => !peerPos || !isEmpty(intersect(peerPos, fromAddrs(p.ips))));
-  const pieces: Piece[] = [];
-  const numericOnly = entityPorts(peerEnt, [], rule.protocol);
-  const groups = new Map<string, { ports: EntityPorts; pods: Pod[] }>();
-  for (const c of candidates) {
-    const ep = entityPorts(peerEnt, c.ports, rule.protocol);
-    const key = JSON.stringify(ep);
-    if (key === JSON.stringify(numericOnly)) continue;
-    const g = groups.get(key) ?? { ports: ep, pods: [] };
-    g.pods.push(c);
-    groups.set(key, g);
-  }
-  let rest: IpSet = peerPos ?? UNIVERSE;
-  for (const g of groups.values()) {
-    const addrs = podsAddrs(g.pods);
-    rest = difference(rest, addrs);
-    pieces.push({ match: withPeerSets(portsInto(m, peerWhich, g.ports), peerPos ? intersect(peerPos, addrs) : addrs) });
-  }
+  // The grouping depends only on the peer entity (not on the local endpoint): computed once per rule.
+  const pg = r.memo('calico-peer-groups', peerEnt, () => {
+    const candidates = (peer.pods ?? r.endpoints).filter((p) => !peerPos || !isEmpty(intersect(peerPos, fromAddrs(p.ips))));
+    const numericOnly = entityPorts(peerEnt, [], rule.protocol);
+    const numericKey = JSON.stringify(numericOnly);
+    const groups = new Map<string, { ports: EntityPorts; pods: Pod[] }>();
+    for (const c of candidates) {
+      const ep = entityPorts(peerEnt, c.ports, rule.protocol);
+      const key = JSON.stringify(ep);
+      if (key === numericKey) continue;
+      const g = groups.get(key) ?? { ports: ep, pods: [] };
+      g.pods.push(c);
+      groups.set(key, g);
+    }
+    let rest: IpSet = peerPos ?? UNIVERSE;
+    const sets: { ports: EntityPorts; peer: IpSet }[] = [];
+    for (const g of groups.values()) {
+      const addrs = podsAddrs(g.pods);
+      rest = difference(rest, addrs);
+      sets.push({ ports: g.ports, peer: peerPos ? intersect(peerPos, addrs) : addrs });
+    }
+    return { sets, rest, numericOnly, groupCount: groups.size };
+  });
+  const pieces: Piece[] = pg.sets.map((g) => ({ match: withPeerSets(portsInto(m, peerWhich, g.ports), g.peer) }));
+  const numericOnly = pg.numericOnly;
   const restUseful = !(numericOnly.ports && numericOnly.ports.length === 0);
-  if (restUseful && !isEmpty(rest)) pieces.push({ match: withPeerSets(portsInto(m, peerWhich, numericOnly), peerPos || groups.size ? rest : undefined) });
+  if (restUseful && !isEmpty(pg.rest)) pieces.push({ match: withPeerSets(portsInto(m, peerWhich, numericOnly), peerPos || pg.groupCount ? pg.rest : undefined) });
   return pieces;
 }
 
