@@ -11,15 +11,8 @@ export function buildCli(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const name of COMMANDS) {
-    let mod: { register(p: Command): void };
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      mod = require(`./${name}`);
-    } catch (err) {
-      // TODO(lead): make strict once every command module has landed.
-      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(`'./${name}'`)) continue;
-      throw err;
-    }
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const mod = require(`./${name}`) as { register(p: Command): void };
     mod.register(program);
   }
   return program;
