@@ -50,8 +50,8 @@ describe('tollgate load --lab (examples/multi-tenant, real traffic)', function (
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as { endpoints: unknown[]; attachments: unknown[]; mode: string };
     assert.equal(rep.mode, 'new-object');
-    assert.equal(rep.endpoints.length, 6);
-    assert.equal(rep.attachments.length, 12);
+    assert.equal(rep.endpoints.length, 7);
+    assert.equal(rep.attachments.length, 14);
   });
 
   for (const family of [4, 6]) {

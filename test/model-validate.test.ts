@@ -41,8 +41,8 @@ describe('tollgate validate', () => {
     assert.equal(r.error, undefined);
     assert.equal(r.err, '');
     const lines = r.out.trim().split('\n');
-    assert.equal(lines[0], 'valid: 20 objects, 0 warnings');
-    assert.ok(lines.includes('  Pod                                6'), r.out);
+    assert.equal(lines[0], 'valid: 21 objects, 0 warnings');
+    assert.ok(lines.includes('  Pod                                7'), r.out);
     assert.ok(lines.includes('  BaselineAdminNetworkPolicy         1'), r.out);
   });
 
@@ -72,7 +72,7 @@ describe('tollgate validate', () => {
   it('--tenant rejects policy outside the tenant and accepts its own', async () => {
     const own = await validate(['--tenant', 'tenant-a', path.join(EXAMPLE, '40-tenant-a.yaml'), path.join(EXAMPLE, '10-pods.yaml')]);
     assert.equal(own.error, undefined);
-    assert.match(own.out, /^valid: 9 objects \(tenant tenant-a\), 0 warnings/);
+    assert.match(own.out, /^valid: 10 objects \(tenant tenant-a\), 0 warnings/);
     const other = await validate(['--tenant', 'tenant-a,tenant-c', EXAMPLE]);
     assert.ok(other.error instanceof InputError);
     const codes = (other.error as InputError).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.object?.kind} ${d.object?.name}`);

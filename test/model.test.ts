@@ -318,7 +318,7 @@ describe('examples/multi-tenant', () => {
     const m = buildModel(loadSources([dir], diags), diags, {});
     assert.deepEqual(diags.items.map(formatDiagnostic), []);
     assert.deepEqual(m.namespaces.map((n) => n.name).sort(), ['shared-services', 'tenant-a', 'tenant-b']);
-    assert.equal(m.pods.length, 6);
+    assert.equal(m.pods.length, 7);
     for (const p of m.pods) {
       assert.equal(p.ips.length, 2, `${p.namespace}/${p.name} is dual-stack`);
       assert.match(p.ips[0], /^10\.244\./);
