@@ -40,6 +40,13 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
       ['{action: Allow, destination: {ports: [http, metrics]}}', []],
       ['{action: Allow, destination: {ports: [http, 80]}}', ['bad-ports-protocol']],
       ['{action: Allow, source: {notPorts: ["1:2"]}}', ['bad-ports-protocol']],
+      // named notPorts without protocol exclude TCP only; with notProtocol other than TCP Tollgate cannot say the rest
+      ['{action: Allow, destination: {notPorts: [http]}}', []],
+      ['{action: Allow, notProtocol: TCP, destination: {notPorts: [http]}}', []],
+      ['{action: Allow, notProtocol: UDP, destination: {ports: [http], notPorts: [metrics]}}', []],
+      ['{action: Allow, protocol: TCP, notProtocol: UDP, destination: {notPorts: [http]}}', []],
+      ['{action: Allow, notProtocol: UDP, destination: {notPorts: [http]}}', ['unsupported']],
+      ['{action: Allow, notProtocol: 132, source: {notPorts: [http]}, destination: {notPorts: [web]}}', ['unsupported', 'unsupported']],
     ];
     for (const [rule, codes] of cases) assert.deepEqual(load(calicoRule(rule)).codes, codes, rule);
   });

@@ -19,6 +19,7 @@ import {
   Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, podId, resolveNamedPort, toCidrs, union, UNIVERSE, type IpSet,
 } from '../resolve';
 import { normalizePorts } from '../resolve/ports';
+import { PROTO } from '../model/types';
 
 /** Order Calico gives Kubernetes NetworkPolicies in the default tier. */
 export const KNP_ORDER = 1000;
@@ -236,7 +237,7 @@ function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): Tie
       (dir === 'ingress' ? p.ingress : p.egress).forEach((rule, index) => {
         const src = sourceOf(kind, p, dir, index);
         const prefix = p.kind === 'GlobalNetworkPolicy' ? `gnp/${p.name}` : `cnp/${p.namespace}/${p.name}`;
-        rules.push(...makeRules(src, prefix, rule.action, calicoPieces(r, pod, dir, p, rule)));
+        rules.push(...makeRules(src, prefix, rule.action, splitNamedNotPorts(rule, calicoPieces(r, pod, dir, p, rule))));
       });
     }
   }
@@ -278,8 +279,26 @@ function entityPorts(ent: CalicoEntity, ports: readonly ContainerPort[] | undefi
   return out;
 }
 
-function hasNames(ent: CalicoEntity): boolean {
-  return ent.ports.some((p) => p.kind === 'named') || ent.notPorts.some((p) => p.kind === 'named');
+function hasNames(ent: CalicoEntity, which?: 'ports' | 'notPorts'): boolean {
+  return (which !== 'notPorts' && ent.ports.some((p) => p.kind === 'named')) || (which !== 'ports' && ent.notPorts.some((p) => p.kind === 'named'));
+}
+
+/**
+ * notPorts names in a rule without protocol (and without positive names, which make it TCP): felix matches
+ * "not in the address,tcp:port IP set", which every packet of another protocol passes. Each piece becomes its TCP
+ * half (proto TCP, the exclusions kept) and the rest (notProto TCP, port exclusions dropped). A rule that also has
+ * notProtocol other than TCP is rejected by the model (compiler/model/kinds/calico.ts), so notProto is free here.
+ */
+function splitNamedNotPorts(rule: CalicoRule, pieces: Piece[]): Piece[] {
+  if (rule.protocol !== undefined || hasNames(rule.source, 'ports') || hasNames(rule.destination, 'ports')) return pieces;
+  if (!hasNames(rule.source, 'notPorts') && !hasNames(rule.destination, 'notPorts')) return pieces;
+  const out: Piece[] = [];
+  for (const p of pieces) {
+    out.push({ match: { ...p.match, proto: PROTO.TCP } });
+    const { notDports: _d, notSports: _s, ...rest } = p.match;
+    if (rest.notProto === undefined || rest.notProto === PROTO.TCP) out.push({ match: { ...rest, notProto: PROTO.TCP } });
+  }
+  return out;
 }
 
 function portsInto(m: Match, which: 'd' | 's', p: EntityPorts): Match {
@@ -305,6 +324,10 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
   const base: Match = {};
   if (rule.ipVersion !== undefined) base.family = rule.ipVersion;
   if (rule.protocol !== undefined) base.proto = rule.protocol;
+  // felix looks a named port up with the rule's protocol, TCP when the rule has none, and matches it as an
+  // address,protocol:port IP set: positive names without a protocol match TCP packets only.
+  else if (hasNames(rule.source, 'ports') || hasNames(rule.destination, 'ports')) base.proto = PROTO.TCP;
+  const lookupProto = rule.protocol ?? PROTO.TCP;
   if (rule.notProtocol !== undefined) base.notProto = rule.notProtocol;
   if (rule.icmp && rule.icmp.type !== undefined) base.icmp = { type: rule.icmp.type, ...(rule.icmp.code !== undefined ? { code: rule.icmp.code } : {}) };
   if (rule.notICMP && rule.notICMP.type !== undefined) base.notIcmp = { type: rule.notICMP.type, ...(rule.notICMP.code !== undefined ? { code: rule.notICMP.code } : {}) };
@@ -319,7 +342,7 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
   }
   const nl = intersect(local.neg, own);
   if (!isEmpty(nl)) m.notLocal = toCidrs(nl);
-  m = portsInto(m, localWhich, entityPorts(localEnt, pod.ports, rule.protocol));
+  m = portsInto(m, localWhich, entityPorts(localEnt, pod.ports, lookupProto));
 
   const peer = r.memo('calico-entity', peerEnt, () => r.calicoEntity(scope, peerEnt));
   const peerPos = peer.pos;
@@ -329,18 +352,18 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
     if (!isEmpty(peer.neg)) out.notPeer = cidrsOf(peer.neg);
     return out;
   };
-  if (!hasNames(peerEnt)) return [{ match: withPeerSets(portsInto(m, peerWhich, entityPorts(peerEnt, undefined, rule.protocol)), peerPos) }];
+  if (!hasNames(peerEnt)) return [{ match: withPeerSets(portsInto(m, peerWhich, entityPorts(peerEnt, undefined, lookupProto)), peerPos) }];
 
   // Named ports of the peer side resolve per peer endpoint: one piece per group of endpoints that resolve alike,
   // and one for every other address (numeric ports only).
   // The grouping depends only on the peer entity (not on the local endpoint): computed once per rule.
   const pg = r.memo('calico-peer-groups', peerEnt, () => {
     const candidates = (peer.pods ?? r.endpoints).filter((p) => !peerPos || !isEmpty(intersect(peerPos, fromAddrs(p.ips))));
-    const numericOnly = entityPorts(peerEnt, [], rule.protocol);
+    const numericOnly = entityPorts(peerEnt, [], lookupProto);
     const numericKey = JSON.stringify(numericOnly);
     const groups = new Map<string, { ports: EntityPorts; pods: Pod[] }>();
     for (const c of candidates) {
-      const ep = entityPorts(peerEnt, c.ports, rule.protocol);
+      const ep = entityPorts(peerEnt, c.ports, lookupProto);
       const key = JSON.stringify(ep);
       if (key === numericKey) continue;
       const g = groups.get(key) ?? { ports: ep, pods: [] };

@@ -39,6 +39,7 @@ export const CODES = {
   'too-many-rules': 'more than 100 AdminNetworkPolicy rules in one direction',
   'duplicate': 'the same kind/namespace/name twice',
   'unknown-tier': 'a Calico policy in a tier that is not declared',
+  'unsupported': 'valid upstream but not expressible by Tollgate: refused rather than approximated',
   'not-enforced': 'a field that is accepted but not enforced on pod interfaces (warning)',
   'no-ip': 'a pod without an IP cannot be enforced (warning)',
   'bad-quantity': 'a bandwidth annotation that is not a reasonable Kubernetes quantity',

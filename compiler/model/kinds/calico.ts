@@ -106,6 +106,17 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   const source = readEntity(r, m.source, [...path, 'source'], protocol, family);
   const destination = readEntity(r, m.destination, [...path, 'destination'], protocol, family);
   if (source && destination) checkRuleFamilies(r, path, source, destination);
+  // Without a protocol felix looks names up as TCP; notPorts names then exclude TCP packets only, and the rest of
+  // the rule matches every other protocol. With notProtocol other than TCP that rest is "neither TCP nor
+  // notProtocol", which one IR rule cannot say (ir/lower.ts splitNamedNotPorts): refused rather than widened.
+  if (source && destination && protocol === undefined && notProtocol !== undefined && notProtocol !== PROTO.TCP) {
+    const named = (e: CalicoEntity, k: 'ports' | 'notPorts'): boolean => e[k].some((x) => x.kind === 'named');
+    if (!named(source, 'ports') && !named(destination, 'ports')) {
+      for (const [e, side] of [[source, 'source'], [destination, 'destination']] as const) {
+        if (named(e, 'notPorts')) r.error('unsupported', [...path, side, 'notPorts'], `expected protocol TCP, UDP or SCTP on a rule with notProtocol ${notProtocol} and named notPorts (Tollgate cannot express "neither TCP nor ${notProtocol}"), found no protocol`);
+      }
+    }
+  }
   if (action === undefined || !source || !destination) return undefined;
   const a: CalicoAction = action;
   return {
