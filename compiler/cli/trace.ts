@@ -1,13 +1,16 @@
-// `tollgate trace PATHS... --from NS/POD|IP --to NS/POD|IP --probe PORT/PROTO [--engine ir] [--output text|json]`
+// `tollgate trace PATHS... --from NS/POD|IP --to NS/POD|IP --probe PORT/PROTO [--engine ir|bpf] [--output text|json]`
 // The verdict of one connection and the chain that decided it, tier by tier, naming objects and rules.
+// --engine ir asks the reference evaluator; --engine bpf runs the packet through the real programs
+// (BPF_PROG_TEST_RUN, engines/bpf traceConnection): verdicts and what decided come from the kernel, the output
+// is the same JSON and text.
 // An address that belongs to a pod is that pod; any other address is outside the cluster (only the local side
 // of the connection takes part).
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { Family, Model } from '../model/types';
-import type { Decision, Endpoint, Program } from '../ir/types';
+import type { Decision, Endpoint, Packet, Program } from '../ir/types';
 import { compile } from '../pipeline';
-import { evaluateConnection, endpointByAddr } from '../ir/evaluate';
+import { evaluateConnection, endpointByAddr, type ConnectionVerdict } from '../ir/evaluate';
 import { addressOf, packetFor, protocolName } from '../engines/ir';
 import { parseIp } from '../model/addresses';
 import { CliError, printWarnings, readStdinIfNeeded, tenantOption } from './common';
@@ -52,7 +55,41 @@ function decisionJson(d: Decision): Record<string, unknown> {
   return { allowed: d.allowed, decidedBy: d.decidedBy, ...(d.ruleId ? { ruleId: d.ruleId } : {}), ...(d.tier ? { tier: d.tier } : {}), steps: d.steps };
 }
 
-export function traceText(from: Side, to: Side, spec: ProbeSpec, v: ReturnType<typeof evaluateConnection>): string {
+/** The JSON contract of `trace --output json` (the same for every engine but the engine's name). */
+export function traceJson(engine: string, from: Side, to: Side, pkt: Packet, v: ConnectionVerdict): Record<string, unknown> {
+  return {
+    engine,
+    from: from.endpoint?.id ?? from.addr,
+    to: to.endpoint?.id ?? to.addr,
+    src: from.addr,
+    dst: to.addr,
+    port: pkt.dport ?? 0,
+    protocol: protocolName(pkt.proto),
+    allowed: v.allowed,
+    ...(v.egress ? { egress: decisionJson(v.egress) } : {}),
+    ...(v.ingress ? { ingress: decisionJson(v.ingress) } : {}),
+  };
+}
+
+export const TRACE_ENGINES = ['ir', 'bpf'] as const;
+export type TraceEngine = (typeof TRACE_ENGINES)[number];
+
+/** --engine for trace, checked before any work (exit 2). */
+export function traceEngine(name: string): TraceEngine {
+  if ((TRACE_ENGINES as readonly string[]).includes(name)) return name as TraceEngine;
+  if (name === 'netns') throw new CliError(`engine netns is not available for trace (real traffic cannot say which rule decided): use --engine ir or bpf`, 2);
+  throw new CliError(`unknown engine ${JSON.stringify(name)} for trace: expected one of ${TRACE_ENGINES.join(', ')}`, 2);
+}
+
+/** The verdict of one connection by the engine (bpf: the datapath is loaded for this one packet, then released). */
+export async function traceVerdict(engine: TraceEngine, program: Program, pkt: Packet): Promise<ConnectionVerdict> {
+  if (engine === 'ir') return evaluateConnection(program, pkt);
+  // loaded here only: it opens the native addon
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('../engines/bpf') as typeof import('../engines/bpf')).traceConnection(program, pkt);
+}
+
+export function traceText(from: Side, to: Side, spec: ProbeSpec, v: ConnectionVerdict): string {
   const out: string[] = [];
   out.push(`${sideName(from)} -> ${sideName(to)} ${probeKey(spec)}: ${v.allowed ? 'ALLOWED' : 'DENIED'}`);
   const part = (title: string, d: Decision | undefined, absent: string): void => {
@@ -88,15 +125,12 @@ export function register(program: Command): void {
     .requiredOption('--from <NS/POD|IP>', 'source pod or address')
     .requiredOption('--to <NS/POD|IP>', 'destination pod or address')
     .addOption(new Option('--probe <PORT/PROTO>', 'the destination port and protocol, e.g. 80/TCP').argParser((v: string) => parseProbe(v)).makeOptionMandatory())
-    .addOption(new Option('--engine <engine>', 'who decides (trace explains the IR reference evaluator)').default('ir'))
+    .addOption(new Option('--engine <engine>', 'who decides: the IR reference evaluator, or the BPF programs in the kernel (ir|bpf)').default('ir'))
     .addOption(new Option('--family <4|6>', 'address family when both sides are pods (default: that of an address given, else 4)').argParser(parseFamily))
     .addOption(new Option('--output <form>', 'output form').choices(['text', 'json']).default('text'))
     .addOption(tenantOption())
     .action(async (paths: string[], opts: TraceOptions) => {
-      if (opts.engine !== 'ir') {
-        if (opts.engine === 'bpf' || opts.engine === 'netns') throw new CliError(`engine ${opts.engine} is not available yet for trace (trace explains the IR: use --engine ir)`, 2);
-        throw new CliError(`unknown engine ${JSON.stringify(opts.engine)}: expected ir`, 2);
-      }
+      const engine = traceEngine(opts.engine);
       const compiled = compile(paths, { tenants: opts.tenant, stdin: readStdinIfNeeded(paths) });
       printWarnings(compiled.diagnostics);
       const givenIp = parseIp(opts.from) ?? parseIp(opts.to);
@@ -106,21 +140,8 @@ export function register(program: Command): void {
       if (from.addr.includes(':') !== to.addr.includes(':')) throw new CliError(`--from ${from.addr} and --to ${to.addr} are of different address families`);
       if (!from.endpoint && !to.endpoint) throw new CliError(`neither ${opts.from} nor ${opts.to} is a pod: no policy applies to this connection`);
       const pkt = packetFor(from.addr, to.addr, opts.probe.protocol, opts.probe.port);
-      const v = evaluateConnection(compiled.program, pkt);
-      if (opts.output === 'json') {
-        const json = {
-          engine: 'ir',
-          from: from.endpoint?.id ?? from.addr,
-          to: to.endpoint?.id ?? to.addr,
-          src: from.addr,
-          dst: to.addr,
-          port: pkt.dport ?? 0,
-          protocol: protocolName(pkt.proto),
-          allowed: v.allowed,
-          ...(v.egress ? { egress: decisionJson(v.egress) } : {}),
-          ...(v.ingress ? { ingress: decisionJson(v.ingress) } : {}),
-        };
-        process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-      } else process.stdout.write(traceText(from, to, { port: pkt.dport ?? 0, protocol: pkt.proto }, v));
+      const v = await traceVerdict(engine, compiled.program, pkt);
+      if (opts.output === 'json') process.stdout.write(JSON.stringify(traceJson(engine, from, to, pkt, v), null, 2) + '\n');
+      else process.stdout.write(traceText(from, to, { port: pkt.dport ?? 0, protocol: pkt.proto }, v));
     });
 }

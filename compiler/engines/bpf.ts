@@ -20,8 +20,9 @@ import { craft, type CraftOptions } from '../emit/bpf/packet';
 import { VERDICT, reasonText, REASON } from '../emit/bpf/codes';
 import type { RuleRow, EndpointEntry, TableOptions } from '../emit/bpf/tables';
 import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
-import type { Packet } from '../ir/types';
-import { describeRule } from '../ir/evaluate';
+import type { Chain, Decision, Endpoint, Packet } from '../ir/types';
+import type { Direction } from '../model/types';
+import { describeRule, endpointByAddr, matches, type ConnectionVerdict } from '../ir/evaluate';
 
 /** ifindex that BPF_PROG_TEST_RUN reports when no ifindex is given (the loopback device). */
 export const TEST_RUN_IFINDEX = 1;
@@ -109,7 +110,7 @@ export function describeRow(program: Program, row: RuleRow | undefined, last: La
   if (!chain) return `rule index ${row.index}: ${row.endpoint} ${row.direction} is not in the program`;
   if (row.kind === 'default') return chain.tiers.length === 0 ? 'no policy selects the pod: allow' : 'no policy decided: allow';
   const tier = chain.tiers[row.tierIndex];
-  if (row.kind === 'tier-end') return tier.kind === 'admin' || tier.kind === 'baseline' ? tier.end.reason : `tier ${tier.name}: ${tier.end.reason}`;
+  if (row.kind === 'tier-end') return `tier ${tier.name}: ${tier.end.reason}`;
   return describeRule(tier.rules[row.position ?? 0], tier);
 }
 
@@ -125,6 +126,24 @@ export function probePacket(program: Program, probe: Probe): Packet | string {
 
 export { PROBE_SPORT };
 
+/** What the kernel did with one packet in one direction: the verdict the program returned, tg_last and its row. */
+export interface KernelVerdict {
+  allowed: boolean;
+  last: LastDecision;
+  row?: RuleRow;
+}
+
+export async function kernelVerdict(h: BpfHarness, dir: Direction, data: Buffer): Promise<KernelVerdict> {
+  const r = await h.run(dir, data);
+  const allowed = r.retval === 0;
+  if (allowed !== (r.last.verdict === VERDICT.ALLOW)) throw new Error(`${dir}: program returned ${r.retval} but recorded verdict ${r.last.verdict}`);
+  return { allowed, last: r.last, row: h.row(r.last.rule) };
+}
+
+function decidedByPolicy(last: LastDecision): boolean {
+  return last.reason === REASON.POLICY || last.reason === REASON.POLICY_RECHECK;
+}
+
 export async function probeWith(h: BpfHarness, program: Program, probe: Probe, craftOpts: CraftOptions = {}): Promise<ProbeResult> {
   const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
   const pkt = probePacket(program, probe);
@@ -134,15 +153,101 @@ export async function probeWith(h: BpfHarness, program: Program, probe: Probe, c
   }
   h.clearConntrack();
   const data = craft(pkt, craftOpts);
-  const one = async (dir: 'ingress' | 'egress'): Promise<DirectionResult> => {
-    const r = await h.run(dir, data);
-    const allowed = r.retval === 0;
-    if (allowed !== (r.last.verdict === VERDICT.ALLOW)) throw new Error(`${dir}: program returned ${r.retval} but recorded verdict ${r.last.verdict}`);
-    return { allowed, decidedBy: r.last.reason === REASON.POLICY || r.last.reason === REASON.POLICY_RECHECK ? describeRow(program, h.row(r.last.rule), r.last) : reasonText(r.last.reason) };
+  const one = async (dir: Direction): Promise<DirectionResult> => {
+    const k = await kernelVerdict(h, dir, data);
+    return { allowed: k.allowed, decidedBy: decidedByPolicy(k.last) ? describeRow(program, k.row, k.last) : reasonText(k.last.reason) };
   };
   const egress = await one('egress');
   const ingress = await one('ingress');
   return { ...base, allowed: egress.allowed && ingress.allowed, egress, ingress };
+}
+
+/**
+ * The steps of the walk up to the row the kernel reported, in the reference evaluator's words: the kernel says
+ * only which row decided, so the tiers it went through (left by a Pass rule or a passing tier end) and the Log
+ * rules before the deciding rule are explained by matching the IR's rules against the packet. A rule or tier
+ * end that would have stopped the walk before the kernel's row is named as a disagreement, never hidden.
+ */
+function passage(chain: Chain, dir: Direction, pkt: Packet, row: RuleRow): string[] {
+  const steps: string[] = [];
+  const stop = row.kind === 'default' ? chain.tiers.length : row.tierIndex;
+  for (let ti = 0; ti < chain.tiers.length && ti <= stop; ti++) {
+    const tier = chain.tiers[ti];
+    const deciding = ti === stop;
+    const rules = deciding && row.kind === 'rule' ? tier.rules.slice(0, row.position ?? 0) : tier.rules;
+    let left = false;
+    for (const rule of rules) {
+      if (!matches(rule.match, dir, pkt)) continue;
+      const line = `${describeRule(rule, tier)} [${rule.id}]`;
+      if (rule.action === 'Log') {
+        steps.push(`${line}: logged, continue`);
+        continue;
+      }
+      if (rule.action === 'Pass' && !deciding) steps.push(`${line}: pass to the next tier`);
+      else steps.push(`${line}: matches, yet the kernel went on (the IR's walk would stop here)`);
+      left = true;
+      break;
+    }
+    if (deciding || left) continue;
+    const end = `tier ${tier.name}: ${tier.end.reason}`;
+    steps.push(tier.end.action === 'Pass' ? `${end}: pass` : `${end}: ${tier.end.action}, yet the kernel went on (the IR's walk would stop here)`);
+  }
+  return steps;
+}
+
+/**
+ * One direction's Decision (the shape `trace` prints) from what the kernel reported: verdict from the program's
+ * return value; decidedBy, ruleId and tier from the rule-table row of tg_last's rule index.
+ */
+export function kernelDecision(program: Program, ep: Endpoint, dir: Direction, pkt: Packet, k: KernelVerdict): Decision {
+  const word = k.allowed ? 'allowed' : 'denied';
+  if (!decidedByPolicy(k.last)) {
+    const text = reasonText(k.last.reason);
+    return { allowed: k.allowed, decidedBy: text, steps: [`${text}: ${word}`] };
+  }
+  const { row } = k;
+  if (!row || row.index === 0 || row.endpoint !== ep.id || row.direction !== dir) {
+    const what = !row ? 'not in the rule table' : row.index === 0 ? 'no rule' : `a row of ${row.endpoint} ${row.direction}`;
+    throw new Error(`${ep.id} ${dir}: the kernel reported rule index ${k.last.rule} (ep_id ${k.last.epId}), which is ${what}`);
+  }
+  const decidedBy = describeRow(program, row, k.last);
+  const steps = passage(ep[dir], dir, pkt, row);
+  if (row.kind === 'rule') {
+    const rule = ep[dir].tiers[row.tierIndex]?.rules[row.position ?? -1];
+    if (!rule || rule.id !== row.ruleId) throw new Error(`${ep.id} ${dir}: rule index ${row.index} names ${row.ruleId}, which is not at tier ${row.tierIndex} position ${row.position} of the program`);
+    steps.push(`${decidedBy} [${rule.id}]: ${word}`);
+    return { allowed: k.allowed, decidedBy, ruleId: rule.id, tier: row.tier, steps };
+  }
+  if (row.kind === 'tier-end') {
+    steps.push(`${decidedBy}: ${word}`);
+    return { allowed: k.allowed, decidedBy, tier: row.tier, steps };
+  }
+  steps.push(decidedBy);
+  return { allowed: k.allowed, decidedBy, steps };
+}
+
+/**
+ * `trace` by the kernel: fresh conntrack, the source pod's egress program, then the destination pod's ingress
+ * program; a side that is not a pod (an address outside the cluster) does not take part, as in evaluateConnection.
+ */
+export async function traceWith(h: BpfHarness, program: Program, pkt: Packet, craftOpts: CraftOptions = {}): Promise<ConnectionVerdict> {
+  const from = endpointByAddr(program, pkt.src);
+  const to = endpointByAddr(program, pkt.dst);
+  h.clearConntrack();
+  const data = craft(pkt, craftOpts);
+  const egress = from ? kernelDecision(program, from, 'egress', pkt, await kernelVerdict(h, 'egress', data)) : undefined;
+  const ingress = to ? kernelDecision(program, to, 'ingress', pkt, await kernelVerdict(h, 'ingress', data)) : undefined;
+  return { allowed: (egress?.allowed ?? true) && (ingress?.allowed ?? true), ...(egress ? { egress } : {}), ...(ingress ? { ingress } : {}) };
+}
+
+/** Loads the program's datapath, traces one connection through it and releases it. */
+export async function traceConnection(program: Program, pkt: Packet): Promise<ConnectionVerdict> {
+  const h = await BpfHarness.open(program);
+  try {
+    return await traceWith(h, program, pkt);
+  } finally {
+    h.close();
+  }
 }
 
 /** Loads the program's datapath once and runs every probe through it (fresh conntrack per probe). */
