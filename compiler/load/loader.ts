@@ -289,7 +289,7 @@ function rmPins(dir: string): void {
 }
 
 /** Another instance of an object whose maps are all pinned: the programs share the live maps (no clang). */
-async function loadInstance(objectPath: string, mapsDir: string, conntrackPin: string): Promise<BpfObject> {
+export async function loadInstance(objectPath: string, mapsDir: string, conntrackPin: string): Promise<BpfObject> {
   const obj = BpfObject.open(objectPath);
   try {
     for (const name of obj.mapNames()) {
