@@ -4,13 +4,11 @@
 //   iptables-nft     the same flat rules through iptables-nft-restore
 //   ipset            Calico-style chains with ipsets, through iptables-legacy-restore
 //   nftables         the nftables ruleset with sets
-//   tollgate         Tollgate's BPF programs, through the hook in bench/hook.ts, or until it exists the BPF
-//                    engine's harness attached with attachTc (bench/adapters/harness-traffic.ts)
+//   tollgate         Tollgate's BPF programs, loaded by the real loader through the hook (bench/hook.ts)
 import type { Program } from '../compiler/ir/types';
 import { emitIp6tables, emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { inNs } from './netlab';
 import { tollgateHook } from './hook';
-import { harnessTraffic } from './adapters/harness-traffic';
 
 export const DATAPLANES = ['none', 'iptables-legacy', 'iptables-nft', 'ipset', 'nftables', 'tollgate'] as const;
 export type Dataplane = (typeof DATAPLANES)[number];
@@ -31,16 +29,10 @@ export const BENCH_PREFIX = 'TGB';
 
 /** Why a dataplane cannot be loaded on this machine right now; undefined when it can. */
 export function unavailable(dp: Dataplane): string | undefined {
-  if (dp === 'tollgate') {
-    const hook = tollgateHook();
-    if (hook.impl) return undefined;
-    const local = harnessTraffic();
-    return local.load ? undefined : `${hook.missing}; ${local.missing}`;
-  }
-  return undefined;
+  return dp === 'tollgate' ? tollgateHook().missing : undefined;
 }
 
-export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: string, ifaces: string[]): Promise<Loaded> {
+export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: string): Promise<Loaded> {
   const t0 = process.hrtime.bigint();
   const ms = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
   switch (dp) {
@@ -102,14 +94,8 @@ export async function loadDataplane(dp: Dataplane, program: Program, nodeNs: str
     }
     case 'tollgate': {
       const hook = tollgateHook();
-      if (hook.impl) {
-        const r = await hook.impl.loadIntoNetns(program, nodeNs, ifaces);
-        return { dataplane: dp, loadMs: ms(), ruleCount: r.mapEntries, setEntries: 0, unload: r.unload };
-      }
-      // until the hook exists: the BPF engine's harness, attached with attachTc (bench/adapters/harness-traffic.ts)
-      const local = harnessTraffic();
-      if (!local.load) throw new Error(`tollgate dataplane unavailable: ${hook.missing}; ${local.missing}`);
-      const r = await local.load(program, nodeNs);
+      if (!hook.impl) throw new Error(`tollgate dataplane unavailable: ${hook.missing}`);
+      const r = await hook.impl.loadIntoNetns(program, nodeNs);
       return { dataplane: dp, loadMs: ms(), ruleCount: r.mapEntries, setEntries: 0, unload: r.unload };
     }
   }

@@ -92,7 +92,7 @@ async function trafficFor(dp: Dataplane, n: number, tag: string, trials: Trials,
     const idx = [...new Set([...pos.even, pos.worst])];
     addClientAddresses(t, idx.map(peerOf));
     servers = await TrafficServers.start(t, [...new Set(idx.map(portOf))]);
-    const loaded = await loadDataplane(dp, syntheticProgram({ rules: n, iface: t.ifB, serverIp: t.addrB }), t.node, [t.ifA, t.ifB]);
+    const loaded = await loadDataplane(dp, syntheticProgram({ rules: n, iface: t.ifB, serverIp: t.addrB }), t.node);
     // No policy does not depend on N: its samples at every N form one figure (rules = 0), taken between the
     // other dataplanes' so the baseline is not one moment of a shared machine.
     const rules = dp === 'none' ? 0 : n;

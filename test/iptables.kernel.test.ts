@@ -262,7 +262,7 @@ describe('emit/iptables: real connections decided as the IR says (client -> node
   for (const dp of ['iptables-legacy', 'iptables-nft', 'ipset', 'nftables'] as Dataplane[]) {
     it(`${dp}: every case as the IR's tier walk decides it`, async () => {
       const topo = t as Topology;
-      const loaded = await loadDataplane(dp, behaviourProgram(topo), topo.node, [topo.ifA, topo.ifB]);
+      const loaded = await loadDataplane(dp, behaviourProgram(topo), topo.node);
       try {
         const got = probe();
         const wrong = CASES.filter((c, i) => got[i] !== c.allowed).map((c) => `${c.from} ${c.proto}/${c.port}: expected ${c.allowed ? 'allowed' : 'denied'} (${c.why})`);

@@ -1,15 +1,14 @@
 // Driver: per-packet cost in the kernel through BPF_PROG_TEST_RUN.
 //   floor:    an empty tc program (bench/tools/empty.bpf.c), loaded through the native addon; what any program
 //             pays to be run at all.
-//   new flow: Tollgate's datapath for the synthetic Program at each N, the first packet of a flow that matches
-//             the last rule (worst case) and one in the middle; established: the same packet once its flow is
-//             in conntrack. These come from the Tollgate hook (bench/hook.ts); without it they are null.
+//   new flow: Tollgate's datapath for the synthetic Program at each N, loaded by the real loader (bench/hook.ts),
+//             the first packet of a flow that matches the last rule (worst case) and one in the middle;
+//             established: the same packet once its flow is in conntrack. Without the hook they are null.
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tollgateHook } from '../hook';
-import { harnessTestRun } from '../adapters/harness-testrun';
 import { peerOf, portOf, syntheticProgram } from '../generate';
 import { run } from '../netlab';
 
@@ -86,43 +85,32 @@ export async function measureFloor(repeat: number): Promise<FloorSample> {
   }
 }
 
-export interface TestRunSource {
-  /** which implementation measured: the hook, or the local adapter over the BPF engine's harness */
-  source: 'hook' | 'harness' | 'none';
-  reason?: string;
-}
-
 export async function measureNewflow(rules: number[], repeat: number): Promise<TestRunSample[]> {
   const hook = tollgateHook();
-  const harness = hook.impl ? undefined : harnessTestRun();
   const out: TestRunSample[] = [];
   const positions = ['worst', 'middle'] as const;
-  for (const n of rules) {
-    const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
-    const packets = positions.map((position) => {
-      const k = position === 'worst' ? n - 1 : n >> 1;
-      return { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
-    });
-    if (hook.impl) {
-      for (let i = 0; i < positions.length; i++) {
-        const opts = { repeat, ifname: 'tgbtr', direction: 'ingress' as const };
-        const fresh = await hook.impl.testRun(program, packets[i], { ...opts, established: false });
-        const est = await hook.impl.testRun(program, packets[i], { ...opts, established: true });
-        out.push({ rules: n, position: positions[i], newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed, reason: 'through the Tollgate hook' });
+  try {
+    for (const n of rules) {
+      const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
+      for (const position of positions) {
+        if (!hook.impl) {
+          out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: hook.missing });
+          continue;
+        }
+        const k = position === 'worst' ? n - 1 : n >> 1;
+        const packet = { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
+        try {
+          const opts = { repeat, direction: 'ingress' as const };
+          const fresh = await hook.impl.testRun(program, packet, { ...opts, established: false });
+          const est = await hook.impl.testRun(program, packet, { ...opts, established: true });
+          out.push({ rules: n, position, newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed && est.allowed, reason: 'loaded by the loader, test-run through the hook' });
+        } catch (err) {
+          out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the Tollgate hook failed: ${(err as Error).message.split('\n')[0].slice(0, 300)}` });
+        }
       }
-    } else if (harness?.run) {
-      try {
-        const rs = await harness.run(program, packets, { repeat, direction: 'ingress' });
-        rs.forEach((r, i) =>
-          out.push({ rules: n, position: positions[i], newflowNs: r.newflowNs, establishedNs: r.establishedNs, allowed: r.allowed, reason: 'through the BPF engine harness (bench/adapters/harness-testrun.ts)' }),
-        );
-      } catch (err) {
-        const first = (err as Error).message.split('\n')[0];
-        for (const position of positions) out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the BPF engine harness failed: ${first.slice(0, 300)}` });
-      }
-    } else {
-      for (const position of positions) out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `${hook.missing}; ${harness?.missing}` });
     }
+  } finally {
+    await hook.impl?.close();
   }
   return out;
 }
