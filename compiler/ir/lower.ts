@@ -167,23 +167,18 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
   // Peer addresses: from/to absent or empty = every address. ipBlock = cidr minus except, any address (pods too).
   const { peer, peerPods } = r.memo('knp-peer', rule, () => {
     if (!rule.peers || rule.peers.length === 0) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
-    const peerPods: Pod[] = [];
-    const seen = new Set<Pod>();
-    let set: IpSet = fromCidrs([]);
+    // sets and pod lists are shared by every rule naming the same peers (the optimizer works per shared list)
+    const lists: Pod[][] = [];
+    const parts: IpSet[] = [];
     for (const p of rule.peers) {
-      if (p.kind === 'ipBlock') set = union(set, difference(fromCidrs([p.cidr]), fromCidrs(p.except)));
+      if (p.kind === 'ipBlock') parts.push(r.once(`ipb|${p.cidr}|${p.except.join(',')}`, () => difference(fromCidrs([p.cidr]), fromCidrs(p.except))));
       else {
         const pods = r.k8sPeerPods(pol.namespace, p);
-        for (const x of pods) {
-          if (!seen.has(x)) {
-            seen.add(x);
-            peerPods.push(x);
-          }
-        }
-        set = union(set, podsAddrs(pods));
+        lists.push(pods);
+        parts.push(r.podAddrs(pods));
       }
     }
-    return { peer: set as IpSet | undefined, peerPods };
+    return { peer: r.unionOf(parts) as IpSet | undefined, peerPods: lists.length ? r.mergePods(lists) : [] };
   });
   if (!rule.ports || rule.ports.length === 0) return [{ match: withPeer({}, peer) }];
   const pieces: Piece[] = [];
@@ -198,11 +193,10 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
       if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
     } else {
       // egress: the name resolves per destination pod; ipBlock peers never match a named port
-      const named = r.memo('knp-named-egress', rule, () => new Map<object, Piece[]>());
-      if (!named.has(port)) named.set(port, 
+      const named = r.once(`knp-named-egress|${r.idOf(peerPods)}|${port.protocol}|${spec.name}`, () =>
         groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol)).map((g) => ({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } })),
       );
-      pieces.push(...(named.get(port) ?? []));
+      pieces.push(...named);
     }
   }
   return pieces;
@@ -425,23 +419,17 @@ function lowerAnp(r: Resolver, pod: Pod, dir: Direction, pol: AdminNetworkPolicy
 
 function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[] {
   const { peer, peerPods } = r.memo('anp-peer', rule, () => {
-    let peer: IpSet = fromCidrs([]);
-    const peerPods: Pod[] = [];
-    const seen = new Set<Pod>();
+    const lists: Pod[][] = [];
+    const parts: IpSet[] = [];
     for (const p of rule.peers) {
       if (p.kind === 'pods') {
         const pods = r.anpPods(p.pods);
-        for (const x of pods) {
-          if (!seen.has(x)) {
-            seen.add(x);
-            peerPods.push(x);
-          }
-        }
-        peer = union(peer, podsAddrs(pods));
-      } else if (p.kind === 'nodes') peer = union(peer, r.nodeAddrs(p.nodeSelector));
-      else peer = union(peer, fromCidrs(p.cidrs));
+        lists.push(pods);
+        parts.push(r.podAddrs(pods));
+      } else if (p.kind === 'nodes') parts.push(r.nodeAddrs(p.nodeSelector));
+      else parts.push(r.once(`nets|${p.cidrs.join(',')}`, () => fromCidrs(p.cidrs)));
     }
-    return { peer, peerPods };
+    return { peer: r.unionOf(parts), peerPods: lists.length ? r.mergePods(lists) : [] };
   });
   if (!rule.ports || rule.ports.length === 0) return [{ match: { peer: cidrsOf(peer) } }];
   const pieces: Piece[] = [];

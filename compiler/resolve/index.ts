@@ -60,11 +60,93 @@ export class Resolver {
   private readonly memos = new Map<string, WeakMap<object, unknown>>();
   private readonly calicoNsCache = new Map<string, Labels>();
   private readonly calicoPodCache = new WeakMap<Pod, Labels>();
+  /** endpoints per namespace (each list in endpoint order), namespaces in the order their endpoints come */
+  private readonly nsPods = new Map<string, Pod[]>();
+  /** peer pod lists and address sets by what they were computed from (many rules name the same peers) */
+  private readonly shared = new Map<string, unknown>();
+  private readonly podSetAddrs = new WeakMap<readonly Pod[], IpSet>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
 
   constructor(readonly model: Model) {
     this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
     for (const ns of model.namespaces) this.nsLabelMap.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...ns.labels });
     for (const sa of model.serviceAccounts) this.saLabelMap.set(`${sa.namespace}/${sa.name}`, sa.labels);
+    // A namespace's endpoints are contiguous in endpoint order (ids are "ns/name" and no name holds '/'), so
+    // concatenating the lists of some namespaces in this map's order gives them in endpoint order.
+    for (const p of this.endpoints) {
+      const l = this.nsPods.get(p.namespace);
+      if (l) l.push(p);
+      else this.nsPods.set(p.namespace, [p]);
+    }
+  }
+
+  /** `fn()` once per key for the life of this resolver (keys name the inputs: selKey, idOf). */
+  once<V>(key: string, fn: () => V): V {
+    if (this.shared.has(key)) return this.shared.get(key) as V;
+    const v = fn();
+    this.shared.set(key, v);
+    return v;
+  }
+
+  /** A key naming a selector by its content (policies written alike share their peer sets). */
+  selKey(sel: Selector | undefined): string {
+    return sel ? JSON.stringify(sel) : '-';
+  }
+
+  /** A number naming an object by identity, for keys of results computed from shared objects. */
+  idOf(o: object): number {
+    let n = this.ids.get(o);
+    if (n === undefined) this.ids.set(o, (n = this.nextId++));
+    return n;
+  }
+
+  /** The namespaces (of endpoints) whose labels, as Kubernetes or Calico selectors see them, match. */
+  private namespacesMatching(sel: Selector, calico: boolean): string[] {
+    return this.once(`ns|${calico ? 'c' : 'k'}|${this.selKey(sel)}`, () =>
+      [...this.nsPods.keys()].filter((ns) => selectorMatches(sel, calico ? this.calicoNsLabels(ns) : this.nsLabels(ns))),
+    );
+  }
+
+  /** Endpoints of these namespaces (in endpoint order) whose labels match `podSel` (undefined = all). */
+  private podsOf(namespaces: readonly string[], podSel: Selector | undefined, labels: (p: Pod) => Labels): Pod[] {
+    const out: Pod[] = [];
+    for (const ns of namespaces) {
+      for (const p of this.nsPods.get(ns) ?? []) if (!podSel || selectorMatches(podSel, labels(p))) out.push(p);
+    }
+    return out;
+  }
+
+  /** The endpoints' addresses as one set, built once per list (lists from this resolver are shared). */
+  podAddrs(pods: readonly Pod[]): IpSet {
+    let s = this.podSetAddrs.get(pods);
+    if (!s) this.podSetAddrs.set(pods, (s = fromAddrs(pods.flatMap((p) => p.ips))));
+    return s;
+  }
+
+  /** Union of sets, once per list of set identities; a single set is returned as it is (shared). */
+  unionOf(parts: readonly IpSet[]): IpSet {
+    if (parts.length === 0) return EMPTY;
+    if (parts.length === 1) return parts[0];
+    return this.once(`u|${parts.map((s) => this.idOf(s)).join(',')}`, () => union(...parts));
+  }
+
+  /** Pod lists concatenated without repeats (first occurrence kept), once per list of list identities. */
+  mergePods(lists: readonly (readonly Pod[])[]): readonly Pod[] {
+    if (lists.length === 1) return lists[0];
+    return this.once(`m|${lists.map((l) => this.idOf(l)).join(',')}`, () => {
+      const out: Pod[] = [];
+      const seen = new Set<Pod>();
+      for (const l of lists) {
+        for (const x of l) {
+          if (!seen.has(x)) {
+            seen.add(x);
+            out.push(x);
+          }
+        }
+      }
+      return out;
+    });
   }
 
   /** Computes once per (tag, key object): peer sets do not depend on the endpoint a rule is lowered for. */
@@ -109,19 +191,22 @@ export class Resolver {
   }
 
   /** A `pods` peer: podSelector in the policy's namespace, namespaceSelector alone = every pod of those namespaces. */
+  /** (the list is shared by every caller asking the same: read it, never change it) */
   k8sPeerPods(namespace: string, peer: Extract<K8sPeer, { kind: 'pods' }>): Pod[] {
-    return this.endpoints.filter(
-      (p) =>
-        (peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, this.nsLabels(p.namespace)) : p.namespace === namespace) &&
-        (!peer.podSelector || selectorMatches(peer.podSelector, p.labels)),
+    const nsSel = peer.namespaceSelector;
+    return this.once(`k8s|${nsSel ? this.selKey(nsSel) : `=${namespace}`}|${this.selKey(peer.podSelector)}`, () =>
+      this.podsOf(nsSel ? this.namespacesMatching(nsSel, false) : [namespace], peer.podSelector, (p) => p.labels),
     );
   }
 
   // -------------------------------------------------------------------------------------------------------
   // AdminNetworkPolicy / BaselineAdminNetworkPolicy
 
+  /** (shared list, as k8sPeerPods) */
   anpPods(sel: AnpPods): Pod[] {
-    return this.endpoints.filter((p) => selectorMatches(sel.namespaceSelector, this.nsLabels(p.namespace)) && selectorMatches(sel.podSelector, p.labels));
+    return this.once(`anp|${this.selKey(sel.namespaceSelector)}|${this.selKey(sel.podSelector)}`, () =>
+      this.podsOf(this.namespacesMatching(sel.namespaceSelector, false), sel.podSelector, (p) => p.labels),
+    );
   }
 
   anpSelects(sel: AnpPods, pod: Pod): boolean {
@@ -152,16 +237,25 @@ export class Resolver {
    * matching namespaces, and the non-namespaced ones only through global().
    */
   calicoObjects(scope: string | undefined, selector: Selector, namespaceSelector: Selector | undefined): CalicoObjects {
-    const nsOk = (ns: string): boolean =>
-      namespaceSelector ? selectorMatches(namespaceSelector, this.calicoNsLabels(ns)) : scope === undefined || ns === scope;
-    const globalOk = namespaceSelector ? mentionsGlobal(namespaceSelector) && selectorMatches(namespaceSelector, {}, { global: true }) : scope === undefined;
-    return {
-      pods: this.endpoints.filter((p) => nsOk(p.namespace) && selectorMatches(selector, this.calicoPodLabels(p))),
-      sets: this.model.networkSets.filter((s) =>
-        s.namespace === undefined ? globalOk && selectorMatches(selector, s.labels, { global: true }) : nsOk(s.namespace) && selectorMatches(selector, s.labels),
-      ),
-      hosts: globalOk ? this.model.hostEndpoints.filter((h) => selectorMatches(selector, h.labels, { global: true })) : [],
-    };
+    const key = `cal|${namespaceSelector ? this.selKey(namespaceSelector) : scope === undefined ? '*' : `=${scope}`}|${this.selKey(selector)}`;
+    return this.once(key, () => {
+      const nsOk = (ns: string): boolean =>
+        namespaceSelector ? selectorMatches(namespaceSelector, this.calicoNsLabels(ns)) : scope === undefined || ns === scope;
+      const globalOk = namespaceSelector ? mentionsGlobal(namespaceSelector) && selectorMatches(namespaceSelector, {}, { global: true }) : scope === undefined;
+      const namespaces = namespaceSelector ? this.namespacesMatching(namespaceSelector, true) : scope === undefined ? [...this.nsPods.keys()] : [scope];
+      return {
+        pods: this.podsOf(namespaces, selector, (p) => this.calicoPodLabels(p)),
+        sets: this.model.networkSets.filter((s) =>
+          s.namespace === undefined ? globalOk && selectorMatches(selector, s.labels, { global: true }) : nsOk(s.namespace) && selectorMatches(selector, s.labels),
+        ),
+        hosts: globalOk ? this.model.hostEndpoints.filter((h) => selectorMatches(selector, h.labels, { global: true })) : [],
+      };
+    });
+  }
+
+  /** Every address of the objects (once per CalicoObjects from calicoObjects, which are shared). */
+  objectAddrs(o: CalicoObjects): IpSet {
+    return this.once(`oa|${this.idOf(o)}`, () => objectAddrs(o));
   }
 
   /**
@@ -178,7 +272,7 @@ export class Resolver {
     if (ent.selector || ent.namespaceSelector) {
       const objs = this.calicoObjects(scope, ent.selector ?? { op: 'all' }, ent.namespaceSelector);
       pods = objs.pods;
-      and(objectAddrs(objs));
+      and(this.objectAddrs(objs));
     }
     if (ent.serviceAccounts) {
       const sa = ent.serviceAccounts;
@@ -193,7 +287,7 @@ export class Resolver {
       and(fromAddrs(saPods.flatMap((p) => p.ips)));
     }
     let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
-    if (ent.notSelector) neg = union(neg, objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector)));
+    if (ent.notSelector) neg = this.unionOf(ent.notNets.length ? [neg, this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector))] : [this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector))]);
     return { pos, neg, pods };
   }
 }
