@@ -162,7 +162,7 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   const ports = (key: 'ports' | 'notPorts'): PortSpec[] => {
     const list = r.list(m[key], [...path, key]);
     const specs = list.map((p, i) => readCalicoPort(r, p, [...path, key, i]));
-    // libcalico-go validateRule: without a protocol only named ports are allowed (a name carries its protocol);
+    // libcalico-go validateRule: without a protocol only named ports are allowed (felix then looks them up as TCP);
     // with a protocol, it must be one that has ports (TCP, UDP, SCTP).
     if (protocol === undefined) {
       const i = specs.findIndex((s) => s?.kind === 'range');
