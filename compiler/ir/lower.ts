@@ -154,6 +154,30 @@ function withPeer(m: Match, peer: IpSet | undefined): Match {
 // ---------------------------------------------------------------------------------------------------------
 // Kubernetes NetworkPolicy (in the default tier)
 
+/**
+ * The rules of one policy in one direction, lowered once per distinct `podKey` (what they read from the endpoint,
+ * '' when nothing): every endpoint the policy selects shares the same Rule objects (the IR is never changed in
+ * place: the optimizer and the backends build new objects).
+ */
+function sharedRules(r: Resolver, pol: object, dir: Direction, podKey: string, lower: () => Rule[]): Rule[] {
+  const byKey = r.memo('policy-rules', pol, () => new Map<string, Rule[]>());
+  const k = `${dir}|${podKey}`;
+  let rules = byKey.get(k);
+  if (!rules) byKey.set(k, (rules = lower()));
+  return rules;
+}
+
+/** The endpoint's container ports as a key (named ports of the local side resolve against them). */
+function portsKey(r: Resolver, pod: Pod): string {
+  return r.memo('ports-key', pod, () => JSON.stringify(pod.ports));
+}
+
+/** What a NetworkPolicy's rules read from the endpoint: only ingress named ports (the pod's own). */
+function k8sPodKey(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy): string {
+  const named = dir === 'ingress' && r.memo('knp-local-named', pol, () => pol.ingress.some((rule) => rule.ports?.some((p) => p.port?.kind === 'named')));
+  return named ? portsKey(r, pod) : '';
+}
+
 function lowerK8sPolicy(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy): Rule[] {
   const rules: Rule[] = [];
   (dir === 'ingress' ? pol.ingress : pol.egress).forEach((rule, index) => {
@@ -222,17 +246,13 @@ function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): Tie
       const p = tp.pol;
       if (!p.policyTypes.includes(dir) || !r.k8sSelected(p.namespace, p.podSelector, pod)) continue;
       selecting.push(policyLabel({ kind: 'NetworkPolicy', namespace: p.namespace, name: p.name }));
-      rules.push(...lowerK8sPolicy(r, pod, dir, p));
+      rules.push(...sharedRules(r, p, dir, k8sPodKey(r, pod, dir, p), () => lowerK8sPolicy(r, pod, dir, p)));
     } else {
       const p = tp.pol;
       if (!r.calicoSelects(p, pod, dir)) continue;
       const kind: RuleSource['kind'] = p.kind === 'GlobalNetworkPolicy' ? 'GlobalNetworkPolicy' : 'CalicoNetworkPolicy';
       selecting.push(policyLabel({ kind, namespace: p.namespace, name: p.name }));
-      (dir === 'ingress' ? p.ingress : p.egress).forEach((rule, index) => {
-        const src = sourceOf(kind, p, dir, index);
-        const prefix = p.kind === 'GlobalNetworkPolicy' ? `gnp/${p.name}` : `cnp/${p.namespace}/${p.name}`;
-        rules.push(...makeRules(src, prefix, rule.action, splitNamedNotPorts(rule, calicoPieces(r, pod, dir, p, rule))));
-      });
+      rules.push(...sharedRules(r, p, dir, calicoPodKey(r, pod, dir, p), () => lowerCalicoPolicy(r, pod, dir, p, kind)));
     }
   }
   if (selecting.length === 0) return undefined;
@@ -241,6 +261,36 @@ function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): Tie
       ? { action: 'Deny', reason: `${selectedText(selecting)} and no rule allows (default deny)`, policies: selecting }
       : { action: 'Pass', reason: `${selectedText(selecting)} and no rule decided (tier default action Pass)`, policies: selecting };
   return { name: tier.name, kind: tier.name === 'default' ? 'default' : 'calico', rules, end };
+}
+
+function lowerCalicoPolicy(r: Resolver, pod: Pod, dir: Direction, p: CalicoPolicy, kind: RuleSource['kind']): Rule[] {
+  const rules: Rule[] = [];
+  (dir === 'ingress' ? p.ingress : p.egress).forEach((rule, index) => {
+    const src = sourceOf(kind, p, dir, index);
+    const prefix = p.kind === 'GlobalNetworkPolicy' ? `gnp/${p.name}` : `cnp/${p.namespace}/${p.name}`;
+    rules.push(...makeRules(src, prefix, rule.action, splitNamedNotPorts(rule, calicoPieces(r, pod, dir, p, rule))));
+  });
+  return rules;
+}
+
+/**
+ * What a Calico policy's rules read from the endpoint (calicoPieces): its addresses when a local-side entity
+ * constrains addresses (nets, selectors, notNets, ...), its container ports when the local side names ports.
+ */
+function calicoPodKey(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy): string {
+  const needs = r.memo(`calico-local-${dir}`, pol, () => {
+    const scope = pol.kind === 'NetworkPolicy' ? pol.namespace : undefined;
+    let ips = false;
+    let ports = false;
+    for (const rule of dir === 'ingress' ? pol.ingress : pol.egress) {
+      const ent = dir === 'ingress' ? rule.destination : rule.source;
+      const local = r.memo('calico-entity', ent, () => r.calicoEntity(scope, ent));
+      if (local.pos || !isEmpty(local.neg)) ips = true;
+      if (hasNames(ent)) ports = true;
+    }
+    return { ips, ports };
+  });
+  return `${needs.ips ? pod.ips.join(',') : ''}|${needs.ports ? portsKey(r, pod) : ''}`;
 }
 
 /** Numeric port specs as ranges, and the names among them. */
@@ -389,7 +439,7 @@ function isSubsetOf(a: IpSet, b: IpSet): boolean {
 
 function lowerAdmin(r: Resolver, pod: Pod, dir: Direction): TierChain | undefined {
   const pols = r.model.adminPolicies.filter((p) => r.anpSelects(p.subject, pod)).sort((a, b) => a.priority - b.priority || cmp(a.name, b.name));
-  const rules = pols.flatMap((p) => lowerAnp(r, pod, dir, p));
+  const rules = pols.flatMap((p) => sharedRules(r, p, dir, anpPodKey(r, pod, dir, p), () => lowerAnp(r, pod, dir, p)));
   const withRules = pols.filter((p) => (dir === 'ingress' ? p.ingress : p.egress).length > 0);
   if (withRules.length === 0) return undefined;
   const policies = withRules.map((p) => `AdminNetworkPolicy ${p.name}`);
@@ -402,9 +452,15 @@ function lowerBaseline(r: Resolver, pod: Pod, dir: Direction): TierChain | undef
   return {
     name: BASELINE_TIER,
     kind: 'baseline',
-    rules: lowerAnp(r, pod, dir, b),
+    rules: [...sharedRules(r, b, dir, anpPodKey(r, pod, dir, b), () => lowerAnp(r, pod, dir, b))],
     end: { action: 'Pass', reason: 'no BaselineAdminNetworkPolicy rule matched', policies: [`BaselineAdminNetworkPolicy ${b.name}`] },
   };
+}
+
+/** What an (B)ANP's rules read from the endpoint: only ingress named ports (the pod's own). */
+function anpPodKey(r: Resolver, pod: Pod, dir: Direction, pol: AdminNetworkPolicy): string {
+  const named = dir === 'ingress' && r.memo('anp-local-named', pol, () => pol.ingress.some((rule) => rule.ports?.some((p) => p.kind === 'named')));
+  return named ? portsKey(r, pod) : '';
 }
 
 function lowerAnp(r: Resolver, pod: Pod, dir: Direction, pol: AdminNetworkPolicy): Rule[] {
