@@ -164,6 +164,89 @@ describe('optimize: never changes a verdict (property)', () => {
   });
 });
 
+describe('optimize: work shared between endpoints with the same tiers', () => {
+  // The optimizer handles each distinct tier once and gives every endpoint with that tier the same result: many
+  // endpoints optimised together must come out exactly as each one optimised alone, whether their tiers are equal
+  // (by structure, in fresh arrays, or the same objects) or differ in one action or one field of one match.
+  const deepCopy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+  const fields: (keyof Match)[] = ['family', 'proto', 'notProto', 'peer', 'notPeer', 'local', 'notLocal', 'dports', 'notDports', 'sports', 'notSports', 'icmp', 'notIcmp'];
+  const variant = fc.record({ kind: fc.constantFrom('same-objects', 'fresh-copy', 'action', 'action', 'field', 'field', 'field'), tier: fc.nat(), rule: fc.nat(), action: fc.constantFrom(...actions), f: fc.constantFrom(...fields), field: match });
+  it('optimising endpoints together gives each one what optimising it alone gives', () => {
+    let differing = 0;
+    fc.assert(
+      fc.property(fc.array(tierArb, { minLength: 1, maxLength: 3 }), fc.array(variant, { minLength: 1, maxLength: 6 }), (tiers, variants) => {
+        const base = toChain(tiers, 'in');
+        const chains: Chain[] = [base];
+        for (const v of variants) {
+          if (v.kind === 'same-objects') chains.push(base);
+          else {
+            const c = deepCopy(base);
+            const t = c.tiers[v.tier % c.tiers.length];
+            if (t.rules.length > 0) {
+              const r = t.rules[v.rule % t.rules.length];
+              if (v.kind === 'action') r.action = v.action;
+              // one field of the match replaced by the same field of another random match (or removed)
+              if (v.kind === 'field') {
+                (r.match as Record<string, unknown>)[v.f] = v.field[v.f];
+                if (v.field[v.f] === undefined) delete r.match[v.f];
+              }
+            }
+            chains.push(c);
+          }
+        }
+        const eps: Endpoint[] = chains.map((c, i) => ({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ['10.0.0.1'], labels: {}, ports: [], ingress: c, egress: chains[chains.length - 1 - i] }));
+        const together = optimize({ version: 1, endpoints: eps });
+        eps.forEach((ep, i) => {
+          const alone = optimize({ version: 1, endpoints: [ep] });
+          assert.deepEqual(together.endpoints[i], alone.endpoints[0], `endpoint ${i}`);
+          if (JSON.stringify(alone.endpoints[0].ingress) !== JSON.stringify(together.endpoints[0].ingress)) differing++;
+        });
+      }),
+      { numRuns: 1000 },
+    );
+    // not vacuous: many endpoints came out different from the first one
+    assert.ok(differing > 15, `only ${differing} endpoints differed from the first`);
+  });
+
+  it('tiers that differ in one field of one match (or one action) are told apart', () => {
+    const tcp = { proto: 6 };
+    const p = (from: number, to = from) => [{ from, to }];
+    // [rule a (base or variant), rule b]: with the base a, a shadows b; with the variant, it does not
+    const cases: [string, Match, Match, Match, Action?][] = [
+      ['family', { family: 4, peer: ['10.0.0.0/8'] }, { family: 6, peer: ['10.0.0.0/8'] }, { family: 4, peer: ['10.0.0.0/8'] }],
+      ['proto', tcp, { proto: 17 }, tcp],
+      ['notProto', { notProto: 17 }, { notProto: 6 }, tcp],
+      ['peer', { peer: ['10.0.0.0/8'] }, { peer: ['11.0.0.0/8'] }, { peer: ['10.0.0.0/24'] }],
+      ['notPeer', { notPeer: ['11.0.0.0/8'] }, { notPeer: ['10.0.0.0/8'] }, { peer: ['10.0.0.0/24'] }],
+      ['local', { local: ['10.0.0.0/8'] }, { local: ['11.0.0.0/8'] }, { local: ['10.0.0.0/24'] }],
+      ['notLocal', { notLocal: ['11.0.0.0/8'] }, { notLocal: ['10.0.0.0/8'] }, { local: ['10.0.0.0/24'] }],
+      ['dports', { ...tcp, dports: p(80) }, { ...tcp, dports: p(81) }, { ...tcp, dports: p(80) }],
+      ['notDports', { ...tcp, notDports: p(81) }, { ...tcp, notDports: p(80) }, { ...tcp, dports: p(80) }],
+      ['sports', { ...tcp, sports: p(80) }, { ...tcp, sports: p(81) }, { ...tcp, sports: p(80) }],
+      ['notSports', { ...tcp, notSports: p(81) }, { ...tcp, notSports: p(80) }, { ...tcp, sports: p(80) }],
+      ['icmp', { proto: 1, icmp: { type: 0 } }, { proto: 1, icmp: { type: 1 } }, { proto: 1, icmp: { type: 0, code: 0 } }],
+      ['notIcmp', { proto: 1, notIcmp: { type: 1 } }, { proto: 1, notIcmp: { type: 0 } }, { proto: 1, icmp: { type: 0, code: 0 } }],
+      ['action', { peer: ['10.0.0.0/8'] }, { peer: ['10.0.0.0/8'] }, { peer: ['10.0.0.0/24'] }, 'Log'],
+    ];
+    const tierOf = (a: Match, b: Match, aAction: Action = 'Allow'): Chain => ({
+      tiers: [{ name: 't', kind: 'calico', end: { action: 'Deny', reason: 'r', policies: [] }, rules: [
+        { id: 'a', action: aAction, match: deepCopy(a), source: { kind: 'GlobalNetworkPolicy', name: 'p', direction: 'ingress', index: 0 } },
+        { id: 'b', action: 'Allow', match: deepCopy(b), source: { kind: 'GlobalNetworkPolicy', name: 'p', direction: 'ingress', index: 1 } },
+      ] }],
+    });
+    for (const [field, base, variant, b, variantAction] of cases) {
+      const chains = [tierOf(base, b), tierOf(variant, b, variantAction), tierOf(base, b)];
+      const eps: Endpoint[] = chains.map((c, i) => ({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ['10.0.0.1'], labels: {}, ports: [], ingress: c, egress: { tiers: [] } }));
+      const together = optimize({ version: 1, endpoints: eps });
+      const kept = together.endpoints.map((e) => e.ingress.tiers[0].rules.map((r) => r.id).join(','));
+      assert.equal(kept[0], 'a', field);
+      assert.notEqual(kept[1], 'a', field);
+      assert.equal(kept[2], 'a', field);
+      eps.forEach((ep, i) => assert.deepEqual(together.endpoints[i], optimize({ version: 1, endpoints: [ep] }).endpoints[0], `${field}: endpoint ${i}`));
+    }
+  });
+});
+
 describe('optimize: passes', () => {
   const src = { kind: 'GlobalNetworkPolicy' as const, name: 'p', direction: 'ingress' as const, index: 0 };
   const ep = (rules: Rule[], end: 'Allow' | 'Deny' | 'Pass' = 'Deny'): Program => ({

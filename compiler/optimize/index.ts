@@ -9,7 +9,7 @@
 // Tiers are all kept, even when left empty: which policies selected the endpoint is part of what a default
 // decision says ("no policy decided" vs "no policy selects the pod").
 import type { Family, PortRange } from '../model/types';
-import type { Chain, Endpoint, Match, Program, Rule, TierChain } from '../ir/types';
+import type { Chain, Match, Program, Rule, TierChain } from '../ir/types';
 import {
   difference, familyUniverse, fromCidrs, intersect, isEmpty, isSubset, toCidrs, UNIVERSE, type IpSet,
 } from '../resolve/cidr';
@@ -21,28 +21,68 @@ const ICMP_PROTOCOLS = [1, 58];
 const SHADOW_WINDOW = 64;
 
 export function optimize(p: Program): Program {
-  return { ...p, endpoints: p.endpoints.map(optimizeEndpoint) };
+  const memo = new ChainMemo();
+  return { ...p, endpoints: p.endpoints.map((ep) => ({ ...ep, ingress: memo.chain(ep.ingress), egress: memo.chain(ep.egress) })) };
 }
 
-function optimizeEndpoint(ep: Endpoint): Endpoint {
-  return { ...ep, ingress: optimizeChain(ep.ingress), egress: optimizeChain(ep.egress) };
+// Every field of a Match and how its value is compared (a field added to Match must be listed here: tsc checks).
+const MATCH_FIELDS: Record<keyof Match, 'number' | 'cidrs' | 'ports' | 'icmp'> = {
+  family: 'number', proto: 'number', notProto: 'number',
+  peer: 'cidrs', notPeer: 'cidrs', local: 'cidrs', notLocal: 'cidrs',
+  dports: 'ports', notDports: 'ports', sports: 'ports', notSports: 'ports',
+  icmp: 'icmp', notIcmp: 'icmp',
+};
+const MATCH_FIELD_NAMES = Object.keys(MATCH_FIELDS) as (keyof Match)[];
+
+/** What optimizing one distinct match gives: its canonical form, its sets, its key. */
+interface MatchInfo {
+  match: Match;
+  /** undefined = never matches */
+  n: Normal | undefined;
+  /** id of the canonical match (equal canonical matches share it) */
+  canon: number;
 }
 
-function optimizeChain(c: Chain): Chain {
-  const tiers: TierChain[] = [];
-  for (const t of c.tiers) {
-    const kept: { rule: Rule; n: Normal }[] = [];
-    const decisive = new Set<string>(); // exact matches of earlier deciding rules (duplicates of any age)
-    for (const rule of t.rules) {
-      const match = canonicalMatch(rule.match);
-      const n = normal(match);
+// Many endpoints are selected by the same policies and get the same rules: the optimizer works on each distinct
+// tier (the sequence of actions and matches, compared by structure) once, and every other endpoint with that
+// tier takes the same result. A match is identified by a small number (interned by structure: address and port
+// lists by identity first, then by content), so telling two tiers apart costs a few lookups per rule.
+class ChainMemo {
+  private readonly listIds = new Map<readonly unknown[], number>();
+  private readonly listByText = new Map<string, number>();
+  private readonly matchIds = new Map<string, number>();
+  private readonly infos: MatchInfo[] = [];
+  private readonly canonIds = new Map<string, number>();
+  /** tier key -> indexes of the kept rules */
+  private readonly tiers = new Map<string, number[]>();
+
+  chain(c: Chain): Chain {
+    return { tiers: c.tiers.map((t) => this.tier(t)) };
+  }
+
+  private tier(t: TierChain): TierChain {
+    const ids = t.rules.map((r) => this.matchId(r.match));
+    let key = '';
+    for (let i = 0; i < ids.length; i++) key += `${t.rules[i].action[0]}${ids[i]} `;
+    let kept = this.tiers.get(key);
+    if (!kept) this.tiers.set(key, (kept = this.keep(t.rules, ids)));
+    return { ...t, rules: kept.map((i) => ({ ...t.rules[i], match: this.infos[ids[i]].match })) };
+  }
+
+  /** Indexes of the rules that stay: those that can match and are not shadowed by an earlier deciding rule. */
+  private keep(rules: readonly Rule[], ids: readonly number[]): number[] {
+    const kept: { action: Rule['action']; n: Normal }[] = [];
+    const out: number[] = [];
+    const decisive = new Set<number>(); // canonical matches of earlier deciding rules (duplicates of any age)
+    for (let r = 0; r < rules.length; r++) {
+      const info = this.infos[ids[r]];
+      const n = info.n;
       if (!n) continue; // never matches
-      const key = stableKey(match);
-      if (decisive.has(key)) continue; // duplicate of an earlier deciding rule
+      if (decisive.has(info.canon)) continue; // duplicate of an earlier deciding rule
       // containment against the nearest deciding rules only: quadratic work stays bounded on huge tiers
       let shadowed = false;
       for (let i = kept.length - 1, seen = 0; i >= 0 && seen < SHADOW_WINDOW; i--) {
-        if (kept[i].rule.action === 'Log') continue;
+        if (kept[i].action === 'Log') continue;
         seen++;
         if (contains(kept[i].n, n)) {
           shadowed = true;
@@ -50,12 +90,46 @@ function optimizeChain(c: Chain): Chain {
         }
       }
       if (shadowed) continue;
-      kept.push({ rule: { ...rule, match }, n });
-      if (rule.action !== 'Log') decisive.add(key);
+      kept.push({ action: rules[r].action, n });
+      out.push(r);
+      if (rules[r].action !== 'Log') decisive.add(info.canon);
     }
-    tiers.push({ ...t, rules: kept.map((k) => k.rule) });
+    return out;
   }
-  return { tiers };
+
+  private listId(v: readonly unknown[], text: () => string): number {
+    let id = this.listIds.get(v);
+    if (id === undefined) {
+      const k = text();
+      id = this.listByText.get(k);
+      if (id === undefined) this.listByText.set(k, (id = this.listByText.size));
+      this.listIds.set(v, id);
+    }
+    return id;
+  }
+
+  private matchId(m: Match): number {
+    let key = '';
+    for (const f of MATCH_FIELD_NAMES) {
+      const v = m[f];
+      if (v === undefined) key += '|';
+      else if (MATCH_FIELDS[f] === 'cidrs') key += `${this.listId(v as string[], () => (v as string[]).join(','))}|`;
+      else if (MATCH_FIELDS[f] === 'ports') key += `${this.listId(v as PortRange[], () => (v as PortRange[]).map((r) => `${r.from}-${r.to}`).join(','))}|`;
+      else if (MATCH_FIELDS[f] === 'icmp') key += `${(v as { type: number }).type}/${(v as { code?: number }).code ?? ''}|`;
+      else key += `${v as number}|`;
+    }
+    let id = this.matchIds.get(key);
+    if (id === undefined) {
+      id = this.infos.length;
+      this.matchIds.set(key, id);
+      const match = canonicalMatch(m);
+      const ck = stableKey(match);
+      let canon = this.canonIds.get(ck);
+      if (canon === undefined) this.canonIds.set(ck, (canon = this.canonIds.size));
+      this.infos.push({ match, n: normal(match), canon });
+    }
+    return id;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
