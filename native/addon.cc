@@ -5,15 +5,17 @@ namespace tollgate {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
-	env.SetInstanceData<AddonData>(new AddonData());
+	auto *data = new AddonData();
+	env.SetInstanceData<AddonData>(data);
 	LibbpfCapture::Install();
 	InitObject(env, exports);
 	InitMap(env, exports);
 	InitProgram(env, exports);
 	InitTc(env, exports);
 	InitSystem(env, exports);
-	// Handles still open when the environment goes away are released here (finalizers may never run).
-	env.AddCleanupHook([]() { CloseAllLive(); });
+	// Handles of this environment still open when it goes away are released here (finalizers may never run).
+	std::shared_ptr<LiveSet> live = data->live;
+	env.AddCleanupHook([live]() { live->CloseAll(); });
 	return exports;
 }
 

@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
+#include <system_error>
 
 namespace tollgate {
 
@@ -142,6 +145,49 @@ int DupFd(int fd)
 	return fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
+void OwnedFd::Reset(int fd)
+{
+	if (fd_ >= 0)
+		close(fd_);
+	fd_ = fd;
+}
+
+OwnedFd DupForWorker(Napi::Env env, int fd, const std::string &what)
+{
+	int d = DupFd(fd);
+	if (d < 0)
+		ThrowOs(env, MakeOsError(errno, "fcntl", what));
+	return OwnedFd(d);
+}
+
+unsigned ResolveIfindex(const std::string &ifname, const std::string &netns, OsError *err)
+{
+	errno = 0;
+	unsigned idx = if_nametoindex(ifname.c_str());
+	if (idx == 0) {
+		int e = errno;
+		*err = MakeOsError(e == 0 ? ENODEV : e, "if_nametoindex", "if_nametoindex('" + ifname + "')",
+				   "no interface named '" + ifname + "'" +
+					   (netns.empty() ? " in the current network namespace" : " in netns " + netns));
+	}
+	return idx;
+}
+
+OsError OsErrorFromException(const std::string &what)
+{
+	try {
+		throw;
+	} catch (const std::bad_alloc &) {
+		return MakeOsError(ENOMEM, "malloc", what);
+	} catch (const std::system_error &e) {
+		return MakeOsError(e.code().value() > 0 ? e.code().value() : EIO, "std::system_error", what, e.what());
+	} catch (const std::exception &e) {
+		return MakeOsError(EIO, "c++", what, e.what());
+	} catch (...) {
+		return MakeOsError(EIO, "c++", what, "an unknown C++ exception");
+	}
+}
+
 // ---- network namespaces ----
 
 bool NetnsGuard::Enter(const std::string &path, OsError *out)
@@ -184,36 +230,9 @@ NetnsGuard::~NetnsGuard()
 
 // ---- live handles ----
 
-static std::mutex &LiveMu()
+void LiveSet::CloseAll()
 {
-	static std::mutex *mu = new std::mutex();  // leaked on purpose: used from exit-time finalizers
-	return *mu;
-}
-static std::set<Closable *> &Live()
-{
-	static std::set<Closable *> *live = new std::set<Closable *>();
-	return *live;
-}
-
-void RegisterLive(Closable *c)
-{
-	std::lock_guard<std::mutex> g(LiveMu());
-	Live().insert(c);
-}
-
-void UnregisterLive(Closable *c)
-{
-	std::lock_guard<std::mutex> g(LiveMu());
-	Live().erase(c);
-}
-
-void CloseAllLive()
-{
-	std::vector<Closable *> all;
-	{
-		std::lock_guard<std::mutex> g(LiveMu());
-		all.assign(Live().begin(), Live().end());
-	}
+	std::vector<Closable *> all(live_.begin(), live_.end());
 	for (Closable *c : all)
 		c->CloseForExit();
 }

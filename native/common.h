@@ -6,7 +6,7 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,47 +63,139 @@ private:
 	bool entered_ = false;
 };
 
-// Everything that owns a kernel handle registers here so the env cleanup hook can release it at exit.
+// A file descriptor that closes itself: workers own dups of the fds they use, so closing a handle on the JS
+// thread never races a running worker.
+class OwnedFd {
+public:
+	explicit OwnedFd(int fd = -1) : fd_(fd) {}
+	OwnedFd(OwnedFd &&o) noexcept : fd_(o.Release()) {}
+	OwnedFd &operator=(OwnedFd &&o) noexcept
+	{
+		Reset(o.Release());
+		return *this;
+	}
+	OwnedFd(const OwnedFd &) = delete;
+	OwnedFd &operator=(const OwnedFd &) = delete;
+	~OwnedFd() { Reset(); }
+	int Get() const { return fd_; }
+	int Release()
+	{
+		int fd = fd_;
+		fd_ = -1;
+		return fd;
+	}
+	void Reset(int fd = -1);
+
+private:
+	int fd_;
+};
+
+// Dups `fd` (close-on-exec) for a worker; throws the fcntl error as a JS error naming `what`.
+OwnedFd DupForWorker(Napi::Env env, int fd, const std::string &what);
+
+// if_nametoindex in the calling thread's namespace (`netns` only names it in the error); 0 and `*err` set when
+// there is no such interface.
+unsigned ResolveIfindex(const std::string &ifname, const std::string &netns, OsError *err);
+
+// Everything that owns a kernel handle registers in its environment's set, so that the env cleanup hook can
+// release it at exit. One set per environment: a worker thread that goes away closes its own handles only.
 class Closable {
 public:
 	virtual ~Closable() = default;
 	virtual void CloseForExit() = 0;
 };
-void RegisterLive(Closable *c);
-void UnregisterLive(Closable *c);
-void CloseAllLive();
+class LiveSet {
+public:
+	void Add(Closable *c) { live_.insert(c); }
+	void Remove(Closable *c) { live_.erase(c); }
+	void CloseAll();
+
+private:
+	std::set<Closable *> live_;  // touched only on the environment's own JS thread
+};
 
 struct AddonData {
 	Napi::FunctionReference mapCtor;
 	Napi::FunctionReference progCtor;
+	// Shared with every handle, so a finalizer that runs after the instance data is gone still finds it.
+	std::shared_ptr<LiveSet> live = std::make_shared<LiveSet>();
 };
 AddonData *GetData(Napi::Env env);
 
 bool IsPerCpuMapType(uint32_t type);
 int NumPossibleCpus();
 
-// The worker shape used by every blocking operation: syscalls in Execute(), JS values built in OnOK().
-class PromiseWorker : public Napi::AsyncWorker {
+// An OsError for a C++ exception that escaped blocking work (allocation failures, thread creation).
+OsError OsErrorFromException(const std::string &what);
+
+struct NoSettle {
+	template <typename State>
+	void operator()(State &, const OsError &) const
+	{
+	}
+};
+struct ResolveUndefined {
+	template <typename State>
+	Napi::Value operator()(Napi::Env env, State &) const
+	{
+		return env.Undefined();
+	}
+};
+
+// The one worker behind every blocking operation. `work(state, err)` runs on a libuv pool thread (syscalls only,
+// no JS); on the JS thread `settled(state, err)` runs first (bookkeeping owed either way), then the promise is
+// rejected with `err` as a JS error (code, errno, syscall) when work set it, else resolved with
+// `result(env, state)`. The worker owns `state` (dup'ed fds, copied buffers) until it is done.
+template <typename State, typename Work, typename Result, typename Settled>
+class TaskWorker : public Napi::AsyncWorker {
 public:
-	explicit PromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+	TaskWorker(Napi::Env env, std::string what, State state, Work work, Result result, Settled settled)
+		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), what_(std::move(what)),
+		  state_(std::move(state)), work_(std::move(work)), result_(std::move(result)), settled_(std::move(settled))
+	{
+	}
 	Napi::Promise Promise() { return deferred_.Promise(); }
 
 protected:
-	virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+	void Execute() override
+	{
+		try {
+			work_(state_, err_);
+		} catch (...) {
+			err_ = OsErrorFromException(what_);
+		}
+	}
 	void OnOK() override
 	{
 		Napi::HandleScope scope(Env());
+		settled_(state_, err_);
 		if (err_.failed())
 			deferred_.Reject(ToJsError(Env(), err_).Value());
 		else
-			deferred_.Resolve(Result(Env()));
+			deferred_.Resolve(result_(Env(), state_));
 	}
 	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
-	OsError err_;
 
 private:
 	Napi::Promise::Deferred deferred_;
+	std::string what_;
+	OsError err_;
+	State state_;
+	Work work_;
+	Result result_;
+	Settled settled_;
 };
+
+template <typename State, typename Work, typename Result = ResolveUndefined, typename Settled = NoSettle>
+Napi::Promise RunAsync(Napi::Env env, std::string what, State state, Work work, Result result = Result(),
+		       Settled settled = Settled())
+{
+	auto *w = new TaskWorker<State, Work, Result, Settled>(env, std::move(what), std::move(state), std::move(work),
+							       std::move(result), std::move(settled));
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
 
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMap(Napi::Env env, Napi::Object exports);

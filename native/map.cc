@@ -12,18 +12,10 @@
 
 namespace tollgate {
 
-class NativeMap : public Napi::ObjectWrap<NativeMap>, public ChildHandle {
+class NativeMap : public Napi::ObjectWrap<NativeMap>, public FdHandle {
 public:
 	static Napi::Function Define(Napi::Env env);
 	explicit NativeMap(const Napi::CallbackInfo &info);
-	~NativeMap() override;
-	void CloseForExit() override { CloseFd(); }
-	void CloseByParent() override
-	{
-		CloseFd();
-		closedByParent_ = true;
-		parentPtr_ = nullptr;
-	}
 
 private:
 	static Napi::Value OpenPinned(const Napi::CallbackInfo &info);
@@ -32,38 +24,15 @@ private:
 	Napi::Value Delete(const Napi::CallbackInfo &info);
 	Napi::Value UpdateBatch(const Napi::CallbackInfo &info);
 	Napi::Value Keys(const Napi::CallbackInfo &info);
-	Napi::Value Pin(const Napi::CallbackInfo &info);
-	Napi::Value Close(const Napi::CallbackInfo &info);
 	Napi::Value Info(const Napi::CallbackInfo &info);
 
-	void CloseFd()
-	{
-		if (fd_ >= 0) {
-			close(fd_);
-			fd_ = -1;
-		}
-	}
-	int Fd(Napi::Env env, const char *what)
-	{
-		if (fd_ < 0)
-			throw StateError(env, "ERR_BPF_CLOSED",
-					 std::string(what) + ": the map '" + name_ + "' is closed" +
-						 (closedByParent_ ? " (its object was closed)" : ""));
-		return fd_;
-	}
 	size_t ValueBytes() const
 	{
 		return perCpu_ ? ((valueSize_ + 7) & ~7u) * static_cast<size_t>(NumPossibleCpus()) : valueSize_;
 	}
-	std::string What(const std::string &op) const { return "map '" + name_ + "': " + op; }
 
-	int fd_ = -1;
-	std::string name_;
 	uint32_t type_ = 0, keySize_ = 0, valueSize_ = 0, maxEntries_ = 0, flags_ = 0, id_ = 0;
 	bool perCpu_ = false;
-	bool closedByParent_ = false;
-	Napi::ObjectReference parent_;
-	NativeObject *parentPtr_ = nullptr;
 };
 
 Napi::Function NativeMap::Define(Napi::Env env)
@@ -76,48 +45,22 @@ Napi::Function NativeMap::Define(Napi::Env env)
 				   InstanceMethod<&NativeMap::Delete>("delete"),
 				   InstanceMethod<&NativeMap::UpdateBatch>("updateBatch"),
 				   InstanceMethod<&NativeMap::Keys>("keys"),
-				   InstanceMethod<&NativeMap::Pin>("pin"),
-				   InstanceMethod<&NativeMap::Close>("close"),
+				   InstanceMethod("pin", &NativeMap::Pin),
+				   InstanceMethod("close", &NativeMap::Close),
 				   InstanceMethod<&NativeMap::Info>("info"),
 			   });
 }
 
-NativeMap::NativeMap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeMap>(info)
+NativeMap::NativeMap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeMap>(info), FdHandle("map")
 {
-	Napi::Env env = info.Env();
-	if (info.Length() < 1 || !info[0].IsExternal())
-		throw Napi::TypeError::New(env, "BpfMap handles come from BpfObject.map() or BpfMap.openPinned()");
-	HandleInit *init = info[0].As<Napi::External<HandleInit>>().Data();
-	fd_ = init->fd;  // owned from here on
-	name_ = init->name;
-	RegisterLive(this);
-	if (init->parentPtr) {
-		parent_ = Napi::Persistent(init->parent);  // the parent outlives its children
-		parentPtr_ = static_cast<NativeObject *>(init->parentPtr);
-		parentPtr_->AddChild(this);
-	}
-	struct bpf_map_info mi;
-	memset(&mi, 0, sizeof(mi));
-	uint32_t len = sizeof(mi);
-	if (bpf_obj_get_info_by_fd(fd_, &mi, &len) < 0)
-		ThrowOs(env, MakeOsError(errno, "bpf_obj_get_info_by_fd", What("info")));
+	struct bpf_map_info mi = Adopt<bpf_map_info>(info, "BpfMap handles come from BpfObject.map() or BpfMap.openPinned()");
 	type_ = mi.type;
 	keySize_ = mi.key_size;
 	valueSize_ = mi.value_size;
 	maxEntries_ = mi.max_entries;
 	flags_ = mi.map_flags;
 	id_ = mi.id;
-	if (name_.empty())
-		name_ = mi.name;
 	perCpu_ = IsPerCpuMapType(type_);
-}
-
-NativeMap::~NativeMap()
-{
-	CloseFd();
-	if (parentPtr_)
-		parentPtr_->RemoveChild(this);
-	UnregisterLive(this);
 }
 
 // Opens a pinned map; refuses pins that are programs or links.
@@ -230,94 +173,55 @@ Napi::Value NativeMap::Keys(const Napi::CallbackInfo &info)
 
 // Packed keys and values; BPF_MAP_UPDATE_BATCH when the map type has it, element by element when it does not
 // (LPM tries, for one, answer ENOTSUPP/EINVAL). The batch continues from where the kernel stopped.
-class BatchWorker : public PromiseWorker {
-public:
-	BatchWorker(Napi::Env env, int fd, std::string name, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-		    uint32_t count, uint32_t keySize, size_t valueBytes)
-		: PromiseWorker(env), fd_(fd), name_(std::move(name)), keys_(k, k + kl), values_(v, v + vl), count_(count),
-		  keySize_(keySize), valueBytes_(valueBytes)
-	{
-	}
-	~BatchWorker() override
-	{
-		if (fd_ >= 0)
-			close(fd_);
-	}
-	void Execute() override
-	{
-		uint32_t done = count_;
-		struct bpf_map_batch_opts opts;
-		memset(&opts, 0, sizeof(opts));
-		opts.sz = sizeof(opts);
-		int r = bpf_map_update_batch(fd_, keys_.data(), values_.data(), &done, &opts);
-		if (r == 0)
-			return;
-		int e = errno;
-		if (e != EINVAL && e != 524 /* ENOTSUPP */ && e != EOPNOTSUPP) {
-			err_ = MakeOsError(e, "bpf_map_update_batch", "map '" + name_ + "': updateBatch",
-					   std::to_string(done) + " of " + std::to_string(count_) + " entries were written");
-			return;
-		}
-		if (done > count_)
-			done = 0;
-		for (uint32_t i = done; i < count_; i++) {
-			if (bpf_map_update_elem(fd_, keys_.data() + static_cast<size_t>(i) * keySize_,
-						values_.data() + static_cast<size_t>(i) * valueBytes_, BPF_ANY) < 0) {
-				err_ = MakeOsError(errno, "bpf_map_update_elem", "map '" + name_ + "': updateBatch",
-						   "entry " + std::to_string(i) + " of " + std::to_string(count_) +
-							   " failed; entries before it were written");
-				return;
-			}
-		}
-	}
-
-private:
-	int fd_;
-	std::string name_;
-	std::vector<uint8_t> keys_, values_;
-	uint32_t count_, keySize_;
-	size_t valueBytes_;
+struct BatchState {
+	OwnedFd fd;
+	std::vector<uint8_t> keys, values;
+	uint32_t count, keySize;
+	size_t valueBytes;
 };
+
+static void UpdateBatchWork(BatchState &s, OsError &err, const std::string &what)
+{
+	uint32_t done = s.count;
+	struct bpf_map_batch_opts opts;
+	memset(&opts, 0, sizeof(opts));
+	opts.sz = sizeof(opts);
+	if (bpf_map_update_batch(s.fd.Get(), s.keys.data(), s.values.data(), &done, &opts) == 0)
+		return;
+	int e = errno;
+	if (e != EINVAL && e != 524 /* ENOTSUPP */ && e != EOPNOTSUPP) {
+		err = MakeOsError(e, "bpf_map_update_batch", what,
+				  std::to_string(done) + " of " + std::to_string(s.count) + " entries were written");
+		return;
+	}
+	if (done > s.count)
+		done = 0;
+	for (uint32_t i = done; i < s.count; i++) {
+		if (bpf_map_update_elem(s.fd.Get(), s.keys.data() + static_cast<size_t>(i) * s.keySize,
+					s.values.data() + static_cast<size_t>(i) * s.valueBytes, BPF_ANY) < 0) {
+			err = MakeOsError(errno, "bpf_map_update_elem", what,
+					  "entry " + std::to_string(i) + " of " + std::to_string(s.count) +
+						  " failed; entries before it were written");
+			return;
+		}
+	}
+}
 
 Napi::Value NativeMap::UpdateBatch(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = DupFd(Fd(env, "updateBatch"));
-	if (fd < 0)
-		ThrowOs(env, MakeOsError(errno, "fcntl", What("updateBatch")));
+	std::string what = What("updateBatch");
+	OwnedFd fd = DupForWorker(env, Fd(env, "updateBatch"), what);
 	Napi::Buffer<uint8_t> keys = info[0].As<Napi::Buffer<uint8_t>>();
 	Napi::Buffer<uint8_t> values = info[1].As<Napi::Buffer<uint8_t>>();
 	uint32_t count = info[2].As<Napi::Number>().Uint32Value();
-	auto *w = new BatchWorker(env, fd, name_, keys.Data(), keys.Length(), values.Data(), values.Length(), count,
-				  keySize_, ValueBytes());
-	Napi::Promise p = w->Promise();
-	w->Queue();
-	return p;
-}
-
-Napi::Value NativeMap::Pin(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	int fd = Fd(env, "pin");
-	std::string path = info[0].As<Napi::String>().Utf8Value();
-	if (bpf_obj_pin(fd, path.c_str()) < 0) {
-		int e = errno;
-		ThrowOs(env, MakeOsError(e, "bpf_obj_pin", What("pin('" + path + "')"),
-					 e == EPERM || e == EINVAL ? "is the parent directory on a BPF filesystem? (ensureBpffs())" : ""));
-	}
-	return env.Undefined();
-}
-
-Napi::Value NativeMap::Close(const Napi::CallbackInfo &info)
-{
-	CloseFd();
-	if (parentPtr_) {
-		parentPtr_->RemoveChild(this);
-		parentPtr_ = nullptr;
-	}
-	if (!parent_.IsEmpty())
-		parent_.Reset();
-	return info.Env().Undefined();
+	BatchState st{std::move(fd),
+		      std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()),
+		      std::vector<uint8_t>(values.Data(), values.Data() + values.Length()),
+		      count,
+		      keySize_,
+		      ValueBytes()};
+	return RunAsync(env, what, std::move(st), [what](BatchState &s, OsError &err) { UpdateBatchWork(s, err, what); });
 }
 
 void InitMap(Napi::Env env, Napi::Object exports)

@@ -62,20 +62,22 @@ NativeObject::NativeObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Na
 		ThrowOs(env, err);
 	}
 	obj_ = o;
-	RegisterLive(this);
+	live_ = GetData(env)->live;
+	live_->Add(this);
 }
 
 NativeObject::~NativeObject()
 {
 	DoClose();
-	UnregisterLive(this);
+	if (live_)
+		live_->Remove(this);
 }
 
 void NativeObject::DoClose()
 {
 	if (loading_)
 		return;  // the load worker holds a reference; it can never be collected while loading
-	for (ChildHandle *c : std::vector<ChildHandle *>(children_.begin(), children_.end()))
+	for (FdHandle *c : std::vector<FdHandle *>(children_.begin(), children_.end()))
 		c->CloseByParent();
 	children_.clear();
 	if (obj_) {
@@ -288,77 +290,67 @@ Napi::Value NativeObject::ReuseMap(const Napi::CallbackInfo &info)
 
 // ---- load ----
 
-class LoadWorker : public PromiseWorker {
-public:
-	LoadWorker(Napi::Env env, NativeObject *o, Napi::Object self, std::string path)
-		: PromiseWorker(env), o_(o), path_(std::move(path))
-	{
-		self_ = Napi::Persistent(self);
-	}
-
-	void Execute() override
-	{
-		LibbpfCapture cap;
-		std::vector<char> &log = o_->logBuf();
-		log[0] = '\0';
-		int r = bpf_object__load(o_->obj());
-		if (r >= 0)
-			return;
-		std::string vlog(log.data(), strnlen(log.data(), log.size()));
-		std::string detail;
-		if (!vlog.empty())
-			detail = "verifier log (tail):\n" + Tail(vlog, 60, 6000);
-		else
-			detail = Tail(cap.Text(), 30, 4000);
-		err_ = MakeOsError(r, "bpf_object__load", "bpf_object__load('" + path_ + "')", detail);
-		err_.verifierLog = vlog;
-		err_.libbpfLog = cap.Text();
-	}
-
-	void OnOK() override
-	{
-		o_->FinishLoad(!err_.failed());
-		self_.Reset();
-		PromiseWorker::OnOK();
-	}
-
-private:
-	static std::string Tail(const std::string &s, int lines, size_t maxChars)
-	{
-		size_t end = s.size();
-		while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\0'))
-			end--;
-		size_t pos = end;
-		int n = 0;
-		while (pos > 0 && n < lines) {
-			pos = s.rfind('\n', pos - 1);
-			if (pos == std::string::npos) {
-				pos = 0;
-				break;
-			}
-			n++;
+// The last `lines` lines of a log, at most maxChars characters ("...\n" first when cut).
+static std::string Tail(const std::string &s, int lines, size_t maxChars)
+{
+	size_t end = s.size();
+	while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\0'))
+		end--;
+	size_t pos = end;
+	int n = 0;
+	while (pos > 0 && n < lines) {
+		pos = s.rfind('\n', pos - 1);
+		if (pos == std::string::npos) {
+			pos = 0;
+			break;
 		}
-		if (end - pos > maxChars)
-			pos = end - maxChars;
-		std::string t = s.substr(pos, end - pos);
-		if (!t.empty() && t[0] == '\n')
-			t.erase(0, 1);
-		return (pos > 0 ? "...\n" : "") + t;
+		n++;
 	}
+	if (end - pos > maxChars)
+		pos = end - maxChars;
+	std::string t = s.substr(pos, end - pos);
+	if (!t.empty() && t[0] == '\n')
+		t.erase(0, 1);
+	return (pos > 0 ? "...\n" : "") + t;
+}
 
-	NativeObject *o_;
-	std::string path_;
-	Napi::ObjectReference self_;
+struct LoadState {
+	NativeObject *o;
+	Napi::ObjectReference self;  // keeps the object alive (and un-collectable) while the worker uses it
+	std::string path;
 };
 
 Napi::Value NativeObject::Load(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireNotLoaded(env, "load");
-	loading_ = true;
-	auto *w = new LoadWorker(env, this, info.This().As<Napi::Object>(), path_);
-	Napi::Promise p = w->Promise();
-	w->Queue();
+	std::string what = "bpf_object__load('" + path_ + "')";
+	LoadState st{this, Napi::Persistent(info.This().As<Napi::Object>()), path_};
+	Napi::Promise p = RunAsync(
+		env, what, std::move(st),
+		[what](LoadState &s, OsError &err) {
+			LibbpfCapture cap;
+			std::vector<char> &log = s.o->logBuf();
+			log[0] = '\0';
+			int r = bpf_object__load(s.o->obj());
+			if (r >= 0)
+				return;
+			std::string vlog(log.data(), strnlen(log.data(), log.size()));
+			std::string detail;
+			if (!vlog.empty())
+				detail = "verifier log (tail):\n" + Tail(vlog, 60, 6000);
+			else
+				detail = Tail(cap.Text(), 30, 4000);
+			err = MakeOsError(r, "bpf_object__load", what, detail);
+			err.verifierLog = vlog;
+			err.libbpfLog = cap.Text();
+		},
+		ResolveUndefined(),
+		[](LoadState &s, const OsError &err) {
+			s.o->FinishLoad(!err.failed());
+			s.self.Reset();
+		});
+	loading_ = true;  // only once the worker is queued: nothing above may leave the object marked busy
 	return p;
 }
 
@@ -451,6 +443,81 @@ Napi::Value NativeObject::GetClosed(const Napi::CallbackInfo &info)
 Napi::Value NativeObject::GetPath(const Napi::CallbackInfo &info)
 {
 	return Napi::String::New(info.Env(), path_);
+}
+
+// ---- FdHandle: the part of map and program handles that is about owning an fd ----
+
+FdHandle::~FdHandle()
+{
+	CloseFd();
+	LeaveParent();
+	if (live_)
+		live_->Remove(this);
+}
+
+void FdHandle::Join(Napi::Env env, HandleInit *init)
+{
+	live_ = GetData(env)->live;
+	live_->Add(this);
+	if (init->parentPtr) {
+		parent_ = Napi::Persistent(init->parent);  // the parent outlives its children
+		parentPtr_ = static_cast<NativeObject *>(init->parentPtr);
+		parentPtr_->AddChild(this);
+	}
+}
+
+void FdHandle::CloseFd()
+{
+	if (fd_ >= 0) {
+		close(fd_);
+		fd_ = -1;
+	}
+}
+
+void FdHandle::LeaveParent()
+{
+	if (parentPtr_) {
+		parentPtr_->RemoveChild(this);
+		parentPtr_ = nullptr;
+	}
+}
+
+void FdHandle::CloseByParent()
+{
+	CloseFd();
+	closedByParent_ = true;
+	parentPtr_ = nullptr;
+}
+
+int FdHandle::Fd(Napi::Env env, const char *what)
+{
+	if (fd_ < 0)
+		throw StateError(env, "ERR_BPF_CLOSED",
+				 std::string(what) + ": the " + kind_ + " '" + name_ + "' is closed" +
+					 (closedByParent_ ? " (its object was closed)" : ""));
+	return fd_;
+}
+
+Napi::Value FdHandle::Pin(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = Fd(env, "pin");
+	std::string path = info[0].As<Napi::String>().Utf8Value();
+	if (bpf_obj_pin(fd, path.c_str()) < 0) {
+		int e = errno;
+		ThrowOs(env, MakeOsError(e, "bpf_obj_pin", What("pin('" + path + "')"),
+					 e == EPERM || e == EINVAL ? "is the parent directory on a BPF filesystem? (ensureBpffs())" : ""));
+	}
+	return env.Undefined();
+}
+
+Napi::Value FdHandle::Close(const Napi::CallbackInfo &info)
+{
+	CloseFd();
+	LeaveParent();
+	if (!parent_.IsEmpty())
+		parent_.Reset();
+	return info.Env().Undefined();
 }
 
 void InitObject(Napi::Env env, Napi::Object exports)

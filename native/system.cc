@@ -1,6 +1,5 @@
 // Process-wide helpers: the BPF filesystem, interface indexes (optionally inside a netns), CPU count, unpinning.
 #include <linux/magic.h>
-#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -37,17 +36,21 @@ static Napi::Value Ifindex(const Napi::CallbackInfo &info)
 	std::string ns = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
 	OsError err;
 	unsigned idx = 0;
-	std::thread th([&] {
-		NetnsGuard g;
-		if (!g.Enter(ns, &err))
-			return;
-		idx = if_nametoindex(ifname.c_str());
-		if (idx == 0)
-			err = MakeOsError(errno ? errno : ENODEV, "if_nametoindex", "if_nametoindex('" + ifname + "')",
-					  "no interface named '" + ifname + "'" +
-						  (ns.empty() ? " in the current network namespace" : " in netns " + ns));
-	});
-	th.join();
+	std::string what = "ifindex('" + ifname + "')";
+	try {
+		std::thread th([&] {
+			try {
+				NetnsGuard g;
+				if (g.Enter(ns, &err))
+					idx = ResolveIfindex(ifname, ns, &err);
+			} catch (...) {
+				err = OsErrorFromException(what);
+			}
+		});
+		th.join();
+	} catch (...) {  // the thread could not be started (std::system_error with its errno)
+		err = OsErrorFromException(what);
+	}
 	if (err.failed())
 		ThrowOs(env, err);
 	return Napi::Number::New(env, idx);

@@ -38,18 +38,6 @@ static TcTarget ReadTarget(const Napi::Object &o)
 	return t;
 }
 
-static int ResolveIfindex(const TcTarget &t, OsError *err)
-{
-	unsigned idx = if_nametoindex(t.ifname.c_str());
-	if (idx == 0) {
-		int e = errno;
-		*err = MakeOsError(e == 0 ? ENODEV : e, "if_nametoindex", "if_nametoindex('" + t.ifname + "')",
-				   "no interface named '" + t.ifname + "'" +
-					   (t.netns.empty() ? " in the current network namespace" : " in netns " + t.netns));
-	}
-	return static_cast<int>(idx);
-}
-
 static void InitHook(struct bpf_tc_hook *h, int ifindex, bool ingress)
 {
 	memset(h, 0, sizeof(*h));
@@ -58,167 +46,136 @@ static void InitHook(struct bpf_tc_hook *h, int ifindex, bool ingress)
 	h->attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
-class AttachWorker : public PromiseWorker {
-public:
-	AttachWorker(Napi::Env env, TcTarget t, int progFd, uint32_t handle, uint32_t prio)
-		: PromiseWorker(env), t_(std::move(t)), fd_(progFd), handle_(handle), prio_(prio)
-	{
-	}
-	~AttachWorker() override { close(fd_); }
-	void Execute() override
-	{
-		NetnsGuard ns;
-		if (!ns.Enter(t_.netns, &err_))
-			return;
-		int ifindex = ResolveIfindex(t_, &err_);
-		if (!ifindex)
-			return;
-		struct bpf_tc_hook hook;
-		InitHook(&hook, ifindex, t_.ingress);
-		// Creates the clsact qdisc when the interface has none; we remember whether we did (hook_created).
-		int r = bpf_tc_hook_create(&hook);
-		bool hookCreated = r == 0;
-		if (r < 0 && r != -EEXIST) {
-			err_ = MakeOsError(r, "bpf_tc_hook_create", "creating the clsact qdisc on " + t_.Where());
-			return;
-		}
-		struct bpf_tc_opts opts;
-		memset(&opts, 0, sizeof(opts));
-		opts.sz = sizeof(opts);
-		opts.prog_fd = fd_;
-		opts.flags = BPF_TC_F_REPLACE;  // the same handle/priority is swapped atomically
-		opts.handle = handle_;
-		opts.priority = prio_;
-		r = bpf_tc_attach(&hook, &opts);
-		if (r < 0) {
-			err_ = MakeOsError(r, "bpf_tc_attach", "attaching to " + t_.Where());
-			if (hookCreated) {  // destroy only what we created
-				hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-				bpf_tc_hook_destroy(&hook);
-			}
-			return;
-		}
-		handle_ = opts.handle;
-		prio_ = opts.priority;
-		progId_ = opts.prog_id;
-		hookCreated_ = hookCreated;
-	}
-	Napi::Value Result(Napi::Env env) override
-	{
-		Napi::Object o = Napi::Object::New(env);
-		o.Set("handle", handle_);
-		o.Set("priority", prio_);
-		o.Set("progId", progId_);
-		o.Set("qdiscCreated", hookCreated_);
-		return o;
-	}
+// Runs `op(target, ifindex, state, err)` in a worker that has entered the target's network namespace and found
+// its interface; resolves with `result(env, state)`.
+template <typename State, typename Op, typename Result = ResolveUndefined>
+static Napi::Promise OnHook(Napi::Env env, const std::string &what, TcTarget t, State state, Op op,
+			    Result result = Result())
+{
+	struct HookState {
+		TcTarget t;
+		State s;
+	};
+	return RunAsync(
+		env, what, HookState{std::move(t), std::move(state)},
+		[op](HookState &h, OsError &err) {
+			NetnsGuard ns;
+			if (!ns.Enter(h.t.netns, &err))
+				return;
+			unsigned ifindex = ResolveIfindex(h.t.ifname, h.t.netns, &err);
+			if (ifindex)
+				op(h.t, static_cast<int>(ifindex), h.s, err);
+		},
+		[result](Napi::Env env, HookState &h) { return result(env, h.s); });
+}
 
-private:
-	TcTarget t_;
-	int fd_;
-	uint32_t handle_, prio_, progId_ = 0;
-	bool hookCreated_ = false;
+struct AttachState {
+	OwnedFd prog;
+	uint32_t handle, prio, progId = 0;
+	bool hookCreated = false;
 };
+
+static void AttachWork(const TcTarget &t, int ifindex, AttachState &s, OsError &err)
+{
+	struct bpf_tc_hook hook;
+	InitHook(&hook, ifindex, t.ingress);
+	// Creates the clsact qdisc when the interface has none; we remember whether we did (hook_created).
+	int r = bpf_tc_hook_create(&hook);
+	bool hookCreated = r == 0;
+	if (r < 0 && r != -EEXIST) {
+		err = MakeOsError(r, "bpf_tc_hook_create", "creating the clsact qdisc on " + t.Where());
+		return;
+	}
+	struct bpf_tc_opts opts;
+	memset(&opts, 0, sizeof(opts));
+	opts.sz = sizeof(opts);
+	opts.prog_fd = s.prog.Get();
+	opts.flags = BPF_TC_F_REPLACE;  // the same handle/priority is swapped atomically
+	opts.handle = s.handle;
+	opts.priority = s.prio;
+	r = bpf_tc_attach(&hook, &opts);
+	if (r < 0) {
+		err = MakeOsError(r, "bpf_tc_attach", "attaching to " + t.Where());
+		if (hookCreated) {  // destroy only what we created
+			hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+			bpf_tc_hook_destroy(&hook);
+		}
+		return;
+	}
+	s.handle = opts.handle;
+	s.prio = opts.priority;
+	s.progId = opts.prog_id;
+	s.hookCreated = hookCreated;
+}
 
 // attachTc({ifname, netns?, direction}, progFd, handle, priority)
 static Napi::Value AttachTc(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	TcTarget t = ReadTarget(info[0].As<Napi::Object>());
-	int fd = DupFd(info[1].As<Napi::Number>().Int32Value());
-	if (fd < 0)
-		ThrowOs(env, MakeOsError(errno, "fcntl", "attachTc"));
-	auto *w = new AttachWorker(env, t, fd, info[2].As<Napi::Number>().Uint32Value(),
-				   info[3].As<Napi::Number>().Uint32Value());
-	Napi::Promise p = w->Promise();
-	w->Queue();
-	return p;
+	AttachState st{DupForWorker(env, info[1].As<Napi::Number>().Int32Value(), "attachTc"),
+		       info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Uint32Value()};
+	return OnHook(env, "attaching to " + t.Where(), t, std::move(st), AttachWork, [](Napi::Env env, AttachState &s) {
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("handle", s.handle);
+		o.Set("priority", s.prio);
+		o.Set("progId", s.progId);
+		o.Set("qdiscCreated", s.hookCreated);
+		return o;
+	});
 }
 
-class DetachWorker : public PromiseWorker {
-public:
-	DetachWorker(Napi::Env env, TcTarget t, uint32_t handle, uint32_t prio)
-		: PromiseWorker(env), t_(std::move(t)), handle_(handle), prio_(prio)
-	{
-	}
-	void Execute() override
-	{
-		NetnsGuard ns;
-		if (!ns.Enter(t_.netns, &err_))
-			return;
-		int ifindex = ResolveIfindex(t_, &err_);
-		if (!ifindex)
-			return;
-		struct bpf_tc_hook hook;
-		InitHook(&hook, ifindex, t_.ingress);
-		struct bpf_tc_opts opts;
-		memset(&opts, 0, sizeof(opts));
-		opts.sz = sizeof(opts);
-		opts.handle = handle_;
-		opts.priority = prio_;
-		int r = bpf_tc_detach(&hook, &opts);
-		if (r < 0)
-			err_ = MakeOsError(r, "bpf_tc_detach",
-					   "detaching handle " + std::to_string(handle_) + " priority " + std::to_string(prio_) +
-						   " from " + t_.Where(),
-					   r == -ENOENT ? "no such filter (or no clsact qdisc) on that hook" : "");
-	}
-
-private:
-	TcTarget t_;
-	uint32_t handle_, prio_;
+struct FilterId {
+	uint32_t handle, prio;
 };
+
+static void DetachWork(const TcTarget &t, int ifindex, FilterId &f, OsError &err)
+{
+	struct bpf_tc_hook hook;
+	InitHook(&hook, ifindex, t.ingress);
+	struct bpf_tc_opts opts;
+	memset(&opts, 0, sizeof(opts));
+	opts.sz = sizeof(opts);
+	opts.handle = f.handle;
+	opts.priority = f.prio;
+	int r = bpf_tc_detach(&hook, &opts);
+	if (r < 0)
+		err = MakeOsError(r, "bpf_tc_detach",
+				  "detaching handle " + std::to_string(f.handle) + " priority " + std::to_string(f.prio) +
+					  " from " + t.Where(),
+				  r == -ENOENT ? "no such filter (or no clsact qdisc) on that hook" : "");
+}
 
 static Napi::Value DetachTc(const Napi::CallbackInfo &info)
 {
-	Napi::Env env = info.Env();
 	TcTarget t = ReadTarget(info[0].As<Napi::Object>());
-	auto *w = new DetachWorker(env, t, info[1].As<Napi::Number>().Uint32Value(),
-				   info[2].As<Napi::Number>().Uint32Value());
-	Napi::Promise p = w->Promise();
-	w->Queue();
-	return p;
+	FilterId f{info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value()};
+	return OnHook(info.Env(), "detaching from " + t.Where(), t, f, DetachWork);
 }
 
 // Removes the clsact qdisc (and with it every filter on both hooks). Resolves false when there was none.
-class DestroyHookWorker : public PromiseWorker {
-public:
-	DestroyHookWorker(Napi::Env env, TcTarget t) : PromiseWorker(env), t_(std::move(t)) {}
-	void Execute() override
-	{
-		NetnsGuard ns;
-		if (!ns.Enter(t_.netns, &err_))
-			return;
-		int ifindex = ResolveIfindex(t_, &err_);
-		if (!ifindex)
-			return;
-		struct bpf_tc_hook hook;
-		InitHook(&hook, ifindex, true);
-		hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-		int r = bpf_tc_hook_destroy(&hook);
-		if (r == -ENOENT || r == -EINVAL) {
-			removed_ = false;  // no clsact qdisc on the interface
-			return;
-		}
-		if (r < 0) {
-			err_ = MakeOsError(r, "bpf_tc_hook_destroy", "removing the clsact qdisc of '" + t_.ifname + "'");
-			return;
-		}
-		removed_ = true;
+static void DestroyHookWork(const TcTarget &t, int ifindex, bool &removed, OsError &err)
+{
+	struct bpf_tc_hook hook;
+	InitHook(&hook, ifindex, true);
+	hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int r = bpf_tc_hook_destroy(&hook);
+	if (r == -ENOENT || r == -EINVAL) {
+		removed = false;  // no clsact qdisc on the interface
+		return;
 	}
-	Napi::Value Result(Napi::Env env) override { return Napi::Boolean::New(env, removed_); }
-
-private:
-	TcTarget t_;
-	bool removed_ = false;
-};
+	if (r < 0) {
+		err = MakeOsError(r, "bpf_tc_hook_destroy", "removing the clsact qdisc of '" + t.ifname + "'");
+		return;
+	}
+	removed = true;
+}
 
 static Napi::Value DestroyTcHook(const Napi::CallbackInfo &info)
 {
-	auto *w = new DestroyHookWorker(info.Env(), ReadTarget(info[0].As<Napi::Object>()));
-	Napi::Promise p = w->Promise();
-	w->Queue();
-	return p;
+	TcTarget t = ReadTarget(info[0].As<Napi::Object>());
+	return OnHook(info.Env(), "removing the clsact qdisc of '" + t.ifname + "'", t, false, DestroyHookWork,
+		      [](Napi::Env env, bool &removed) { return Napi::Boolean::New(env, removed); });
 }
 
 struct TcFilter {
@@ -318,49 +275,31 @@ static bool DumpFilters(int ifindex, bool ingress, std::vector<TcFilter> *out, O
 	return true;
 }
 
-class ListWorker : public PromiseWorker {
-public:
-	ListWorker(Napi::Env env, TcTarget t) : PromiseWorker(env), t_(std::move(t)) {}
-	void Execute() override
-	{
-		NetnsGuard ns;
-		if (!ns.Enter(t_.netns, &err_))
-			return;
-		int ifindex = ResolveIfindex(t_, &err_);
-		if (!ifindex)
-			return;
-		DumpFilters(ifindex, t_.ingress, &filters_, &err_);
-	}
-	Napi::Value Result(Napi::Env env) override
-	{
-		Napi::Array arr = Napi::Array::New(env, filters_.size());
-		for (size_t i = 0; i < filters_.size(); i++) {
-			const TcFilter &f = filters_[i];
-			Napi::Object o = Napi::Object::New(env);
-			o.Set("handle", f.handle);
-			o.Set("priority", f.priority);
-			o.Set("progId", f.progId);
-			o.Set("name", f.name);
-			o.Set("kind", f.kind);
-			o.Set("protocol", f.protocol);
-			o.Set("chain", f.chain);
-			o.Set("directAction", f.directAction);
-			arr.Set(static_cast<uint32_t>(i), o);
-		}
-		return arr;
-	}
-
-private:
-	TcTarget t_;
-	std::vector<TcFilter> filters_;
-};
-
 static Napi::Value ListTc(const Napi::CallbackInfo &info)
 {
-	auto *w = new ListWorker(info.Env(), ReadTarget(info[0].As<Napi::Object>()));
-	Napi::Promise p = w->Promise();
-	w->Queue();
-	return p;
+	TcTarget t = ReadTarget(info[0].As<Napi::Object>());
+	return OnHook(
+		info.Env(), "listing the filters of " + t.Where(), t, std::vector<TcFilter>(),
+		[](const TcTarget &t, int ifindex, std::vector<TcFilter> &filters, OsError &err) {
+			DumpFilters(ifindex, t.ingress, &filters, &err);
+		},
+		[](Napi::Env env, std::vector<TcFilter> &filters) {
+			Napi::Array arr = Napi::Array::New(env, filters.size());
+			for (size_t i = 0; i < filters.size(); i++) {
+				const TcFilter &f = filters[i];
+				Napi::Object o = Napi::Object::New(env);
+				o.Set("handle", f.handle);
+				o.Set("priority", f.priority);
+				o.Set("progId", f.progId);
+				o.Set("name", f.name);
+				o.Set("kind", f.kind);
+				o.Set("protocol", f.protocol);
+				o.Set("chain", f.chain);
+				o.Set("directAction", f.directAction);
+				arr.Set(static_cast<uint32_t>(i), o);
+			}
+			return arr;
+		});
 }
 
 void InitTc(Napi::Env env, Napi::Object exports)

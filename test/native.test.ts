@@ -6,9 +6,10 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 
 import {
-  BpfMap, BpfObject, BpfProgram, InvalidArgumentError, NativeError, attachTc, ensureBpffs, ifindex, listTc,
+  BpfMap, BpfObject, BpfProgram, InvalidArgumentError, NativeError, TestRunOptions, attachTc, ensureBpffs, ifindex, listTc,
   numPossibleCpus, unpin,
 } from '../compiler/load/native';
 
@@ -434,6 +435,29 @@ describe('native addon: objects, maps, programs', function () {
     assert.ok(!ids.some((x) => x.id === id), `program ${id} still loaded after close()`);
   });
 
+  it('a worker thread that uses the addon and exits leaves the handles of this thread open', async function () {
+    // The exit-time cleanup closes the handles of the environment that goes away, not those of every thread.
+    const o = open(verdictObj);
+    await o.load();
+    const m = o.map('scratch');
+    const p = o.program('tgn_verdict');
+    m.update(u32(5), u64(7));
+    const addonPath = path.resolve(__dirname, '..', 'build', 'Release', 'tollgate_native.node');
+    const code = `const a = require(${JSON.stringify(addonPath)});
+      const o = new a.NativeObject(${JSON.stringify(verdictObj)});
+      o.load().then(() => { o.map('scratch'); o.program('tgn_verdict'); process.exit(0); });`;
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('error', reject);
+      w.once('exit', resolve);
+    });
+    assert.equal(exitCode, 0);
+    assert.equal(o.loaded, true);
+    assert.ok(m.fd >= 0 && p.fd >= 0, `handles closed by the worker's exit (map fd ${m.fd}, program fd ${p.fd})`);
+    assert.deepEqual(m.lookup(u32(5)), u64(7));
+    assert.equal((await p.testRun({ data: ipv4Packet([1, 1, 1, 1], [2, 2, 2, 2]) })).retval, 0);
+  });
+
   describe('testRun with an ifindex', function () {
     // A veth pair in the test's own namespace (no dummy driver on every kernel); deleting one end removes both.
     // Named after the pid: the suite may run twice at once on one machine.
@@ -461,6 +485,37 @@ describe('native addon: objects, maps, programs', function () {
         assert.equal(e.code, 'ENODEV');
         assert.equal(e.syscall, 'bpf_prog_test_run_opts');
       });
+    });
+  });
+
+  it('testRun validates its options before any native call, with exact messages', async function () {
+    const o = open(verdictObj);
+    await o.load();
+    const p = o.program('tgn_verdict');
+    const fn = "BpfProgram.testRun (program 'tgn_verdict')";
+    const pkt = ipv4Packet([1, 1, 1, 1], [2, 2, 2, 2]);
+    const cases: [unknown, string][] = [
+      [null, `${fn}: opts must be an object, got null`],
+      [{ data: 'x' }, `${fn}: opts.data must be a Buffer, got 'x'`],
+      [{ data: Buffer.alloc(0) }, `${fn}: opts.data must be a non-empty Buffer, got a Buffer of 0 bytes`],
+      [{ data: pkt, repeat: 0 }, `${fn}: opts.repeat must be an integer from 1 to 4294967295, got 0`],
+      [{ data: pkt, ifindex: 0 }, `${fn}: opts.ifindex must be an integer from 1 to 4294967295, got 0`],
+      [{ data: pkt, dataSizeOut: 0 }, `${fn}: opts.dataSizeOut must be an integer from 1 to 65536, got 0`],
+      // The output buffer is allocated before the run: no packet is larger than 64 KiB, no buffer either.
+      [{ data: pkt, dataSizeOut: 65537 }, `${fn}: opts.dataSizeOut must be an integer from 1 to 65536, got 65537`],
+    ];
+    for (const [opts, message] of cases) {
+      throws(() => p.testRun(opts as TestRunOptions), (e) => {
+        assert.ok(e instanceof InvalidArgumentError, message);
+        assert.equal(e.message, message);
+      });
+    }
+    assert.equal((await p.testRun({ data: pkt, dataSizeOut: 65536 })).dataOut.length, 64);
+    await rejects(p.testRun({ data: pkt, dataSizeOut: 10 }), (e) => {
+      assert.equal(e.code, 'ENOSPC');
+      assert.equal(e.errno, 28);
+      assert.equal(e.syscall, 'bpf_prog_test_run_opts');
+      assert.match(e.message, /larger than dataSizeOut \(10\)/);
     });
   });
 

@@ -343,6 +343,9 @@ export class BpfMap {
   }
 }
 
+/** The largest output buffer testRun() allocates: 64 KiB, the largest packet. */
+const MAX_DATA_OUT = 0x10000;
+
 export class BpfProgram {
   readonly name: string;
   /** libbpf's name of the program type: 'sched_cls', ... */
@@ -377,7 +380,9 @@ export class BpfProgram {
     if (data.length === 0) fail(fn, 'opts.data', 'a non-empty Buffer', data);
     const repeat = opts.repeat === undefined ? 1 : checkU32(fn, 'opts.repeat', opts.repeat, 1);
     const ifi = opts.ifindex === undefined ? -1 : checkU32(fn, 'opts.ifindex', opts.ifindex, 1);
-    const out = opts.dataSizeOut === undefined ? data.length + 256 : checkU32(fn, 'opts.dataSizeOut', opts.dataSizeOut, 1);
+    // The output buffer is allocated before the run; no packet is larger than 64 KiB, so no buffer needs to be.
+    const out = opts.dataSizeOut === undefined ? Math.min(data.length + 256, MAX_DATA_OUT)
+      : checkU32(fn, 'opts.dataSizeOut', opts.dataSizeOut, 1, MAX_DATA_OUT);
     return this.h.testRun(data, repeat, ifi, out);
   }
 
