@@ -2,6 +2,11 @@
 // order rules appear, how Pass / tier ends / negations / families are written. The kernel accepts the output
 // (test/iptables.kernel.test.ts) and it decides real connections as the IR says (same file).
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { compile } from '../compiler/pipeline';
 import { emitIp6tables, emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { minimalCidrs, planRule } from '../compiler/emit/iptables/plan';
 import type { Endpoint, Program, Rule, TierChain } from '../compiler/ir/types';
@@ -209,5 +214,84 @@ describe('emit/iptables: planning a rule per family', () => {
       '-A TGB-tw-v1 -p sctp -m multiport ! --dports 1:10 -j RETURN',
       '-A TGB-tw-v1 -p udplite -m multiport ! --dports 1:10 -j RETURN',
     ]);
+  });
+});
+
+describe('tollgate compile --emit iptables: both families', () => {
+  const BIN = path.join(__dirname, '..', 'bin', 'tollgate');
+  // x/a (dual-stack) admits TCP 80 from 10.9.0.0/16, 10.20.0.0/16, fd00:9::/32 and fd00:20::/32; x/b (IPv4 only) has no policy
+  const MANIFESTS = `apiVersion: v1
+kind: Namespace
+metadata: { name: x }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: a, namespace: x, labels: { app: a }, annotations: { tollgate.dev/interface: tgv-a } }
+spec: { containers: [{ name: c, image: i }] }
+status: { podIPs: [{ ip: 10.0.1.1 }, { ip: "fd00::1:1" }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: b, namespace: x, labels: { app: b }, annotations: { tollgate.dev/interface: tgv-b } }
+spec: { containers: [{ name: c, image: i }] }
+status: { podIPs: [{ ip: 10.0.1.2 }] }
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: web, namespace: x }
+spec:
+  podSelector: { matchLabels: { app: a } }
+  ingress:
+    - from: [{ ipBlock: { cidr: 10.9.0.0/16 } }, { ipBlock: { cidr: 10.20.0.0/16 } }, { ipBlock: { cidr: "fd00:9::/32" } }, { ipBlock: { cidr: "fd00:20::/32" } }]
+      ports: [{ port: 80, protocol: TCP }]
+`;
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb6-emit-'));
+    fs.writeFileSync(path.join(dir, 'cluster.yaml'), MANIFESTS);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const cli = (args: string[]): { code: number; out: string; err: string } => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60000 });
+    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  };
+  /** The sections of the output by their '# ===== title =====' line. */
+  const sections = (text: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    const parts = text.split(/^# ===== (.+) =====$/m);
+    assert.equal(parts[0], '', 'nothing before the first section header');
+    for (let i = 1; i < parts.length; i += 2) out.set(parts[i], parts[i + 1]);
+    return out;
+  };
+
+  it('prints IPv4 iptables-restore input, then IPv6 ip6tables-restore input, each family only its own addresses', () => {
+    const r = cli(['compile', path.join(dir, 'cluster.yaml'), '--emit', 'iptables']);
+    assert.equal(r.code, 0, r.err);
+    const s = sections(r.out);
+    assert.deepEqual([...s.keys()], ['IPv4: iptables-restore input', 'IPv6: ip6tables-restore input']);
+    const v4 = s.get('IPv4: iptables-restore input')!;
+    const v6 = s.get('IPv6: ip6tables-restore input')!;
+    for (const t of [v4, v6]) assert.equal(t.match(/^COMMIT$/gm)?.length, 1);
+    assert.ok(aLines(v4).some((l) => l.includes('-s 10.9.0.0/16') && l.includes('--dport 80')), v4);
+    assert.ok(aLines(v6).some((l) => l.includes('-s fd00:9::/32') && l.includes('--dport 80')), v6);
+    assert.ok(!v4.includes('fd00'), 'no IPv6 address in the IPv4 rules');
+    assert.ok(!/10\.\d+\.\d+\.\d+/.test(aLines(v6).join('\n')), 'no IPv4 address in the IPv6 rules');
+    // the sections are exactly what the emitters give (so each is valid restore input on its own)
+    const compiled = compile([path.join(dir, 'cluster.yaml')]);
+    assert.equal(v4.trimStart(), emitIptables(compiled.program, { style: 'flat' }).rules);
+    assert.equal(v6.trimStart(), emitIp6tables(compiled.program, { style: 'flat' }).rules);
+  });
+
+  it('calico style: the ipset input first (both families), and -o DIR writes iptables.rules, ip6tables.rules, ipset.restore', () => {
+    const out = path.join(dir, 'out');
+    const r = cli(['compile', path.join(dir, 'cluster.yaml'), '--emit', 'iptables-calico', '-o', out]);
+    assert.equal(r.code, 0, r.err);
+    const s = sections(r.out);
+    assert.deepEqual([...s.keys()], ['ipset restore input (IPv4 and IPv6 sets)', 'IPv4: iptables-restore input', 'IPv6: ip6tables-restore input']);
+    assert.match(s.get('ipset restore input (IPv4 and IPv6 sets)')!, /family inet6/);
+    assert.equal(fs.readFileSync(path.join(out, 'iptables.rules'), 'utf8'), s.get('IPv4: iptables-restore input')!.trimStart());
+    assert.equal(fs.readFileSync(path.join(out, 'ip6tables.rules'), 'utf8'), s.get('IPv6: ip6tables-restore input')!.trimStart());
+    assert.equal(fs.readFileSync(path.join(out, 'ipset.restore'), 'utf8'), s.get('ipset restore input (IPv4 and IPv6 sets)')!.trimStart());
   });
 });

@@ -1,5 +1,10 @@
 // `tollgate compile PATHS... [--emit ir|ir-json|iptables|iptables-calico|nftables] [-o DIR]`
 // Runs the pipeline; prints the chosen form to stdout, and with -o writes the BPF artifacts to DIR.
+// --emit iptables / iptables-calico prints both families, each section headed by a '# ===== ... =====' line
+// (IPv4 iptables-restore input, then IPv6 ip6tables-restore input; ipset restore input first when there are
+// sets); with -o DIR the same go to DIR/iptables.rules, DIR/ip6tables.rules and DIR/ipset.restore.
+import * as fs from 'fs';
+import * as path from 'path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { compile } from '../pipeline';
@@ -22,12 +27,26 @@ export function register(program: Command): void {
       printWarnings(compiled.diagnostics);
       const emit: Emit = opts.emit ?? (opts.out ? 'summary' : 'ir');
       process.stdout.write(render(emit, compiled));
+      if (opts.out && (emit === 'iptables' || emit === 'iptables-calico')) {
+        fs.mkdirSync(opts.out, { recursive: true });
+        for (const [name, text] of Object.entries(netfilterFiles(compiled.program, emit === 'iptables' ? 'flat' : 'calico'))) {
+          if (text) fs.writeFileSync(path.join(opts.out, name), text);
+        }
+      }
       if (opts.out) {
         const { emitBpf } = require('../emit/bpf') as typeof import('../emit/bpf');
         const written = await emitBpf(compiled.program, opts.out);
         process.stderr.write(`tollgate: wrote ${written.files.length} files to ${opts.out}\n`);
       }
     });
+}
+
+/** Both families' restore inputs: iptables.rules (IPv4), ip6tables.rules (IPv6), ipset.restore (both; '' if none). */
+export function netfilterFiles(p: ReturnType<typeof compile>['program'], style: 'flat' | 'calico'): Record<'ipset.restore' | 'iptables.rules' | 'ip6tables.rules', string> {
+  const { emitIptables, emitIp6tables } = require('../emit/iptables') as typeof import('../emit/iptables');
+  const v4 = emitIptables(p, { style });
+  const v6 = emitIp6tables(p, { style });
+  return { 'ipset.restore': v4.ipsets + v6.ipsets, 'iptables.rules': v4.rules, 'ip6tables.rules': v6.rules };
 }
 
 function render(emit: Emit, compiled: ReturnType<typeof compile>): string {
@@ -41,9 +60,11 @@ function render(emit: Emit, compiled: ReturnType<typeof compile>): string {
       return JSON.stringify(p, null, 2) + '\n';
     case 'iptables':
     case 'iptables-calico': {
-      const { emitIptables } = require('../emit/iptables') as typeof import('../emit/iptables');
-      const out = emitIptables(p, { style: emit === 'iptables' ? 'flat' : 'calico' });
-      return (out.ipsets ? `# ipset restore input\n${out.ipsets}\n# iptables-restore input\n` : '') + out.rules;
+      const f = netfilterFiles(p, emit === 'iptables' ? 'flat' : 'calico');
+      const section = (title: string, text: string): string => `# ===== ${title} =====\n${text}${text.endsWith('\n') ? '' : '\n'}`;
+      return (f['ipset.restore'] ? section('ipset restore input (IPv4 and IPv6 sets)', f['ipset.restore']) : '')
+        + section('IPv4: iptables-restore input', f['iptables.rules'])
+        + section('IPv6: ip6tables-restore input', f['ip6tables.rules']);
     }
     case 'nftables': {
       const { emitNftables } = require('../emit/iptables') as typeof import('../emit/iptables');
