@@ -3,7 +3,7 @@
 import * as os from 'os';
 import { randomBytes } from 'crypto';
 import type { Trials } from './trials';
-import { DATAPLANES, loadDataplane, unavailable, type Dataplane } from './dataplanes';
+import { DATAPLANES, loadDataplane, unavailable, type Dataplane, type Loaded } from './dataplanes';
 import { addClientAddresses, createTopology, destroyTopology, sweepNamespaces, type Topology } from './netlab';
 import { peerOf, portOf, syntheticProgram, trafficPositions } from './generate';
 import { TrafficServers, tcpThroughput, udpFlood } from './drivers/traffic';
@@ -17,8 +17,16 @@ export interface FloodRow {
   rules: number;
   ruleIndex: number;
   position: 'even' | 'worst';
+  /** round of the interleaved schedule (every dataplane at this N once per round) */
+  round: number;
+  /** delivered packets per CPU-second of the sender (the whole path runs in its context) */
   pps: number;
+  /** delivered packets per wall-clock second */
+  wallPps?: number;
   sentPps: number;
+  cpuShare?: number;
+  preempted?: number;
+  ksoftirqdTicks?: number;
 }
 export interface TcpRow {
   dataplane: Dataplane;
@@ -35,10 +43,17 @@ export interface LoadRow {
 export interface DataplaneFigure {
   dataplane: Dataplane;
   rules: number;
-  /** traffic spread evenly over the rules: harmonic mean of the even positions' pps (= mean cost per packet) */
+  /**
+   * traffic spread evenly over the rules: harmonic mean over the even positions of each position's median
+   * over rounds (= mean cost per packet); packets per CPU-second
+   */
   evenPps: number;
-  /** traffic matching the last rule */
+  /** traffic matching the last rule: median over rounds */
   worstPps: number;
+  /** the same as evenPps from wall-clock rates (depends on the machine's other load) */
+  evenWallPps: number;
+  /** largest (max - min) / median over rounds of one position's pps: how much a single sample can be off */
+  spread: number;
   tcpBps: number | null;
 }
 
@@ -78,41 +93,78 @@ export interface BenchResult {
 }
 
 export type Progress = (msg: string) => void;
+type Attempt = (what: string, f: () => Promise<void> | void) => Promise<void>;
 
 function harmonic(xs: number[]): number {
   return xs.length / xs.reduce((s, x) => s + 1 / x, 0);
 }
 
-/** One dataplane at one N, in a topology of its own (no table, set or hook left over from another dataplane). */
-async function trafficFor(dp: Dataplane, n: number, tag: string, trials: Trials, res: BenchResult, progress: Progress): Promise<void> {
-  const t: Topology = createTopology(tag);
-  let servers: TrafficServers | undefined;
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Every dataplane at one N, each in a topology of its own (no table, set or hook left over from another), all
+ * loaded at once; then `rounds` rounds, each sampling every dataplane at every position in turn, so that what
+ * else the shared machine is doing falls on all dataplanes alike, not on whichever ran during a busy moment.
+ */
+async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trials: Trials, res: BenchResult, progress: Progress, attempt: Attempt): Promise<void> {
+  const pos = trafficPositions(n, trials.spread);
+  const idx = [...new Set([...pos.even, pos.worst])];
+  const up: { dp: Dataplane; t: Topology; servers: TrafficServers; loaded: Loaded }[] = [];
+  // No policy does not depend on N: its samples at every N form one figure (rules = 0), taken between the
+  // other dataplanes' so the baseline is not one moment of a shared machine.
+  const rulesOf = (dp: Dataplane): number => (dp === 'none' ? 0 : n);
   try {
-    const pos = trafficPositions(n, trials.spread);
-    const idx = [...new Set([...pos.even, pos.worst])];
-    addClientAddresses(t, idx.map(peerOf));
-    servers = await TrafficServers.start(t, [...new Set(idx.map(portOf))]);
-    const loaded = await loadDataplane(dp, syntheticProgram({ rules: n, iface: t.ifB, serverIp: t.addrB }), t.node);
-    // No policy does not depend on N: its samples at every N form one figure (rules = 0), taken between the
-    // other dataplanes' so the baseline is not one moment of a shared machine.
-    const rules = dp === 'none' ? 0 : n;
-    try {
-      res.loads.push({ dataplane: dp, rules: n, loadMs: loaded.loadMs, ruleCount: loaded.ruleCount, setEntries: loaded.setEntries });
-      const samples: [number, 'even' | 'worst'][] = [...pos.even.map((k): [number, 'even'] => [k, 'even']), [pos.worst, 'worst']];
-      for (const [k, position] of samples) {
-        const r = udpFlood(t, peerOf(k), portOf(k), trials.floodSeconds);
-        res.flood.push({ dataplane: dp, rules, ruleIndex: k, position, pps: r.pps, sentPps: r.sentPps });
-        progress(`${dp} N=${n} rule ${k} (${position}): ${Math.round(r.pps).toLocaleString('en')} pps`);
+    for (const dp of dps) {
+      await attempt(`traffic ${dp} N=${n}: load`, async () => {
+        const t = createTopology(tagOf());
+        let servers: TrafficServers | undefined;
+        try {
+          addClientAddresses(t, idx.map(peerOf));
+          servers = await TrafficServers.start(t, [...new Set(idx.map(portOf))]);
+          const loaded = await loadDataplane(dp, syntheticProgram({ rules: n, iface: t.ifB, serverIp: t.addrB }), t.node);
+          up.push({ dp, t, servers, loaded });
+          res.loads.push({ dataplane: dp, rules: n, loadMs: loaded.loadMs, ruleCount: loaded.ruleCount, setEntries: loaded.setEntries });
+        } catch (err) {
+          servers?.stop();
+          destroyTopology(t);
+          throw err;
+        }
+      });
+    }
+    const samples: [number, 'even' | 'worst'][] = [...pos.even.map((k): [number, 'even'] => [k, 'even']), [pos.worst, 'worst']];
+    for (let round = 0; round < trials.rounds; round++) {
+      for (const u of up) {
+        await attempt(`traffic ${u.dp} N=${n} round ${round}`, () => {
+          const line: string[] = [];
+          for (const [k, position] of samples) {
+            const r = udpFlood(u.t, peerOf(k), portOf(k), trials.floodSeconds);
+            res.flood.push({ dataplane: u.dp, rules: rulesOf(u.dp), ruleIndex: k, position, round, ...r });
+            line.push(`${k}: ${Math.round(r.pps).toLocaleString('en')}`);
+          }
+          progress(`${u.dp} N=${n} round ${round}, pps per CPU-second at rule ${line.join(', ')}`);
+        });
       }
-      const tcp = tcpThroughput(t, trials.tcpSeconds);
-      res.tcp.push({ dataplane: dp, rules, bps: tcp.bps });
-      progress(`${dp} N=${n} TCP: ${(tcp.bps / 1e9).toFixed(2)} Gbit/s`);
-    } finally {
-      await loaded.unload();
+    }
+    for (const u of up) {
+      await attempt(`traffic ${u.dp} N=${n} TCP`, () => {
+        const tcp = tcpThroughput(u.t, trials.tcpSeconds);
+        res.tcp.push({ dataplane: u.dp, rules: rulesOf(u.dp), bps: tcp.bps });
+        progress(`${u.dp} N=${n} TCP: ${(tcp.bps / 1e9).toFixed(2)} Gbit/s`);
+      });
     }
   } finally {
-    servers?.stop();
-    destroyTopology(t);
+    for (const u of up) {
+      try {
+        await u.loaded.unload();
+      } finally {
+        u.servers.stop();
+        destroyTopology(u.t);
+      }
+    }
   }
 }
 
@@ -122,11 +174,24 @@ function figures(res: BenchResult): DataplaneFigure[] {
   for (const key of keys) {
     const [dp, nText] = key.split('\t');
     const rows = res.flood.filter((r) => r.dataplane === dp && r.rules === Number(nText));
-    const even = rows.filter((r) => r.position === 'even').map((r) => r.pps);
-    const worst = rows.filter((r) => r.position === 'worst').map((r) => r.pps);
+    // per position (rule index; for 'none' every N's positions are its own), the median over rounds
+    const byPos = new Map<string, FloodRow[]>();
+    for (const r of rows) {
+      const k = `${r.position}\t${r.ruleIndex}`;
+      byPos.set(k, [...(byPos.get(k) ?? []), r]);
+    }
+    const med = (position: 'even' | 'worst', f: (r: FloodRow) => number): number[] =>
+      [...byPos.values()].filter((g) => g[0].position === position).map((g) => median(g.map(f)));
+    const spread = Math.max(0, ...[...byPos.values()].map((g) => {
+      const v = g.map((r) => r.pps);
+      return (Math.max(...v) - Math.min(...v)) / median(v);
+    }));
     const tcp = res.tcp.filter((r) => r.dataplane === dp && r.rules === Number(nText)).map((r) => r.bps);
-    const tcpBps = tcp.length ? tcp.reduce((a, b) => a + b, 0) / tcp.length : null;
-    out.push({ dataplane: dp as Dataplane, rules: Number(nText), evenPps: harmonic(even), worstPps: harmonic(worst), tcpBps });
+    const tcpBps = tcp.length ? median(tcp) : null;
+    out.push({
+      dataplane: dp as Dataplane, rules: Number(nText), evenPps: harmonic(med('even', (r) => r.pps)), worstPps: harmonic(med('worst', (r) => r.pps)),
+      evenWallPps: harmonic(med('even', (r) => r.wallPps ?? r.pps)), spread, tcpBps,
+    });
   }
   return out;
 }
@@ -224,13 +289,20 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
   const runId = randomBytes(3).toString('hex').slice(0, 4);
   const res = emptyResult(trials, started);
   const tagBase = `tgb${runId}`;
+  // what a killed run leaves: its namespaces, the hook's test-run netns, Tollgate's pins and state for them
+  const sweep = (): void => {
+    for (const prefix of [tagBase, `tgbh${process.pid.toString(36)}`]) {
+      sweepNamespaces(prefix);
+      tollgateHook().impl?.sweep(prefix);
+    }
+  };
   const onSignal = (): void => {
-    sweepNamespaces(tagBase);
+    sweep();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const attempt = async (what: string, f: () => Promise<void> | void): Promise<void> => {
+  const attempt: Attempt = async (what, f) => {
     try {
       await f();
     } catch (err) {
@@ -255,10 +327,11 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
       });
     }
     for (const c of trials.counts) {
-      await attempt(`rule counts N=${c.rules} set=${c.setSize}`, () => {
-        const s = measureCounts(`${tagBase}c`, c.rules, c.setSize);
+      await attempt(`rule counts N=${c.rules} set=${c.setSize}`, async () => {
+        const s = await measureCounts(`${tagBase}c`, c.rules, c.setSize, trials.updates);
         res.counts.push(...s);
-        progress(`counts N=${c.rules} set=${c.setSize}: ` + s.map((x) => `${x.dataplane} ${x.ruleCount} rules + ${x.setEntries} entries`).join('; '));
+        progress(`counts N=${c.rules} set=${c.setSize}: ` + s.map((x) => `${x.dataplane} ${x.ruleCount} ${x.dataplane === 'tollgate' ? 'map entries' : 'rules'} + ${x.setEntries} set entries`
+          + `${x.loadMs === null ? '' : `, load ${x.loadMs.toFixed(0)} ms`}${x.update ? `, 1-rule update ${x.update.enforcingMs.toFixed(1)} ms (${x.update.mode})` : ''}`).join('; '));
       });
     }
     const measurable = trials.dataplanes.filter((dp) => {
@@ -270,15 +343,12 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
       return !missing;
     });
     let i = 0;
-    for (const n of trials.rules) {
-      for (const dp of measurable) {
-        await attempt(`traffic ${dp} N=${n}`, () => trafficFor(dp, n, `${tagBase}${(i++).toString(16)}`, trials, res, progress));
-      }
-    }
+    const tagOf = (): string => `${tagBase}${(i++).toString(16)}`;
+    for (const n of trials.rules) await trafficAt(measurable, n, tagOf, trials, res, progress, attempt);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    sweepNamespaces(tagBase);
+    sweep();
   }
   reduce(res);
   res.finishedAt = new Date().toISOString();

@@ -10,6 +10,8 @@ export interface Trials {
   spread: number;
   /** seconds per UDP flood sample / per iperf3 run */
   floodSeconds: number;
+  /** rounds of the interleaved traffic schedule (each figure is a median over them) */
+  rounds: number;
   tcpSeconds: number;
   dataplanes: Dataplane[];
   /** compile-time trials */
@@ -18,6 +20,8 @@ export interface Trials {
   compileTimeoutMs: number;
   /** rule counts and load times: (rules, CIDR-set size) */
   counts: { rules: number; setSize: number }[];
+  /** single-rule updates per count size (alternately rule 0 moved and moved back); the figure is their median */
+  updates: number;
   /** BPF_PROG_TEST_RUN repeat count */
   testRunRepeat: number;
 }
@@ -28,7 +32,8 @@ export const QUICK: Trials = {
   name: 'quick',
   rules: [10, 1000, 10000],
   spread: 2,
-  floodSeconds: 1,
+  floodSeconds: 0.5,
+  rounds: 2,
   tcpSeconds: 1,
   dataplanes: ALL,
   compile: [
@@ -41,6 +46,7 @@ export const QUICK: Trials = {
     { rules: 10000, setSize: 0 },
     { rules: 10, setSize: 10000 },
   ],
+  updates: 3,
   testRunRepeat: 100000,
 };
 
@@ -48,7 +54,8 @@ export const FULL: Trials = {
   name: 'full',
   rules: [10, 100, 1000, 10000, 65536],
   spread: 4,
-  floodSeconds: 2,
+  floodSeconds: 1,
+  rounds: 3,
   tcpSeconds: 2,
   dataplanes: ALL,
   compile: [
@@ -65,5 +72,6 @@ export const FULL: Trials = {
     { rules: 10, setSize: 100000 },
     { rules: 10, setSize: 1000000 },
   ],
+  updates: 3,
   testRunRepeat: 1000000,
 };

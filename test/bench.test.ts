@@ -61,8 +61,8 @@ describe('bench: synthetic generator', () => {
 function sampleResult(withTollgate: boolean): BenchResult {
   const res = emptyResult({ ...QUICK, rules: [10, 10000], spread: 2 });
   const flood = (dataplane: FloodRow['dataplane'], rules: number, even: number[], worst: number): void => {
-    even.forEach((pps, i) => res.flood.push({ dataplane, rules, ruleIndex: i, position: 'even', pps, sentPps: pps }));
-    res.flood.push({ dataplane, rules, ruleIndex: rules - 1, position: 'worst', pps: worst, sentPps: worst });
+    even.forEach((pps, i) => res.flood.push({ dataplane, rules, ruleIndex: i, position: 'even', round: 0, pps, sentPps: pps }));
+    res.flood.push({ dataplane, rules, ruleIndex: rules - 1, position: 'worst', round: 0, pps: worst, sentPps: worst });
   };
   flood('none', 0, [300000], 300000);
   flood('iptables-legacy', 10, [250000, 250000], 240000);
@@ -90,6 +90,21 @@ describe('bench: reducing samples to ratios', () => {
     const f = res.figures.find((x) => x.dataplane === 'iptables-legacy' && x.rules === 10000);
     assert.equal(f?.evenPps, 30000); // 2 / (1/60000 + 1/20000)
     assert.equal(f?.worstPps, 15000);
+  });
+
+  it('takes the median over rounds per position before the harmonic mean; spread says how far rounds were apart', () => {
+    const res = emptyResult({ ...QUICK, rules: [10], spread: 2 });
+    const row = (ruleIndex: number, position: 'even' | 'worst', round: number, pps: number, wallPps: number): FloodRow =>
+      ({ dataplane: 'nftables', rules: 10, ruleIndex, position, round, pps, wallPps, sentPps: wallPps });
+    res.flood.push(row(2, 'even', 0, 100000, 50000), row(2, 'even', 1, 90000, 80000), row(2, 'even', 2, 300000, 20000));
+    res.flood.push(row(7, 'even', 0, 50000, 40000), row(7, 'even', 1, 60000, 40000), row(7, 'even', 2, 40000, 40000));
+    res.flood.push(row(9, 'worst', 0, 30000, 30000), row(9, 'worst', 1, 10000, 10000), row(9, 'worst', 2, 20000, 20000));
+    reduce(res);
+    const f = res.figures[0];
+    assert.equal(f.evenPps, 2 / (1 / 100000 + 1 / 50000)); // medians 100k and 50k: the 300k outlier is ignored
+    assert.equal(f.worstPps, 20000);
+    assert.equal(f.evenWallPps, 2 / (1 / 50000 + 1 / 40000));
+    assert.equal(f.spread, (300000 - 90000) / 100000);
   });
 
   it('computes the four ratios from the same run', () => {

@@ -1,7 +1,10 @@
 // Driver: real traffic through the node netns with a ruleset loaded.
 //   UDP flood: bench/tools/udpflood sends small packets on one 5-tuple that matches a chosen rule; the flow is
-//   never answered, so every packet is ctstate NEW and walks the rules. The figure is packets per second
-//   delivered to the server's interface (what got through the node), beside what the client sent.
+//   never answered, so every packet is ctstate NEW and walks the rules. Every hop of a packet (client stack,
+//   veth, the node's forwarding and ruleset, veth, delivery to the server's socket) runs as softirq work in
+//   the sender's own context, so the sender's CPU time is the whole path's cost. The figure is packets
+//   delivered to the server's interface per CPU-second of the sender: the cost per packet, which does not
+//   depend on how much of the shared machine the sender got (the wall-clock rate, also kept, does).
 //   TCP: iperf3 from the client network to the last rule's port (only the SYN walks the rules).
 import { spawn, type ChildProcess } from 'child_process';
 import { createHash } from 'crypto';
@@ -26,10 +29,36 @@ export function floodBinary(): string {
 }
 
 export interface UdpResult {
-  /** packets per second delivered to the server's interface */
+  /** packets delivered to the server's interface per CPU-second of the sender (the whole path's cost) */
   pps: number;
-  /** packets per second the client sent */
+  /** packets delivered per wall-clock second */
+  wallPps: number;
+  /** packets per wall-clock second the client sent */
   sentPps: number;
+  /** the sender's CPU seconds over the wall seconds of the sample (how much of a core it got) */
+  cpuShare: number;
+  /** times the sender was preempted during the sample */
+  preempted: number;
+  /** ksoftirqd CPU ticks during the sample (work that ran outside the sender's context: should be ~0) */
+  ksoftirqdTicks: number;
+}
+
+/** CPU ticks (utime + stime) of every ksoftirqd thread. */
+function ksoftirqdTicks(): number {
+  let total = 0;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!stat.includes('(ksoftirqd/')) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(f[11]) + Number(f[12]);
+  }
+  return total;
 }
 
 export interface TcpResult {
@@ -85,12 +114,16 @@ export class TrafficServers {
 
 export function udpFlood(t: Topology, src: string, port: number, seconds: number, payload = 18): UdpResult {
   const before = rxPackets(t.b, 'eth0');
+  const k0 = ksoftirqdTicks();
   const out = inNs(t.a, floodBinary(), ['send', src, t.addrB, String(port), String(seconds), String(payload)], undefined, (seconds + 20) * 1000);
+  const k1 = ksoftirqdTicks();
   const after = rxPackets(t.b, 'eth0');
-  const m = /sent (\d+) seconds ([\d.]+)/.exec(out);
+  const m = /sent (\d+) seconds ([\d.]+) cpu ([\d.]+) preempted (\d+)/.exec(out);
   if (!m) throw new Error(`udpflood printed no result: ${out}`);
   const secs = Number(m[2]);
-  return { pps: (after - before) / secs, sentPps: Number(m[1]) / secs };
+  const cpu = Number(m[3]);
+  if (!(cpu > 0)) throw new Error(`udpflood measured no CPU time: ${out}`);
+  return { pps: (after - before) / cpu, wallPps: (after - before) / secs, sentPps: Number(m[1]) / secs, cpuShare: cpu / secs, preempted: Number(m[4]), ksoftirqdTicks: k1 - k0 };
 }
 
 interface IperfJson {

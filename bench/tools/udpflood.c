@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Small-packet UDP flood for the Tollgate benchmarks (built on demand by bench/drivers/traffic.ts).
 //   udpflood send SRC DST PORT SECONDS PAYLOAD   sends from SRC to DST:PORT as fast as it can for SECONDS,
-//                                                 batches of 64 through sendmmsg; prints "sent N seconds S"
+//                                                 batches of 64 through sendmmsg; prints "sent N seconds S
+//                                                 cpu C preempted P": C = the sender's CPU seconds, which
+//                                                 include the softirq work its sends run on the way (the
+//                                                 veth hops, forwarding, the ruleset, delivery), P = times it
+//                                                 was preempted (someone else wanted its CPU)
 //   udpflood sink PORT [PORT...]                  binds the ports and never reads (so the receiver sends no
 //                                                 ICMP port-unreachable); prints "ready"; runs until killed
 // One fixed 5-tuple and no replies: conntrack never sees the flow answered, so every packet is ctstate NEW and
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +28,13 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -56,7 +68,9 @@ static int do_send(const char *src, const char *dst, int port, double seconds, i
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	double t0 = now(), t = t0;
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
+	double t0 = now(), t = t0, c0 = cpu();
 	while (t - t0 < seconds) {
 		for (int k = 0; k < 16; k++) {
 			int n = sendmmsg(fd, msgs, BATCH, 0);
@@ -69,7 +83,9 @@ static int do_send(const char *src, const char *dst, int port, double seconds, i
 		}
 		t = now();
 	}
-	printf("sent %llu seconds %.6f\n", sent, t - t0);
+	double c1 = cpu();
+	getrusage(RUSAGE_SELF, &ru1);
+	printf("sent %llu seconds %.6f cpu %.6f preempted %ld\n", sent, t - t0, c1 - c0, ru1.ru_nivcsw - ru0.ru_nivcsw);
 	return 0;
 }
 
