@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError, formatDiagnostic } from '../model/diagnostics';
 import { CliError } from './common';
 
-const COMMANDS = ['validate', 'compile', 'matrix', 'trace', 'load', 'lab', 'bench'] as const;
+const COMMANDS = ['validate', 'compile', 'matrix', 'trace', 'load', 'lab', 'demo', 'bench'] as const;
 
 export function buildCli(): Command {
   const program = new Command('tollgate')
