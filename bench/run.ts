@@ -107,8 +107,8 @@ export function median(xs: number[]): number {
 
 /**
  * Every dataplane at one N, each in a topology of its own (no table, set or hook left over from another), all
- * loaded at once; then `rounds` rounds, each sampling every dataplane at every position in turn, so that what
- * else the shared machine is doing falls on all dataplanes alike, not on whichever ran during a busy moment.
+ * loaded at once; then `rounds` rounds, each sampling every position with every dataplane back to back, so that
+ * what else the shared machine is doing falls on all dataplanes alike, not on whichever ran during a busy moment.
  */
 async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trials: Trials, res: BenchResult, progress: Progress, attempt: Attempt): Promise<void> {
   const pos = trafficPositions(n, trials.spread);
@@ -137,16 +137,17 @@ async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trial
     }
     const samples: [number, 'even' | 'worst'][] = [...pos.even.map((k): [number, 'even'] => [k, 'even']), [pos.worst, 'worst']];
     for (let round = 0; round < trials.rounds; round++) {
-      for (const u of up) {
-        await attempt(`traffic ${u.dp} N=${n} round ${round}`, () => {
-          const line: string[] = [];
-          for (const [k, position] of samples) {
+      for (const [k, position] of samples) {
+        // every dataplane back to back at one position: a busy moment of the machine falls on all of them
+        const line: string[] = [];
+        for (const u of up) {
+          await attempt(`traffic ${u.dp} N=${n} round ${round} rule ${k}`, () => {
             const r = udpFlood(u.t, peerOf(k), portOf(k), trials.floodSeconds);
             res.flood.push({ dataplane: u.dp, rules: rulesOf(u.dp), ruleIndex: k, position, round, ...r });
-            line.push(`${k}: ${Math.round(r.pps).toLocaleString('en')}`);
-          }
-          progress(`${u.dp} N=${n} round ${round}, pps per CPU-second at rule ${line.join(', ')}`);
-        });
+            line.push(`${u.dp} ${Math.round(r.pps).toLocaleString('en')}`);
+          });
+        }
+        progress(`N=${n} round ${round} rule ${k} (${position}), pps per CPU-second: ${line.join(', ')}`);
       }
     }
     for (const u of up) {
@@ -328,7 +329,8 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     }
     for (const c of trials.counts) {
       await attempt(`rule counts N=${c.rules} set=${c.setSize}`, async () => {
-        const s = await measureCounts(`${tagBase}c`, c.rules, c.setSize, trials.updates);
+        // a maps-only update rewrites every entry (compiler/load/README.md): with a 100k+ set one update says enough
+        const s = await measureCounts(`${tagBase}c`, c.rules, c.setSize, c.setSize >= 100000 ? 1 : trials.updates);
         res.counts.push(...s);
         progress(`counts N=${c.rules} set=${c.setSize}: ` + s.map((x) => `${x.dataplane} ${x.ruleCount} ${x.dataplane === 'tollgate' ? 'map entries' : 'rules'} + ${x.setEntries} set entries`
           + `${x.loadMs === null ? '' : `, load ${x.loadMs.toFixed(0)} ms`}${x.update ? `, 1-rule update ${x.update.enforcingMs.toFixed(1)} ms (${x.update.mode})` : ''}`).join('; '));

@@ -32,8 +32,8 @@ export const QUICK: Trials = {
   name: 'quick',
   rules: [10, 1000, 10000],
   spread: 2,
-  floodSeconds: 0.5,
-  rounds: 2,
+  floodSeconds: 0.3,
+  rounds: 3,
   tcpSeconds: 1,
   dataplanes: ALL,
   compile: [
@@ -54,8 +54,8 @@ export const FULL: Trials = {
   name: 'full',
   rules: [10, 100, 1000, 10000, 65536],
   spread: 4,
-  floodSeconds: 1,
-  rounds: 3,
+  floodSeconds: 0.5,
+  rounds: 5,
   tcpSeconds: 2,
   dataplanes: ALL,
   compile: [
