@@ -319,6 +319,9 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     });
     await attempt('test-run new flow', async () => {
       res.testrun.samples = await measureNewflow(trials.rules, trials.testRunRepeat);
+      for (const x of res.testrun.samples) {
+        progress(`test-run N=${x.rules} ${x.position}: ${x.newflowNs === null ? `n/a (${x.reason})` : `new flow ${x.newflowNs} ns, established ${x.establishedNs} ns${x.allowed === false ? ' (DENIED: expected allowed)' : ''}`}`);
+      }
     });
     for (const c of trials.compile) {
       await attempt(`compile ${c.policies} policies / ${c.pods} pods`, () => {
