@@ -232,27 +232,22 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
 function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): TierChain | undefined {
   const rules: Rule[] = [];
   const selecting: string[] = [];
-  const all = r.memo('tier-policies', tier, () => tierPolicies(r.model, tier.name));
-  // Only the tier's global policies and those of the pod's own namespace can select it (k8sSelected and
-  // calicoSelects both require the namespace): the candidates, in tier order, per namespace.
-  const byNs = r.memo('tier-policies-by-ns', tier, () => new Map<string, TierPolicy[]>());
-  let candidates = byNs.get(pod.namespace);
-  if (!candidates) {
-    candidates = all.filter((tp) => (tp.kind === 'knp' ? tp.pol.namespace === pod.namespace : tp.pol.kind !== 'NetworkPolicy' || tp.pol.namespace === pod.namespace));
-    byNs.set(pod.namespace, candidates);
-  }
-  for (const tp of candidates) {
+  for (const c of tierCandidates(r, tier, pod.namespace)) {
+    const tp = c.tp;
     if (tp.kind === 'knp') {
       const p = tp.pol;
-      if (!p.policyTypes.includes(dir) || !r.k8sSelected(p.namespace, p.podSelector, pod)) continue;
-      selecting.push(policyLabel({ kind: 'NetworkPolicy', namespace: p.namespace, name: p.name }));
+      if (!p.policyTypes.includes(dir)) continue;
+      if (!c.selected) c.selected = r.k8sSelectedSet(p.namespace, p.podSelector);
+      if (!c.selected.has(pod)) continue;
+      selecting.push(c.label);
       rules.push(...sharedRules(r, p, dir, k8sPodKey(r, pod, dir, p), () => lowerK8sPolicy(r, pod, dir, p)));
     } else {
       const p = tp.pol;
-      if (!r.calicoSelects(p, pod, dir)) continue;
-      const kind: RuleSource['kind'] = p.kind === 'GlobalNetworkPolicy' ? 'GlobalNetworkPolicy' : 'CalicoNetworkPolicy';
-      selecting.push(policyLabel({ kind, namespace: p.namespace, name: p.name }));
-      rules.push(...sharedRules(r, p, dir, calicoPodKey(r, pod, dir, p), () => lowerCalicoPolicy(r, pod, dir, p, kind)));
+      if (!p.types.includes(dir)) continue;
+      if (!c.selected) c.selected = r.calicoSelectedSet(p);
+      if (!c.selected.has(pod)) continue;
+      selecting.push(c.label);
+      rules.push(...sharedRules(r, p, dir, calicoPodKey(r, pod, dir, p), () => lowerCalicoPolicy(r, pod, dir, p, calicoKind(p))));
     }
   }
   if (selecting.length === 0) return undefined;
@@ -261,6 +256,51 @@ function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): Tie
       ? { action: 'Deny', reason: `${selectedText(selecting)} and no rule allows (default deny)`, policies: selecting }
       : { action: 'Pass', reason: `${selectedText(selecting)} and no rule decided (tier default action Pass)`, policies: selecting };
   return { name: tier.name, kind: tier.name === 'default' ? 'default' : 'calico', rules, end };
+}
+
+/** A policy of a tier as seen from one namespace: its label, and the endpoints it selects (set on first use). */
+interface Candidate {
+  tp: TierPolicy;
+  label: string;
+  selected?: ReadonlySet<Pod>;
+}
+
+function calicoKind(p: CalicoPolicy): RuleSource['kind'] {
+  return p.kind === 'GlobalNetworkPolicy' ? 'GlobalNetworkPolicy' : 'CalicoNetworkPolicy';
+}
+
+/**
+ * The policies of a tier that can select endpoints of a namespace, in tier order: the tier's global policies and
+ * those of that namespace (k8sSelected and calicoSelects both require the namespace). Grouped in one pass.
+ */
+function tierCandidates(r: Resolver, tier: Tier, ns: string): Candidate[] {
+  const t = r.memo('tier-candidates', tier, () => {
+    const entries: Candidate[] = tierPolicies(r.model, tier.name).map((tp) => ({
+      tp,
+      label: policyLabel({ kind: tp.kind === 'knp' ? 'NetworkPolicy' : calicoKind(tp.pol), namespace: tp.pol.namespace, name: tp.pol.name }),
+    }));
+    const own = new Map<string, number[]>();
+    const globals: number[] = [];
+    entries.forEach(({ tp }, i) => {
+      if (tp.kind === 'calico' && tp.pol.kind !== 'NetworkPolicy') globals.push(i);
+      else if (tp.pol.namespace !== undefined) {
+        const l = own.get(tp.pol.namespace);
+        if (l) l.push(i);
+        else own.set(tp.pol.namespace, [i]);
+      }
+    });
+    return { entries, own, globals, merged: new Map<string, Candidate[]>() };
+  });
+  let out = t.merged.get(ns);
+  if (!out) {
+    // both index lists ascend: merge them to keep tier order
+    const a = t.own.get(ns) ?? [];
+    const b = t.globals;
+    out = [];
+    for (let i = 0, j = 0; i < a.length || j < b.length; ) out.push(t.entries[j >= b.length || (i < a.length && a[i] < b[j]) ? a[i++] : b[j++]]);
+    t.merged.set(ns, out);
+  }
+  return out;
 }
 
 function lowerCalicoPolicy(r: Resolver, pod: Pod, dir: Direction, p: CalicoPolicy, kind: RuleSource['kind']): Rule[] {

@@ -67,6 +67,7 @@ export class Resolver {
   private readonly podSetAddrs = new WeakMap<readonly Pod[], IpSet>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
+  private readonly selKeys = new WeakMap<Selector, string>();
 
   constructor(readonly model: Model) {
     this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
@@ -91,7 +92,10 @@ export class Resolver {
 
   /** A key naming a selector by its content (policies written alike share their peer sets). */
   selKey(sel: Selector | undefined): string {
-    return sel ? JSON.stringify(sel) : '-';
+    if (!sel) return '-';
+    let k = this.selKeys.get(sel);
+    if (k === undefined) this.selKeys.set(sel, (k = JSON.stringify(sel)));
+    return k;
   }
 
   /** A number naming an object by identity, for keys of results computed from shared objects. */
@@ -190,6 +194,11 @@ export class Resolver {
     return isEndpoint(pod) && pod.namespace === namespace && selectorMatches(podSelector, pod.labels);
   }
 
+  /** The endpoints k8sSelected holds for, as a set shared by every policy of the namespace selecting alike. */
+  k8sSelectedSet(namespace: string, podSelector: Selector): ReadonlySet<Pod> {
+    return this.once(`ksel|${namespace}|${this.selKey(podSelector)}`, () => new Set(this.podsOf([namespace], podSelector, (p) => p.labels)));
+  }
+
   /** A `pods` peer: podSelector in the policy's namespace, namespaceSelector alone = every pod of those namespaces. */
   /** (the list is shared by every caller asking the same: read it, never change it) */
   k8sPeerPods(namespace: string, peer: Extract<K8sPeer, { kind: 'pods' }>): Pod[] {
@@ -223,7 +232,28 @@ export class Resolver {
 
   /** Does the Calico policy apply to the pod in this direction (selector, namespace, namespaceSelector, serviceAccountSelector, types)? */
   calicoSelects(pol: CalicoPolicy, pod: Pod, dir: Direction): boolean {
-    if (!isEndpoint(pod) || !pol.types.includes(dir)) return false;
+    return pol.types.includes(dir) && this.calicoSelectsPod(pol, pod);
+  }
+
+  /**
+   * The endpoints calicoSelects holds for (in the directions of pol.types), as a set shared by every policy with
+   * the same scope and selectors.
+   */
+  calicoSelectedSet(pol: CalicoPolicy): ReadonlySet<Pod> {
+    const scope = pol.kind === 'NetworkPolicy' ? `=${pol.namespace}` : '*';
+    const key = `csel|${scope}|${this.selKey(pol.namespaceSelector)}|${this.selKey(pol.serviceAccountSelector)}|${this.selKey(pol.selector)}`;
+    return this.once(key, () => {
+      let namespaces = pol.kind === 'NetworkPolicy' ? [pol.namespace ?? ''] : [...this.nsPods.keys()];
+      if (pol.namespaceSelector) {
+        const ok = new Set(this.namespacesMatching(pol.namespaceSelector, true));
+        namespaces = namespaces.filter((ns) => ok.has(ns));
+      }
+      return new Set(this.podsOf(namespaces, undefined, (p) => p.labels).filter((p) => this.calicoSelectsPod(pol, p)));
+    });
+  }
+
+  private calicoSelectsPod(pol: CalicoPolicy, pod: Pod): boolean {
+    if (!isEndpoint(pod)) return false;
     if (pol.kind === 'NetworkPolicy' && pol.namespace !== pod.namespace) return false;
     if (pol.namespaceSelector && !selectorMatches(pol.namespaceSelector, this.calicoNsLabels(pod.namespace))) return false;
     if (pol.serviceAccountSelector && !selectorMatches(pol.serviceAccountSelector, this.saLabels(pod))) return false;
