@@ -12,6 +12,7 @@ import { compile } from '../compiler/pipeline';
 import { planProbes } from '../compiler/cli/matrix';
 import { probeResult, protocolName } from '../compiler/engines/ir';
 import { listNetns } from '../compiler/lab/run';
+import { runProbes } from '../compiler/lab';
 import { PROTO } from '../compiler/model/types';
 
 const PREFIX = `tgl3${(process.pid % 1296).toString(36).padStart(2, '0')}`;
@@ -177,6 +178,16 @@ describe('tollgate demo (examples/multi-tenant, real lab, real traffic)', functi
     assert.equal(cells.get('tenant-a/web -> tenant-b/web 8080/TCP'), '!');
     assert.equal(cells.get('shared-services/dns -> tenant-a/web 8080/TCP'), '.', 'cells where both agree are as usual');
     assert.deepEqual(await leftovers(), []);
+  });
+
+  it('a prober that dies before reading its batch (Ctrl-C reaches the probers too) rejects the probe run, it does not crash the demo', async function () {
+    // `ip netns exec` of a netns that does not exist exits at once, leaving most of a 1.5 MB batch unwritten: EPIPE
+    const state = {
+      version: 1 as const, prefix: PREFIX, nodeNetns: `${PREFIX}-node`, createdAt: '', ownerPid: process.pid, sources: [], skipped: [],
+      pods: [{ id: 'x/a', netns: `${PREFIX}-0000000000`, hostIf: `${PREFIX}a`, ipv4: ['10.99.0.1'], ipv6: [], ports: [], hostIfindex: 0, responderPid: 0 }],
+    };
+    const reqs = Array.from({ length: 20000 }, (_, i) => ({ from: 'x/a', to: `x/b${i}`, addr: '10.99.0.2', port: 1 + (i % 60000), protocol: 'tcp' as const }));
+    await assert.rejects(runProbes(state, reqs, { retryTimeouts: false }), /prober in .* exited/);
   });
 
   it('Ctrl-C during the traffic step removes everything and exits 130', async function () {

@@ -133,7 +133,8 @@ export async function runDemo(compiled: Compiled, o: DemoOptions): Promise<DemoR
       failure = new DemoError(`${result.mismatches.length} disagreement(s) between the dataplane and the IR:\n  ${result.mismatches.join('\n  ')}`, 1);
     }
   } catch (err) {
-    failure = err;
+    // Ctrl-C also reaches the probe processes (one process group): what failed after it is the interruption
+    failure = o.signal?.aborted ? new DemoError('interrupted', 130) : err;
   }
   const keep = !!o.keep && failure === undefined;
   if (keep) {

@@ -40,6 +40,9 @@ function runAgent(netns: string, batch: ProbeBatch): Promise<ProbeOutcome[]> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
+    // A prober that died before reading its batch (killed by Ctrl-C with the rest of the process group, or a netns
+    // that is gone) makes the write fail with EPIPE: 'close' below reports it; unhandled, it would crash the caller.
+    child.stdin.on('error', () => undefined);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`prober in ${netns} exited ${code}: ${err.trim()}`));
       try {
