@@ -51,6 +51,14 @@ class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
   private readonly listByText = new Map<string, number>();
   private readonly matchIds = new Map<string, number>();
+  /** lowering shares Match and Rule objects between endpoints: looked up by identity before by structure */
+  private readonly matchObjIds = new Map<Match, number>();
+  private readonly outRules = new Map<Rule, Rule>();
+  private readonly tierRules = new Map<readonly Rule[], Rule[]>();
+  /** content id of an address list -> its canonical list (one array for each content) */
+  private readonly canonLists = new Map<number, string[]>();
+  /** (canonical match a, canonical match b) -> contains(a, b) */
+  private readonly containsMemo = new Map<number, boolean>();
   private readonly infos: MatchInfo[] = [];
   private readonly canonIds = new Map<string, number>();
   /** tier key -> indexes of the kept rules */
@@ -61,17 +69,30 @@ class ChainMemo {
   }
 
   private tier(t: TierChain): TierChain {
-    const ids = t.rules.map((r) => this.matchId(r.match));
+    let rules = this.tierRules.get(t.rules);
+    if (!rules) this.tierRules.set(t.rules, (rules = this.tierByStructure(t.rules)));
+    return { ...t, rules };
+  }
+
+  private tierByStructure(rules: readonly Rule[]): Rule[] {
+    const ids = rules.map((r) => this.matchId(r.match));
     let key = '';
-    for (let i = 0; i < ids.length; i++) key += `${t.rules[i].action[0]}${ids[i]} `;
+    for (let i = 0; i < ids.length; i++) key += `${rules[i].action[0]}${ids[i]} `;
     let kept = this.tiers.get(key);
-    if (!kept) this.tiers.set(key, (kept = this.keep(t.rules, ids)));
-    return { ...t, rules: kept.map((i) => ({ ...t.rules[i], match: this.infos[ids[i]].match })) };
+    if (!kept) this.tiers.set(key, (kept = this.keep(rules, ids)));
+    return kept.map((i) => this.outRule(rules[i], ids[i]));
+  }
+
+  /** The rule with its canonical match (one object per input rule: the output shares as the input does). */
+  private outRule(r: Rule, id: number): Rule {
+    let o = this.outRules.get(r);
+    if (!o) this.outRules.set(r, (o = { ...r, match: this.infos[id].match }));
+    return o;
   }
 
   /** Indexes of the rules that stay: those that can match and are not shadowed by an earlier deciding rule. */
   private keep(rules: readonly Rule[], ids: readonly number[]): number[] {
-    const kept: { action: Rule['action']; n: Normal }[] = [];
+    const kept: { action: Rule['action']; n: Normal; canon: number }[] = [];
     const out: number[] = [];
     const decisive = new Set<number>(); // canonical matches of earlier deciding rules (duplicates of any age)
     for (let r = 0; r < rules.length; r++) {
@@ -84,18 +105,41 @@ class ChainMemo {
       for (let i = kept.length - 1, seen = 0; i >= 0 && seen < SHADOW_WINDOW; i--) {
         if (kept[i].action === 'Log') continue;
         seen++;
-        if (contains(kept[i].n, n)) {
+        if (this.contains(kept[i].n, kept[i].canon, n, info.canon)) {
           shadowed = true;
           break;
         }
       }
       if (shadowed) continue;
-      kept.push({ action: rules[r].action, n });
+      kept.push({ action: rules[r].action, n, canon: info.canon });
       out.push(r);
       if (rules[r].action !== 'Log') decisive.add(info.canon);
     }
     return out;
   }
+
+  private contains(a: Normal, aCanon: number, b: Normal, bCanon: number): boolean {
+    if (aCanon >= 0x200000) return contains(a, b);
+    const k = aCanon * 0x100000000 + bCanon;
+    let c = this.containsMemo.get(k);
+    if (c === undefined) this.containsMemo.set(k, (c = contains(a, b)));
+    return c;
+  }
+
+  /** The canonical form of an address list: computed once per content, and one array for each result. */
+  private readonly canonicalList = (v: readonly string[]): string[] => {
+    const id = this.listId(v, () => v.join(','));
+    let c = this.canonLists.get(id);
+    if (!c) {
+      const fresh = toCidrs(setOf(v));
+      const cid = this.listId(fresh, () => fresh.join(','));
+      c = this.canonLists.get(cid) ?? fresh;
+      if (!setCache.has(c)) setCache.set(c, setOf(v));
+      this.canonLists.set(cid, c);
+      this.canonLists.set(id, c);
+    }
+    return c;
+  };
 
   private listId(v: readonly unknown[], text: () => string): number {
     let id = this.listIds.get(v);
@@ -109,6 +153,28 @@ class ChainMemo {
   }
 
   private matchId(m: Match): number {
+    let id = this.matchObjIds.get(m);
+    if (id === undefined) this.matchObjIds.set(m, (id = this.matchIdByStructure(m)));
+    return id;
+  }
+
+  private matchIdByStructure(m: Match): number {
+    const key = this.structKey(m);
+    let id = this.matchIds.get(key);
+    if (id === undefined) {
+      id = this.infos.length;
+      this.matchIds.set(key, id);
+      const match = canonicalMatch(m, this.canonicalList);
+      const ck = this.structKey(match);
+      let canon = this.canonIds.get(ck);
+      if (canon === undefined) this.canonIds.set(ck, (canon = this.canonIds.size));
+      this.infos.push({ match, n: normal(match), canon });
+    }
+    return id;
+  }
+
+  /** Equal for two matches exactly when they are equal field by field (lists compared by content). */
+  private structKey(m: Match): string {
     let key = '';
     for (const f of MATCH_FIELD_NAMES) {
       const v = m[f];
@@ -118,27 +184,17 @@ class ChainMemo {
       else if (MATCH_FIELDS[f] === 'icmp') key += `${(v as { type: number }).type}/${(v as { code?: number }).code ?? ''}|`;
       else key += `${v as number}|`;
     }
-    let id = this.matchIds.get(key);
-    if (id === undefined) {
-      id = this.infos.length;
-      this.matchIds.set(key, id);
-      const match = canonicalMatch(m);
-      const ck = stableKey(match);
-      let canon = this.canonIds.get(ck);
-      if (canon === undefined) this.canonIds.set(ck, (canon = this.canonIds.size));
-      this.infos.push({ match, n: normal(match), canon });
-    }
-    return id;
+    return key;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Canonical matches
 
-// Lowering shares one address list between every rule whose peer is the same set: parsing and canonicalising
-// once per list (by identity) keeps the optimizer's work proportional to the rules, not to their addresses.
+// Lowering shares one address list between every rule whose peer is the same set: parsing once per list (by
+// identity; canonicalising once per content, in ChainMemo) keeps the optimizer's work proportional to the rules,
+// not to their addresses.
 const setCache = new WeakMap<readonly string[], IpSet>();
-const canonCache = new WeakMap<readonly string[], string[]>();
 const NO_ADDRS: IpSet = fromCidrs([]);
 
 function setOf(cidrs: readonly string[]): IpSet {
@@ -147,18 +203,7 @@ function setOf(cidrs: readonly string[]): IpSet {
   return s;
 }
 
-function canonicalCidrs(cidrs: readonly string[]): string[] {
-  let c = canonCache.get(cidrs);
-  if (!c) {
-    c = toCidrs(setOf(cidrs));
-    canonCache.set(cidrs, c);
-    setCache.set(c, setOf(cidrs));
-    canonCache.set(c, c);
-  }
-  return c;
-}
-
-function canonicalMatch(m: Match): Match {
+function canonicalMatch(m: Match, canonicalCidrs: (v: readonly string[]) => string[]): Match {
   const out: Match = { ...m };
   for (const k of ['peer', 'notPeer', 'local', 'notLocal'] as const) {
     const v = m[k];
@@ -246,20 +291,4 @@ function contains(a: Normal, b: Normal): boolean {
   }
   // the address sets last: they are the costly part, and most pairs already differ in protocol or ports
   return isSubset(b.peer, a.peer) && isSubset(b.local, a.local);
-}
-
-// Address lists are shared between rules (canonicalCidrs): their key text is built once per list.
-const arrayKeys = new WeakMap<readonly unknown[], string>();
-
-function stableKey(v: unknown): string {
-  if (Array.isArray(v)) {
-    let k = arrayKeys.get(v);
-    if (k === undefined) arrayKeys.set(v, (k = `[${v.map(stableKey).join(',')}]`));
-    return k;
-  }
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${stableKey(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
