@@ -3,7 +3,7 @@
 // the library (which then reports errors such as duplicate keys).
 import { strict as assert } from 'assert';
 import * as fc from 'fast-check';
-import { parseAllDocuments, stringify } from 'yaml';
+import { Document, isCollection, parseAllDocuments, stringify, visit } from 'yaml';
 import { Diagnostics, formatDiagnostic } from '../compiler/model/diagnostics';
 import { parseText } from '../compiler/manifests/load';
 import { fastJson, fastYaml, resolvePlain } from '../compiler/manifests/fast';
@@ -126,7 +126,7 @@ describe('manifests: fast paths', () => {
   it('gives up on what it does not read exactly (the library then reads it, and reports errors); edge cases it does read agree with the library', () => {
     for (const text of [
       'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: b\n  continued\n', 'a: "two\n  lines"\n',
-      'a: 1\na: 2\n', '? a\n: 1\n', '%YAML 1.2\n---\na: 1\n', 'a: "\\x41"\n', '- - 1\n', 'a: b: c\n', '1: x\n', 'a: {b: [1]}\n', 'a: 1\n...\n',
+      'a: 1\na: 2\n', '? a\n: 1\n', '%YAML 1.2\n---\na: 1\n', 'a: "\\x41"\n', '- - 1\n', 'a: b: c\n', '1: x\n', 'a: 1\n...\n',
       '\t a: 1\n', 'a:\n\t- x\n',
       'a\t: 1\n', 'a : 1\nb:   \n  - 1\n', 'a: 1 #c\n#d\nb: "x" # e\n', 'k: -\n', 'k: [a, b, ]\n', 'k: {a: 1, b: x y}\n',
     ]) {
@@ -137,6 +137,51 @@ describe('manifests: fast paths', () => {
     const d = new Diagnostics();
     parseText('{"a": 1, "a": 2}', 'dup.json', d, { fast: true });
     assert.match(d.items.map(formatDiagnostic).join('\n'), /^dup\.json:1:10: error: invalid YAML: Map keys must be unique/);
+  });
+});
+
+describe('manifests: fast path, flow collections', () => {
+  it('block YAML with nested flow collections at random places (as yaml.stringify writes them): same values and positions as the library', () => {
+    let fastCount = 0;
+    fc.assert(
+      fc.property(fc.array(object, { minLength: 1, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), fc.boolean(), (objs, flows, padding) => {
+        const texts = objs.map((o) => {
+          const doc = new Document(o);
+          let k = 0;
+          visit(doc, (_key, node, path) => {
+            if (isCollection(node) && path.length > 1) node.flow = node.flow || flows[k++ % flows.length];
+          });
+          return doc.toString({ lineWidth: 0, flowCollectionPadding: padding });
+        });
+        const text = texts.join('---\n');
+        if (fastYaml(text)) fastCount++;
+        return sameAsLibrary(text, 'flow.yaml');
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(fastCount > 50, `the fast path read only ${fastCount} of 300 generated texts`);
+  });
+
+  it('reads the flow collections manifests are written with; gives up on the rest; agrees with the library on both', () => {
+    const reads = [
+      'a: {b: [1]}\n', 'k: [9000:9010, "x", \'y\', a b, fd00::1, -1, -a]\n', 'status:\n  podIPs: [{ ip: 10.0.0.1 }, { ip: "fd00::1" }]\n',
+      'k: [a, [b, {c: d}], {}, []] # c\n', "k: ['it''s', \"q\\\"\", '#x', \"a #b\"]\n", 'k: {a:b: 1, "c d": e}\n', 'k: [a, b, ]\n',
+      'ports:\n  - { name: http, containerPort: 8080 }\n  - [x, y]\n', 'k:\n  {a: 1}\n', 'k: { a : 1 }\n', 'k: {"1": a, x: ~, y: null, z: 0x1F}\n',
+      'selector: app in {\'web\', \'api\'}\n',
+    ];
+    const bails = [
+      'k: [a: b]\n', 'k: ["a": b]\n', 'k: {a}\n', 'k: {a: }\n', 'k: [a #c]\n', 'k: [a]#c\n', 'k: {"a":1}\n', 'k: [- a]\n', 'k: [a,,b]\n',
+      'k: {a: 1}: x\n', 'k: [:a]\n', 'k: [? a]\n', 'k: {1: a}\n', 'k: [a:]\n', 'k: [a,\n  b]\n', 'k: [&x a, *x]\n', 'k: [!!str 1]\n',
+      'k: {a: 1, a: 2}\n', 'k: {[a]: 1}\n', 'k: [a\tb]\n', 'k: [a] b\n', 'k: {<<: {a: 1}}\n', 'k: ["\\x41"]\n', 'k: [a, b\n',
+    ];
+    for (const text of reads) {
+      assert.ok(fastYaml(text), `the fast path reads ${JSON.stringify(text)}`);
+      sameAsLibrary(text, 'x.yaml');
+    }
+    for (const text of bails) {
+      assert.equal(fastYaml(text), undefined, text);
+      sameAsLibrary(text, 'x.yaml');
+    }
   });
 });
 

@@ -330,7 +330,7 @@ class YamlReader {
     const at = line.start + col;
     const c = t.charCodeAt(at);
     if (c === 45 && (at + 1 === line.end || t.charCodeAt(at + 1) === 32)) return this.sequence(col, onItems);
-    if (this.keyEnd(at, line.end) >= 0) return this.mapping(col, root ? onItems : undefined);
+    if (c !== 91 && c !== 123 && this.keyEnd(at, line.end) >= 0) return this.mapping(col, root ? onItems : undefined);
     // A scalar or flow collection alone on its line(s).
     const v = this.inline(at, line.end);
     this.li++;
@@ -414,9 +414,9 @@ class YamlReader {
       if (this.contentEnd(close, end) !== close) bail();
       return this.quoted(at, close);
     }
+    if (c === 91 || c === 123) return this.flow(at, end);
     const e = this.contentEnd(at, end);
     const s = t.slice(at, e);
-    if (c === 91 || c === 123) return this.flow(s);
     // Indicators a plain scalar cannot start with (anchors, aliases, tags, block scalars, reserved).
     if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 44 || c === 93 || c === 125 || c === 35) bail();
     if ((c === 63 || c === 58 || c === 45) && (s.length === 1 || s.charCodeAt(1) === 32)) bail();
@@ -424,29 +424,18 @@ class YamlReader {
     return resolvePlain(s);
   }
 
-  /** `[]`, `{}`, and one-line flow sequences/maps of simple scalars. */
-  private flow(s: string): unknown {
-    if (s === '[]') return [];
-    if (s === '{}') return {};
-    const open = s[0];
-    const close = open === '[' ? ']' : '}';
-    if (s[s.length - 1] !== close) bail();
-    const body = s.slice(1, -1);
-    if (/["'[\]{}#&*!|>`@%]/.test(body)) bail();
-    const parts = body.split(',').map((p) => p.trim());
-    if (parts.length && parts[parts.length - 1] === '') parts.pop(); // a trailing comma
-    if (parts.some((p) => p === '')) bail();
-    if (open === '[') return parts.map((p) => (p.includes(':') ? bail() : resolvePlain(p)));
-    const out: Record<string, unknown> = {};
-    for (const p of parts) {
-      const k = p.indexOf(': ');
-      if (k < 0 || p.indexOf(':', k + 1) >= 0 || p.indexOf(':') !== k) bail();
-      const key = p.slice(0, k).trim();
-      const v = p.slice(k + 2).trim();
-      if (typeof resolvePlain(key) !== 'string' || key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(out, key) || v === '') bail();
-      out[key] = resolvePlain(v);
-    }
-    return out;
+  /**
+   * A flow collection that opens at `at` and closes on this line (only spaces or a comment may follow): nested
+   * `[...]` and `{...}`, plain and quoted scalars. Gives up on what the YAML library might read otherwise:
+   * implicit pairs (`[a: b]`), keys without values, complex keys, comments inside, tabs, anything across lines.
+   */
+  private flow(at: number, end: number): unknown {
+    const r = new FlowReader(this.t, end, (a, b) => this.quotedEnd(a, b), (a, b) => this.quoted(a, b));
+    const v = r.node(at);
+    let i = r.pos;
+    while (i < end && this.t.charCodeAt(i) === 32) i++;
+    if (i < end && !(this.t.charCodeAt(i) === 35 && i > r.pos)) bail(); // only a comment after a space may follow
+    return v;
   }
 
   private mapping(col: number, onItems?: (s: number[]) => void): Record<string, unknown> {
@@ -525,7 +514,7 @@ class YamlReader {
       const c = t.charCodeAt(v);
       if (c === 45 && (v + 1 === line.end || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
       starts.push(v);
-      if (this.keyEnd(v, line.end) >= 0) out.push(this.mapping(v - line.start, undefined));
+      if (c !== 91 && c !== 123 && this.keyEnd(v, line.end) >= 0) out.push(this.mapping(v - line.start, undefined));
       else {
         out.push(this.inline(v, line.end));
         this.li++;
@@ -534,5 +523,104 @@ class YamlReader {
     }
     onItems?.(starts);
     return out;
+  }
+}
+
+/** Flow collections on one line, from offset `pos` (see YamlReader.flow). */
+class FlowReader {
+  pos = 0;
+  constructor(
+    private readonly t: string,
+    private readonly end: number,
+    private readonly quotedEnd: (at: number, end: number) => number,
+    private readonly quoted: (at: number, close: number) => string,
+  ) {}
+
+  private ws(): number {
+    while (this.pos < this.end && this.t.charCodeAt(this.pos) === 32) this.pos++;
+    return this.pos < this.end ? this.t.charCodeAt(this.pos) : -1;
+  }
+
+  /** A node at `at`: a collection, a quoted or a plain scalar. */
+  node(at: number): unknown {
+    this.pos = at;
+    const c = this.t.charCodeAt(at);
+    if (c === 91) return this.seq();
+    if (c === 123) return this.map();
+    return this.scalar().value;
+  }
+
+  private seq(): unknown[] {
+    const out: unknown[] = [];
+    this.pos++; // [
+    for (;;) {
+      const c = this.ws();
+      if (c === 93) {
+        this.pos++;
+        return out;
+      }
+      out.push(this.node(this.pos));
+      const d = this.ws();
+      if (d === 44) this.pos++;
+      else if (d !== 93) bail(); // ':' (an implicit pair), end of line, anything else
+    }
+  }
+
+  private map(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.pos++; // {
+    for (;;) {
+      const c = this.ws();
+      if (c === 125) {
+        this.pos++;
+        return out;
+      }
+      if (c === 91 || c === 123) bail(); // a collection as a key
+      const k = this.scalar();
+      if (typeof k.value !== 'string' || (!k.quoted && k.value === '<<') || k.value === '__proto__' || Object.prototype.hasOwnProperty.call(out, k.value)) bail();
+      // `key: value` with a space after the colon; no value (`{a}`, `{a: }`) is left to the library
+      if (this.ws() !== 58 || this.t.charCodeAt(this.pos + 1) !== 32) bail();
+      this.pos++;
+      const v = this.ws();
+      if (v === 44 || v === 125 || v === -1) bail();
+      out[k.value as string] = this.node(this.pos);
+      const d = this.ws();
+      if (d === 44) this.pos++;
+      else if (d !== 125) bail();
+    }
+  }
+
+  private scalar(): { value: unknown; quoted: boolean } {
+    const t = this.t;
+    const at = this.pos;
+    const c = t.charCodeAt(at);
+    if (c === 34 || c === 39) {
+      const close = this.quotedEnd(at, this.end);
+      if (close < 0) bail();
+      this.pos = close;
+      return { value: this.quoted(at, close), quoted: true };
+    }
+    // Indicators a plain scalar cannot start with here (and `:`/`?`, which may start an implicit key).
+    if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 44 || c === 93 || c === 125 || c === 35 || c === 58 || c === 63) bail();
+    if (c === 45 && this.endsPlain(at + 1)) bail();
+    let j = at;
+    for (; j < this.end; j++) {
+      const d = t.charCodeAt(j);
+      if (d === 44 || d === 91 || d === 93 || d === 123 || d === 125) break;
+      if (d === 58 && this.endsPlain(j + 1)) break;
+      if (d === 9 || (d === 35 && t.charCodeAt(j - 1) === 32)) bail(); // a tab; a comment inside the collection
+    }
+    let e = j;
+    while (e > at && t.charCodeAt(e - 1) === 32) e--;
+    if (e === at) bail();
+    this.pos = j;
+    return { value: resolvePlain(t.slice(at, e)), quoted: false };
+  }
+
+  /** After a `:` or `-`: does the plain scalar end here (a space, a flow indicator, the end of the line)? */
+  private endsPlain(i: number): boolean {
+    if (i >= this.end) return true;
+    const d = this.t.charCodeAt(i);
+    return d === 32 || d === 9 || d === 44 || d === 91 || d === 93 || d === 123 || d === 125;
   }
 }
