@@ -139,9 +139,17 @@ describe('tollgate demo (examples/multi-tenant, real lab, real traffic)', functi
     assert.deepEqual(await leftovers(), []);
   });
 
-  for (const step of ['load', 'explain']) {
+  it('an exception nobody catches (a bug) after the load stops the run and removes everything (exit 1)', async function () {
+    const r = tollgate('demo', ...SCOPE, '--crash-after', 'load');
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /unexpected error: forced crash after step 'load'/);
+    assert.match(r.stdout, /nothing of the demo is left/);
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  for (const step of ['load', 'traffic']) {
     it(`a failure after step '${step}' removes everything (exit 1, the reason said)`, async function () {
-      const r = tollgate('demo', ...SCOPE, '--fail-after', step);
+      const r = tollgate('demo', ...SCOPE, '--fail-after', step, '--timeout-ms', '500');
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`forced failure after step '${step}'.*everything the demo made was removed`));
       assert.deepEqual(await leftovers(), []);

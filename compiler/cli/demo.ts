@@ -29,6 +29,8 @@ export type DemoStep = (typeof DEMO_STEPS)[number];
 export const DEFAULT_EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'multi-tenant');
 /** Attribution probes only need the first packet to reach the programs; no reply is awaited beyond this. */
 const EXPLAIN_TIMEOUT_MS = 250;
+/** After an uncaught exception: how long the run may take to reach its own cleanup before a watchdog does it. */
+const CRASH_GRACE_MS = 30000;
 
 export interface DemoOptions {
   paths: string[];
@@ -40,6 +42,8 @@ export interface DemoOptions {
   keep?: boolean;
   /** tests: fail on purpose after this step (cleanup must still remove everything) */
   failAfter?: DemoStep;
+  /** tests: throw an exception nobody catches after this step (the command's safety net must clean up) */
+  crashAfter?: DemoStep;
   /** tests: load this program instead of the compiled one (a dataplane that disagrees with the IR) */
   loadProgram?: Program;
   /** per-probe timeout of the traffic step */
@@ -113,6 +117,11 @@ function checkAbort(o: DemoOptions): void {
 function forced(o: DemoOptions, step: DemoStep): void {
   checkAbort(o);
   if (o.failAfter === step) throw new Error(`forced failure after step '${step}' (--fail-after)`);
+  if (o.crashAfter === step) {
+    setImmediate(() => {
+      throw new Error(`forced crash after step '${step}' (--crash-after)`);
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -527,6 +536,7 @@ interface DemoFlags {
   pinRoot?: string;
   stateDir?: string;
   failAfter?: DemoStep;
+  crashAfter?: DemoStep;
   timeoutMs?: number;
   loadIr?: string;
 }
@@ -542,6 +552,7 @@ export function register(program: Command): void {
     .addOption(new Option('--pin-root <dir>', 'bpffs directory for pins (tests)').hideHelp())
     .addOption(new Option('--state-dir <dir>', 'state directory (tests)').hideHelp())
     .addOption(new Option('--fail-after <step>', 'fail on purpose after a step (tests)').choices([...DEMO_STEPS]).hideHelp())
+    .addOption(new Option('--crash-after <step>', 'throw an uncaught exception after a step (tests)').choices([...DEMO_STEPS]).hideHelp())
     .addOption(new Option('--timeout-ms <ms>', 'probe timeout (tests)').argParser((v) => Number(v)).hideHelp())
     .addOption(new Option('--load-ir <file>', 'load this IR program (JSON) instead of the compiled one (tests)').hideHelp())
     .action(async (paths: string[], f: DemoFlags) => {
@@ -574,14 +585,36 @@ export function register(program: Command): void {
       };
       const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
       for (const s of sigs) process.on(s, onSignal);
+      // Safety net: an exception nobody catches (a bug anywhere below) stops the run like Ctrl-C, so the cleanup
+      // still runs; if the run does not get there within CRASH_GRACE_MS, the watchdog removes everything itself.
+      let crash: unknown;
+      let watchdog: NodeJS.Timeout | undefined;
+      const onCrash = (err: unknown): void => {
+        if (crash === undefined) crash = err;
+        process.stderr.write(`tollgate: demo: unexpected error: ${describeFailure(err)}; stopping, then removing everything the demo made\n`);
+        abort.abort();
+        watchdog ??= setTimeout(() => {
+          void demoDown(f).finally(() => process.exit(1));
+        }, CRASH_GRACE_MS);
+      };
+      process.on('uncaughtException', onCrash);
+      process.on('unhandledRejection', onCrash);
       try {
-        await runDemo(compiled, { paths: inputs, prefix: f.prefix, pinRoot: f.pinRoot, stateDir: f.stateDir, keep: f.keep, failAfter: f.failAfter, timeoutMs: f.timeoutMs, loadProgram, signal: abort.signal });
+        await runDemo(compiled, {
+          paths: inputs, prefix: f.prefix, pinRoot: f.pinRoot, stateDir: f.stateDir, keep: f.keep, failAfter: f.failAfter, crashAfter: f.crashAfter,
+          timeoutMs: f.timeoutMs, loadProgram, signal: abort.signal,
+        });
+        if (crash !== undefined) throw new DemoError('stopped', 1);
       } catch (err) {
         if (err instanceof CliError) throw err;
+        if (crash !== undefined) throw new CliError(`demo: unexpected error: ${describeFailure(crash)} (${describeFailure(err)})`, 1);
         const code = abort.signal.aborted ? 130 : err instanceof DemoError ? err.exitCode : 1;
         throw new CliError(`demo: ${describeFailure(err)}`, code);
       } finally {
+        if (watchdog) clearTimeout(watchdog);
         for (const s of sigs) process.removeListener(s, onSignal);
+        process.removeListener('uncaughtException', onCrash);
+        process.removeListener('unhandledRejection', onCrash);
       }
     });
 }
