@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import { PROTO } from '../compiler/model/types';
 import type { Endpoint } from '../compiler/ir/types';
-import { anp, arule, cnp, crule, e2eWorld, entity, gnp, knp, krule, lower, sel, tcp, tier } from './ir-support';
+import { anp, arule, cnp, crule, e2eWorld, emptyModel, entity, gnp, knp, krule, lower, ns, pod, sel, tcp, tier } from './ir-support';
 
 const ep = (eps: Endpoint[], id: string): Endpoint => eps.find((e) => e.id === id)!;
 
@@ -45,6 +45,41 @@ describe('IR lowering', () => {
     const rules = ep(lower(m).endpoints, 'x/a').ingress.tiers[0].rules;
     assert.deepEqual(rules[0].match, { local: ['10.0.1.1/32'] });
     assert.deepEqual(rules[1].match, { notLocal: ['fd00::1:1/128'] });
+  });
+
+  it('endpoints alike share their chains, never across addresses, ports or service accounts the rules read', () => {
+    const world = (localNets: boolean) => {
+      const m = emptyModel();
+      m.namespaces.push(ns('x'), ns('y'));
+      const http = (port: number) => [{ name: 'http', port, protocol: PROTO.TCP }];
+      m.pods.push(
+        pod('x/w1', ['10.0.0.1'], { app: 'w' }, http(80)),
+        pod('x/w2', ['10.0.0.2'], { app: 'w' }, http(80)), // w1 but its address
+        pod('x/w3', ['10.0.0.3'], { app: 'w' }, http(8080)), // another number for the name
+        pod('x/w4', ['10.0.0.4'], { app: 'w' }, http(80), { serviceAccount: 'other' }),
+        pod('x/w5', ['10.0.0.5'], { app: 'v' }, http(80)), // other labels
+        pod('y/w1', ['10.0.0.6'], { app: 'w' }, http(80)), // another namespace
+      );
+      m.networkPolicies.push(knp('x/np', sel({ app: 'w' }), { ingress: [krule(undefined, [tcp('http')])] }));
+      m.calicoPolicies.push(cnp('x/sa', { order: 1, serviceAccountSelector: sel({ 'projectcalico.org/name': 'other' }), ingress: [crule('Deny')] }));
+      if (localNets) m.calicoPolicies.push(gnp('local', { order: 2, ingress: [crule('Deny', { destination: entity({ nets: ['10.0.0.1/32'] }) })] }));
+      return lower(m).endpoints;
+    };
+    const summary = (e: Endpoint) => e.ingress.tiers[0].rules.map((r) => `${r.id} ${JSON.stringify(r.match)}`);
+    const [w1, w2, w3, w4, w5, y1] = world(true);
+    assert.deepEqual(summary(w1), ['gnp/local/ingress/0 {}', 'knp/x/np/ingress/0 {"proto":6,"dports":[{"from":80,"to":80}]}']);
+    assert.deepEqual(summary(w2), ['gnp/local/ingress/0 {"local":[]}', 'knp/x/np/ingress/0 {"proto":6,"dports":[{"from":80,"to":80}]}']);
+    assert.deepEqual(summary(w3), ['gnp/local/ingress/0 {"local":[]}', 'knp/x/np/ingress/0 {"proto":6,"dports":[{"from":8080,"to":8080}]}']);
+    assert.deepEqual(summary(w4), ['cnp/x/sa/ingress/0 {}', 'gnp/local/ingress/0 {"local":[]}', 'knp/x/np/ingress/0 {"proto":6,"dports":[{"from":80,"to":80}]}']);
+    // no rule on local addresses: w1 and w2 are alike and share one lowering (the same objects), w3 and w4 do not
+    assert.deepEqual([w5.id, summary(w5)], ['x/w5', ['gnp/local/ingress/0 {"local":[]}']]);
+    assert.deepEqual([y1.id, summary(y1)], ['y/w1', ['gnp/local/ingress/0 {"local":[]}']]);
+    const [v1, v2, v3, v4, v5, vy] = world(false);
+    assert.ok(v1.ingress === v2.ingress && v1.egress === v2.egress);
+    assert.deepEqual(summary(v2), ['knp/x/np/ingress/0 {"proto":6,"dports":[{"from":80,"to":80}]}']);
+    assert.deepEqual(summary(v3), ['knp/x/np/ingress/0 {"proto":6,"dports":[{"from":8080,"to":8080}]}']);
+    assert.deepEqual(summary(v4), ['cnp/x/sa/ingress/0 {}', 'knp/x/np/ingress/0 {"proto":6,"dports":[{"from":80,"to":80}]}']);
+    assert.deepEqual([v5.ingress.tiers, vy.ingress.tiers], [[], []]);
   });
 
   it('the program is plain data: a JSON round trip is the identity', () => {

@@ -42,10 +42,20 @@ export function lowerModel(model: Model, _diags: Diagnostics): Program {
     labels: { ...pod.labels },
     ...(pod.annotations[INTERFACE_ANNOTATION] ? { iface: pod.annotations[INTERFACE_ANNOTATION] } : {}),
     ports: pod.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol })),
-    ingress: lowerChain(r, pod, 'ingress'),
-    egress: lowerChain(r, pod, 'egress'),
+    ...sharedChains(r, pod),
   }));
   return { version: 1, endpoints };
+}
+
+/**
+ * Both chains of an endpoint, shared by every endpoint alike in all lowerChain reads from a pod: namespace,
+ * labels and service account (which policies select it), container ports (named ports of the local side) and,
+ * only when some Calico policy constrains the local side's addresses, the addresses.
+ */
+function sharedChains(r: Resolver, pod: Pod): { ingress: Chain; egress: Chain } {
+  const ips = r.memo('any-local-ips', r.model, () => r.model.calicoPolicies.some((p) => calicoLocalNeeds(r, 'ingress', p).ips || calicoLocalNeeds(r, 'egress', p).ips));
+  const key = `chains|${pod.namespace}|${pod.serviceAccount}|${JSON.stringify(pod.labels)}|${portsKey(r, pod)}|${ips ? pod.ips.join(',') : ''}`;
+  return r.once(key, () => ({ ingress: lowerChain(r, pod, 'ingress'), egress: lowerChain(r, pod, 'egress') }));
 }
 
 function lowerChain(r: Resolver, pod: Pod, dir: Direction): Chain {
@@ -318,7 +328,12 @@ function lowerCalicoPolicy(r: Resolver, pod: Pod, dir: Direction, p: CalicoPolic
  * constrains addresses (nets, selectors, notNets, ...), its container ports when the local side names ports.
  */
 function calicoPodKey(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy): string {
-  const needs = r.memo(`calico-local-${dir}`, pol, () => {
+  const needs = calicoLocalNeeds(r, dir, pol);
+  return `${needs.ips ? pod.ips.join(',') : ''}|${needs.ports ? portsKey(r, pod) : ''}`;
+}
+
+function calicoLocalNeeds(r: Resolver, dir: Direction, pol: CalicoPolicy): { ips: boolean; ports: boolean } {
+  return r.memo(`calico-local-${dir}`, pol, () => {
     const scope = pol.kind === 'NetworkPolicy' ? pol.namespace : undefined;
     let ips = false;
     let ports = false;
@@ -330,7 +345,6 @@ function calicoPodKey(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy):
     }
     return { ips, ports };
   });
-  return `${needs.ips ? pod.ips.join(',') : ''}|${needs.ports ? portsKey(r, pod) : ''}`;
 }
 
 /** Numeric port specs as ranges, and the names among them. */
