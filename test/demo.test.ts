@@ -134,6 +134,9 @@ describe('tollgate demo (examples/multi-tenant, real lab, real traffic)', functi
     for (const layer of ['Calico tiers (platform):', 'tier default (the tenants\' own NetworkPolicies):', 'BaselineAdminNetworkPolicy (the default, evaluated last):']) {
       assert.ok(why.includes(layer), layer);
     }
+    // ... and the platform's guarantees, allowed whatever the tenants write (tenant-b/db denies all its own egress)
+    assert.match(r.stdout, /"always-dns" Allow\n {4}tenant-a\/api, tenant-a\/web, tenant-b\/batch, tenant-b\/db, tenant-b\/web -> shared-services\/dns 53 53u\n/);
+    assert.match(r.stdout, /"always-scraped" Allow\n( {4}shared-services\/monitoring -> tenant-.\/\w+ 9100\n){5}/);
     assert.match(r.stdout, /IPv6 \(\d+ probes\): every verdict as the IR says/);
     assert.match(r.stdout, /nothing of the demo is left/);
     assert.deepEqual(await leftovers(), []);

@@ -255,6 +255,7 @@ async function steps(ctx: Ctx, c: Compiled): Promise<DemoResult> {
   const bad = new Set([...r4.bad.map((i) => cellKey(r4.real[i])), ...explanations.filter((e) => !e.agrees).map((e) => cellKey(e.probe))]);
   write('\n' + renderGrid(c.program, r4.real, bad));
   write('\n' + renderWhy(c.program, explanations));
+  write(renderGuarantees(c.program, r4.probes, r4.real));
   if (o.paths.length === 1 && path.resolve(o.paths[0]) === DEFAULT_EXAMPLE) {
     write(`\nHow each part of the example's story shows in this grid: ${path.relative(process.cwd(), path.join(DEFAULT_EXAMPLE, 'README.md'))}\n`);
   }
@@ -490,6 +491,47 @@ export function renderWhy(program: Program, explanations: Explanation[]): string
       const ports = es.map((e) => `${portLabel(e.probe.port, e.probe.protocol)}${e.agrees ? '' : '!'}`).join(' ');
       out.push(`    ${mark(es)} ${pair.padEnd(48)} ${ports.padEnd(10)} at the ${side}`);
       for (const e of es) if (!e.agrees) out.push(`        ! ${e.probe.port}/${protocolName(e.probe.protocol)}: ${e.problem}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Allowed connections that an AdminNetworkPolicy rule allowed on one side (what no tenant can take away), by
+ * rule, from the IR's evaluation of probes that real traffic also allowed.
+ */
+export function renderGuarantees(program: Program, probes: Probe[], real: ProbeResult[]): string {
+  const { evaluate } = require('../ir/evaluate') as typeof import('../ir/evaluate');
+  const { packetFor, addressOf, endpointById } = require('../engines/ir') as typeof import('../engines/ir');
+  const groups = new Map<string, Map<string, string[]>>();
+  probes.forEach((p, i) => {
+    if (!real[i].allowed || real[i].note?.startsWith('not probed')) return;
+    const from = endpointById(program, p.from)!;
+    const to = endpointById(program, p.to)!;
+    const pkt = packetFor(addressOf(from, p.family)!, addressOf(to, p.family)!, p.protocol, p.port);
+    for (const [ep, dir] of [[from, 'egress'], [to, 'ingress']] as const) {
+      const d = evaluate(ep, dir, pkt);
+      const tier = (dir === 'egress' ? ep.egress : ep.ingress).tiers.find((t) => t.name === d.tier);
+      if (!d.ruleId || tier?.kind !== 'admin') continue;
+      const pairs = groups.get(d.decidedBy) ?? new Map<string, string[]>();
+      groups.set(d.decidedBy, pairs);
+      const k = `${p.from} -> ${p.to}`;
+      pairs.set(k, [...(pairs.get(k) ?? []), portLabel(p.port, p.protocol)]);
+    }
+  });
+  if (groups.size === 0) return '';
+  const out = ['', 'Allowed by an AdminNetworkPolicy, whatever the tenants write (the IR\'s deciding rule; real traffic got through):'];
+  for (const [head, pairs] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const byTo = new Map<string, string[]>();
+    for (const [pair, ports] of pairs) {
+      const [fromId, toId] = pair.split(' -> ');
+      const k = `${toId} ${ports.join(' ')}`;
+      byTo.set(k, [...(byTo.get(k) ?? []), fromId]);
+    }
+    out.push(`  ${head}`);
+    for (const [k, froms] of [...byTo].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const [toId, ...ports] = k.split(' ');
+      out.push(`    ${froms.sort().join(', ')} -> ${toId} ${ports.join(' ')}`);
     }
   }
   return out.join('\n') + '\n';
