@@ -438,6 +438,21 @@ static __always_inline int tg_drop(__u32 ep_id, __u8 reason)
 	return TC_ACT_SHOT;
 }
 
+/* A packet of a live flow: refresh the entry, note FIN, end the flow on RST, count it under the flow's rule. */
+static __always_inline int tg_ct_pass(struct tg_ct_value *ct, const struct tg_ct_key *ck, __u64 now,
+				      __u8 tcp_flags, __u8 fin_flag, __u32 len, __u32 ep_id, __u8 reason)
+{
+	ct->last_seen_ns = now;
+	if (tcp_flags & TG_TCP_FIN)
+		ct->flags |= fin_flag;
+	__u32 rule = ct->rule;
+	if (tcp_flags & TG_TCP_RST)
+		bpf_map_delete_elem(&tg_conntrack, ck);
+	tg_count(rule, len);
+	tg_record(rule, ep_id, TG_VERDICT_ALLOW, reason);
+	return TC_ACT_OK;
+}
+
 static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 {
 	struct tg_pkt p = {};
@@ -490,6 +505,8 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		peer_port = p.echo_id;
 	}
 	int syn = (p.tcp_flags & (TG_TCP_SYN | TG_TCP_ACK)) == TG_TCP_SYN;
+	/* Only a SYN starts a TCP flow (docs/design.md); fragments carry no TCP flags and are not held to it. */
+	int midstream = p.proto == IPPROTO_TCP && p.l4 == TG_L4_OK && !syn;
 	__u8 fin_flag = dir == TG_DIR_EGRESS ? TG_CT_FIN_LOCAL : TG_CT_FIN_PEER;
 	__u8 reason = TG_REASON_POLICY;
 	struct tg_result res = {};
@@ -503,17 +520,9 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		/* 1. the flow's own direction */
 		struct tg_ct_value *ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
 		if (ct && now - ct->last_seen_ns <= tg_timeout(p.proto, ct->flags)) {
-			if (ct->ep_id == ep->ep_id) {
-				ct->last_seen_ns = now;
-				if (p.tcp_flags & TG_TCP_FIN)
-					ct->flags |= fin_flag;
-				__u32 rule = ct->rule;
-				if (p.tcp_flags & TG_TCP_RST)
-					bpf_map_delete_elem(&tg_conntrack, &ck);
-				tg_count(rule, len);
-				tg_record(rule, ep->ep_id, TG_VERDICT_ALLOW, TG_REASON_CT_ESTABLISHED);
-				return TC_ACT_OK;
-			}
+			if (ct->ep_id == ep->ep_id)
+				return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ep->ep_id,
+						  TG_REASON_CT_ESTABLISHED);
 			/* The policy changed since the flow was allowed: decide once more below. */
 			reason = TG_REASON_POLICY_RECHECK;
 		} else if (ct) {
@@ -529,35 +538,36 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 				ok.direction = !dir;
 				struct tg_ep_value *oep = bpf_map_lookup_elem(&tg_endpoints, &ok);
 				int valid = oep && oep->ep_id == ct->ep_id;
-				if (oep && !valid) {
-					/* Policy of the origin direction changed: check the original flow. */
-					struct tg_result ores = {};
-					tg_decide(oep, p.family, peer, p.proto, p.sport, p.dport, &ores);
-					if (ores.verdict == TG_VERDICT_ALLOW) {
-						ct->ep_id = oep->ep_id;
-						ct->rule = ores.rule;
-						valid = 1;
-					}
-				}
-				if (valid) {
-					ct->last_seen_ns = now;
-					if (p.tcp_flags & TG_TCP_FIN)
-						ct->flags |= fin_flag;
-					__u32 rule = ct->rule;
-					if (p.tcp_flags & TG_TCP_RST)
+				if (!valid) {
+					/*
+					 * Policy of the origin direction changed: check the original flow. A denied (or
+					 * gone) origin drops this packet: deciding it as a new flow of this direction
+					 * would let the flow's answering side re-open what its origin now refuses.
+					 */
+					if (oep)
+						tg_decide(oep, p.family, peer, p.proto, p.sport, p.dport, &res);
+					if (!oep || res.verdict != TG_VERDICT_ALLOW) {
 						bpf_map_delete_elem(&tg_conntrack, &ck);
-					tg_count(rule, len);
-					tg_record(rule, ep->ep_id, TG_VERDICT_ALLOW,
-						  TG_REASON_CT_REPLY);
-					return TC_ACT_OK;
+						tg_count(res.rule, len);
+						tg_record(res.rule, ep->ep_id, TG_VERDICT_DENY,
+							  TG_REASON_POLICY_RECHECK);
+						return TC_ACT_SHOT;
+					}
+					ct->ep_id = oep->ep_id;
+					ct->rule = res.rule;
 				}
-				bpf_map_delete_elem(&tg_conntrack, &ck);
+				return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ep->ep_id,
+						  TG_REASON_CT_REPLY);
 			} else if (ct) {
 				bpf_map_delete_elem(&tg_conntrack, &ck);
 			}
 			ck.origin = dir;
 		}
 	}
+
+	/* No flow: a TCP packet other than a SYN is not the start of one (a mid-stream ACK would open a flow). */
+	if (midstream && reason == TG_REASON_POLICY)
+		return tg_drop(ep->ep_id, TG_REASON_TCP_NO_FLOW);
 
 	/* A new flow (or a SYN, or a flow whose policy changed): policy decides. */
 	tg_decide(ep, p.family, peer, p.proto, p.dport, p.sport, &res);

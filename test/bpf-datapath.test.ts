@@ -37,6 +37,16 @@ function byOf(h: BpfHarness, ruleIndex: number): string {
   return 'default';
 }
 
+/** A policy update as the loader makes it: the new generation's classes under fresh ep_ids, then the endpoints flip. */
+async function update(h: BpfHarness, p: Program, epIdBase: number): Promise<void> {
+  const t2 = buildTables(p, { epIdBase });
+  for (const m of policyContents(t2)) if (m.count) await h.obj.map(m.map).updateBatch(m.keys, m.values, m.count);
+  const eps = endpointContents(t2.endpoints, () => TEST_RUN_IFINDEX);
+  await h.obj.map('tg_endpoints').updateBatch(eps.keys, eps.values, eps.count);
+  // the rule table of the new generation, so rule indexes resolve
+  (h.tables as { rules: typeof t2.rules }).rules = t2.rules;
+}
+
 describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
   this.timeout(600000);
   const open: BpfHarness[] = [];
@@ -172,20 +182,16 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.equal((await h.run('ingress', fwd)).retval, 0);
     assert.equal((await h.run('egress', back)).last.reason, REASON.CT_REPLY);
     // The update: new classes under fresh ep_ids (ingress now denies TCP), then the endpoint entries flip.
-    // (egress now allows nothing either, so the reply cannot pass as a new egress flow of its own)
     const deny = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [rule('in-deny', 'Deny', { proto: 6 })], 'Deny')], [tier('t', [], 'Deny')]));
-    const t2 = buildTables(deny, { epIdBase: 100 });
-    for (const m of policyContents(t2)) if (m.count) await h.obj.map(m.map).updateBatch(m.keys, m.values, m.count);
-    const eps = endpointContents(t2.endpoints, () => TEST_RUN_IFINDEX);
-    await h.obj.map('tg_endpoints').updateBatch(eps.keys, eps.values, eps.count);
-    // the rule table of the new generation, so rule indexes resolve
-    (h.tables as { rules: typeof t2.rules }).rules = t2.rules;
+    await update(h, deny, 100);
     let r = await h.run('egress', back);
     assert.equal(r.retval, 2, 'the reply of a flow the new ingress policy denies is dropped');
-    assert.equal(byOf(h, r.last.rule), 'end:0', 'egress policy has no rule for it: tier end');
-    r = await h.run('ingress', fwdAck);
-    assert.deepEqual([r.retval, byOf(h, r.last.rule), r.last.reason], [2, 'rule:in-deny', REASON.POLICY]);
+    assert.deepEqual([byOf(h, r.last.rule), r.last.reason], ['rule:in-deny', REASON.POLICY_RECHECK], "the flow's origin (ingress) re-checked");
     assert.equal(h.conntrack.keys().length, 0, 'the denied flow left conntrack');
+    r = await h.run('ingress', fwdAck);
+    assert.deepEqual([r.retval, r.last.reason], [2, REASON.TCP_NO_FLOW], 'no flow any more, and an ACK starts none');
+    r = await h.run('ingress', fwd);
+    assert.deepEqual([r.retval, byOf(h, r.last.rule), r.last.reason], [2, 'rule:in-deny', REASON.POLICY], 'a new SYN meets the new policy');
   });
 
   it('policy generation: an unchanged verdict after an update re-checks once, then rides conntrack again', async () => {
@@ -195,14 +201,102 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     const ack = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 }, { tcpFlags: TCP.ACK });
     await h.run('ingress', syn);
     assert.equal((await h.run('ingress', ack)).last.reason, REASON.CT_ESTABLISHED);
-    const t2 = buildTables(mk('in2'), { epIdBase: 50 });
-    for (const m of policyContents(t2)) if (m.count) await h.obj.map(m.map).updateBatch(m.keys, m.values, m.count);
-    const eps = endpointContents(t2.endpoints, () => TEST_RUN_IFINDEX);
-    await h.obj.map('tg_endpoints').updateBatch(eps.keys, eps.values, eps.count);
+    await update(h, mk('in2'), 50);
     let r = await h.run('ingress', ack);
     assert.deepEqual([r.retval, r.last.reason, r.last.epId], [0, REASON.POLICY_RECHECK, 50]);
     r = await h.run('ingress', ack);
     assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_ESTABLISHED]);
+  });
+
+  it('policy generation: a flow the update denies stays denied when the server may open connections', async () => {
+    // B (10.0.0.1) serves 8080 to A (10.5.0.1) and may open any TCP connection itself (egress allows TCP).
+    const mk = (port: number): Program => program(endpoint('ns/b', ['10.0.0.1'],
+      [tier('t', [rule(`in-${port}`, 'Allow', { proto: 6, dports: [{ from: port, to: port }] })], 'Deny')],
+      [tier('t', [rule('out', 'Allow', { proto: 6 })], 'Deny')]));
+    const fromA = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 8080 }, { tcpFlags: TCP.ACK });
+    const fromB = craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 6, sport: 8080, dport: 40000 }, { tcpFlags: TCP.ACK });
+    const established = async (): Promise<BpfHarness> => {
+      const h = await harness(mk(8080));
+      const syn = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 8080 }, { tcpFlags: TCP.SYN });
+      assert.equal((await h.run('ingress', syn)).retval, 0);
+      assert.equal((await h.run('egress', fromB)).last.reason, REASON.CT_REPLY);
+      assert.equal((await h.run('ingress', fromA)).last.reason, REASON.CT_ESTABLISHED);
+      await update(h, mk(9090), 100);
+      return h;
+    };
+    // B's packet first: the re-check of the flow's origin (B's ingress) denies it: dropped, not a new egress flow
+    let h = await established();
+    let r = await h.run('egress', fromB);
+    assert.deepEqual([r.retval, r.last.reason, byOf(h, r.last.rule)], [2, REASON.POLICY_RECHECK, 'end:0']);
+    r = await h.run('ingress', fromA);
+    assert.equal(r.retval, 2, "A's next packet is not a reply of a flow B's packet opened");
+    r = await h.run('egress', fromB);
+    assert.equal(r.retval, 2);
+    assert.equal(h.conntrack.keys().length, 0, 'no entry is left or made');
+    // A's packet first: the re-check denies and removes the entry; B's next packet (no SYN) opens nothing
+    h = await established();
+    r = await h.run('ingress', fromA);
+    assert.deepEqual([r.retval, r.last.reason, byOf(h, r.last.rule)], [2, REASON.POLICY_RECHECK, 'end:0']);
+    r = await h.run('egress', fromB);
+    assert.deepEqual([r.retval, r.last.reason], [2, REASON.TCP_NO_FLOW]);
+    r = await h.run('ingress', fromA);
+    assert.deepEqual([r.retval, r.last.reason], [2, REASON.TCP_NO_FLOW]);
+    assert.equal(h.conntrack.keys().length, 0);
+    // B may still open a connection of its own (with a SYN), and its replies pass
+    const synB = craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 6, sport: 41000, dport: 22 }, { tcpFlags: TCP.SYN });
+    assert.deepEqual([(r = await h.run('egress', synB)).retval, r.last.reason], [0, REASON.POLICY]);
+    r = await h.run('ingress', craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 22, dport: 41000 }, { tcpFlags: TCP.SYN | TCP.ACK }));
+    assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_REPLY]);
+  });
+
+  it('TCP: only a SYN starts a flow; a mid-stream packet without an entry is dropped before policy', async () => {
+    const p = program(endpoint('ns/a', ['10.0.0.1', 'fd00::1'], [tier('t', [rule('in', 'Allow', { proto: 6 })], 'Deny')], [tier('t', [rule('out', 'Allow', { proto: 6 })], 'Deny')]));
+    const h = await harness(p);
+    for (const [src, dst] of [['10.5.0.1', '10.0.0.1'], ['fd05::1', 'fd00::1']]) {
+      h.clearConntrack();
+      for (const flags of [TCP.ACK, TCP.FIN | TCP.ACK, TCP.RST, TCP.SYN | TCP.ACK, 0]) {
+        const r = await h.run('ingress', craft({ src, dst, proto: 6, sport: 40000, dport: 80 }, { tcpFlags: flags }));
+        assert.deepEqual([r.retval, r.last.reason, r.last.rule], [2, REASON.TCP_NO_FLOW, 0], `${src} flags ${flags}`);
+      }
+      assert.equal(h.conntrack.keys().length, 0, 'no entry from a mid-stream packet');
+      const syn = await h.run('ingress', craft({ src, dst, proto: 6, sport: 40000, dport: 80 }, { tcpFlags: TCP.SYN }));
+      assert.deepEqual([syn.retval, syn.last.reason, byOf(h, syn.last.rule)], [0, REASON.POLICY, 'rule:in']);
+      const ack = await h.run('ingress', craft({ src, dst, proto: 6, sport: 40000, dport: 80 }, { tcpFlags: TCP.ACK }));
+      assert.deepEqual([ack.retval, ack.last.reason], [0, REASON.CT_ESTABLISHED]);
+    }
+    // UDP has no SYN: any allowed packet starts a flow
+    const udp = await h.run('ingress', craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 17, sport: 5000, dport: 53 }));
+    assert.equal(udp.retval, 2, 'ingress allows TCP only');
+    const out = await h.run('egress', craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 6, sport: 80, dport: 40000 }, { tcpFlags: TCP.ACK }));
+    assert.deepEqual([out.retval, out.last.reason], [2, REASON.TCP_NO_FLOW], 'an egress ACK without a flow either');
+  });
+
+  it('tg_record_last = 0 (production) and = 1 (test runs): both verify, load and decide alike', async () => {
+    const pkts = [
+      craft({ src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 }),
+      craft({ src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 81 }),
+      craft({ src: 'fd00::5', dst: 'fd00::1', proto: 6, sport: 40000, dport: 80 }),
+      craft({ src: '11.0.0.1', dst: '10.0.0.1', proto: 1, icmpType: 8, icmpCode: 0 }),
+    ];
+    const results: number[][] = [];
+    for (const record of [false, true]) {
+      const h = await harness(web, { record });
+      const got: number[] = [];
+      for (const pkt of pkts) {
+        h.clearConntrack();
+        got.push((await h.run('ingress', pkt)).retval);
+      }
+      got.push((await h.run('ingress', pkts[0])).retval);
+      results.push(got);
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(h.tables.rules.find((r) => r.ruleId === 'allow-80')?.index ?? -1);
+      const counted = (h.obj.map('tg_counters').lookupPerCpu(k) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n);
+      assert.equal(counted, 3n, `record=${record}: the rule counted the two new flows (v4, v6) and the established packet`);
+      const last = h.obj.map('tg_last').lookup(Buffer.alloc(4));
+      assert.equal(last?.some((b) => b !== 0), record, `record=${record}: tg_last written only when asked`);
+    }
+    assert.deepEqual(results[0], [0, 2, 0, 0, 0]);
+    assert.deepEqual(results[1], results[0]);
   });
 
   it('interfaces: unmanaged ifindex passes; managed with an unknown local address drops; ctx ifindex is honoured', async () => {

@@ -23,6 +23,7 @@
 #define TG_REASON_FRAGMENT 8 /* dropped: IP fragment and the endpoint has port or protocol rules */
 #define TG_REASON_EXTHDR 9 /* dropped: IPv6 extension header not parsed and the endpoint has port rules */
 #define TG_REASON_POLICY_RECHECK 10 /* decided by policy again: conntrack entry older than the policy */
+#define TG_REASON_TCP_NO_FLOW 11 /* dropped: TCP without SYN and no conntrack entry (only a SYN starts a flow) */
 
 /* Directions as the pod sees them (program tollgate_ingress = traffic into the pod). */
 #define TG_DIR_INGRESS 0 /* into the pod: attach at the host-side veth's tc egress hook */

@@ -17,6 +17,7 @@ export const REASON = {
   FRAGMENT: 8,
   EXTHDR: 9,
   POLICY_RECHECK: 10,
+  TCP_NO_FLOW: 11,
 } as const;
 export type ReasonName = keyof typeof REASON;
 
