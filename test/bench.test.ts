@@ -9,6 +9,8 @@ import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/r
 import { QUICK } from '../bench/trials';
 import { lineChart, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
+import { compile } from '../compiler/pipeline';
+import { stagedCompile } from '../bench/drivers/compile';
 
 describe('bench: synthetic generator', () => {
   it('makes N distinct peers and ports, then the TCP rule, then a Deny tier end', () => {
@@ -48,6 +50,20 @@ describe('bench: synthetic generator', () => {
     const flat = emitIptables(p, { style: 'flat', prefix: 'TGB', comments: false });
     assert.equal(flat.rules.split('\n').filter((l) => l.includes('--dport 1024 ')).length, 501);
     assert.equal(emitNftables(p, { comments: false }).sets.length, 1);
+  });
+
+  it('the compile driver times the pipeline stage by stage and gets what compile() gets', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb-compile-'));
+    try {
+      const file = path.join(dir, 'c.yaml');
+      fs.writeFileSync(file, syntheticManifests({ policies: 40, pods: 60 }));
+      const staged = stagedCompile([file]);
+      assert.deepEqual(staged.program, compile([file]).program);
+      assert.deepEqual(staged.program, compile([file]).program);
+      for (const v of Object.values(staged.stages)) assert.ok(v > 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes manifests with the requested numbers of pods and policies', () => {
