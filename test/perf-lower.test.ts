@@ -16,6 +16,7 @@ import { evaluate } from '../compiler/ir/evaluate';
 import { Diagnostics } from '../compiler/model/diagnostics';
 import type { Packet, Program } from '../compiler/ir/types';
 import { multiTenantManifests } from '../bench/drivers/lower';
+import { difference, formatPrefix, fromCidrs, toCidrs, toPrefixes, union } from '../compiler/resolve/cidr';
 
 const ROOT = path.join(__dirname, '..');
 const GOLDEN = path.join(__dirname, 'golden', 'ir');
@@ -68,6 +69,26 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
     assert.ok(p.endpoints.length === 48);
     checkGolden('generated.lowered.json', portable(p, dir, '<tmp>'));
     checkGolden('generated.optimized.json', portable(optimize(p), dir, '<tmp>'));
+  });
+
+  it('toCidrs (IPv4 in numbers) prints exactly the prefixes of toPrefixes (bigint) on random sets and edges', () => {
+    const rand = rng(7);
+    const int = (n: number) => Math.floor(rand() * n);
+    const v4 = () => { const n = int(2 ** 32); return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${int(33)}`; };
+    const near = () => `10.${int(2)}.${int(4)}.${int(256)}/${24 + int(9)}`;
+    const v6 = () => `fd00::${int(65536).toString(16)}/${100 + int(29)}`;
+    const sets = [['0.0.0.0/0'], ['255.255.255.255/32'], ['0.0.0.0/32'], ['128.0.0.0/1', '::/0'], ['0.0.0.1/32', '255.255.255.254/32']].map((c) => fromCidrs(c));
+    for (let i = 0; i < 3000; i++) {
+      const mk = () => fromCidrs(Array.from({ length: 1 + int(6) }, () => [v4, near, near, v6][int(4)]()));
+      sets.push(rand() < 0.5 ? union(mk(), mk()) : difference(mk(), mk()));
+    }
+    let prefixes = 0;
+    for (const s of sets) {
+      const want = toPrefixes(s).map(formatPrefix);
+      assert.deepEqual(toCidrs(s), want);
+      prefixes += want.length;
+    }
+    assert.ok(prefixes > 10_000);
   });
 
   it('optimised and unoptimised Programs decide random packets alike, by the same rule', () => {

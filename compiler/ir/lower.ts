@@ -34,16 +34,17 @@ interface Piece {
 
 export function lowerModel(model: Model, _diags: Diagnostics): Program {
   const r = new Resolver(model);
-  const endpoints: Endpoint[] = r.endpoints.map((pod) => ({
-    id: podId(pod),
-    namespace: pod.namespace,
-    name: pod.name,
-    ips: [...pod.ips],
-    labels: { ...pod.labels },
-    ...(pod.annotations[INTERFACE_ANNOTATION] ? { iface: pod.annotations[INTERFACE_ANNOTATION] } : {}),
-    ports: pod.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol })),
-    ...sharedChains(r, pod),
-  }));
+  const endpoints: Endpoint[] = r.endpoints.map((pod) => {
+    // key order is the printed order: id, namespace, name, ips, labels, iface, ports, ingress, egress
+    const ep = { id: podId(pod), namespace: pod.namespace, name: pod.name, ips: [...pod.ips], labels: { ...pod.labels } } as Endpoint;
+    const iface = pod.annotations[INTERFACE_ANNOTATION];
+    if (iface) ep.iface = iface;
+    ep.ports = pod.ports.map((p) => (p.name ? { name: p.name, port: p.port, protocol: p.protocol } : { port: p.port, protocol: p.protocol }));
+    const chains = sharedChains(r, pod);
+    ep.ingress = chains.ingress;
+    ep.egress = chains.egress;
+    return ep;
+  });
   return { version: 1, endpoints };
 }
 

@@ -270,7 +270,24 @@ export function toPrefixes(s: IpSet): Prefix[] {
 }
 
 export function toCidrs(s: IpSet): Cidr[] {
-  return toPrefixes(s).map(formatPrefix);
+  const out: Cidr[] = [];
+  for (const [lo, hi] of s.v4) v4IntervalToCidrs(Number(lo), Number(hi), out);
+  if (s.v6.length) for (const p of toPrefixes({ v4: [], v6: s.v6 })) out.push(formatPrefix(p));
+  return out;
+}
+
+/** intervalToPrefixes then formatPrefix for IPv4, in numbers (exact below 2^53): the same text, no bigint work. */
+function v4IntervalToCidrs(lo: number, hi: number, out: Cidr[]): void {
+  while (lo <= hi) {
+    let bits = 0;
+    while (bits < 32) {
+      const size = 2 ** (bits + 1);
+      if (lo % size !== 0 || lo + size - 1 > hi) break;
+      bits++;
+    }
+    out.push(`${Math.floor(lo / 16777216)}.${Math.floor(lo / 65536) % 256}.${Math.floor(lo / 256) % 256}.${lo % 256}/${32 - bits}`);
+    lo += 2 ** bits;
+  }
 }
 
 /** Host prefix of an address: "10.0.0.1" -> "10.0.0.1/32". */
