@@ -37,8 +37,9 @@ interface Node {
   cls: number;
 }
 
-// Two independent 32-bit random tags per rule; a class is named by the XOR of its rules' tags (Zobrist
-// hashing), so moving between nodes costs only the rules that change, never the size of the class.
+// Two independent 32-bit random tags per rule; a class is found by the XOR of its rules' tags (Zobrist
+// hashing), so moving between nodes costs only the rules that change. The hash only finds candidates: a hit
+// is confirmed by comparing the sets (the size of the class, as a new class already costs).
 function tags(n: number, seed: number): Uint32Array {
   const t = new Uint32Array(n * 2);
   let s = seed >>> 0 || 1;
@@ -53,7 +54,12 @@ function tags(n: number, seed: number): Uint32Array {
   return t;
 }
 
-export function computeClasses(width: number, rules: DimRule[], nRules: number): DimClasses {
+export interface ClassOptions {
+  /** the per-rule tag generator of the set hash (tests inject colliding ones); default: xorshift tags */
+  tags?: (nRules: number) => Uint32Array;
+}
+
+export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
   const nodes = new Map<string, Node>();
   const node = (p: Prefix): Node => {
     const k = `${p.v}/${p.len}`;
@@ -78,7 +84,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number):
   // Address order, shorter first: ancestors come before their descendants, and each subtree is contiguous.
   const sorted = [...nodes.values()].sort((a, b) => (a.p.v < b.p.v ? -1 : a.p.v > b.p.v ? 1 : a.p.len - b.p.len));
 
-  const tag = tags(nRules, 0x9e3779b9);
+  const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
   const posCount = new Int32Array(nRules);
   const negCount = new Int32Array(nRules);
   const active = new Set<number>();
@@ -103,7 +109,13 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number):
     for (const r of n.neg) refresh(r);
   };
 
-  const classIds = new Map<string, number>([['0:0', 0]]);
+  // hash -> the classes with that hash; members[c] = the rules of class c (its canonical set). A hash only
+  // finds candidates: a class is reused only when its set equals the active one, so two sets that collide
+  // get distinct ids (the next free one, in the deterministic walk order), never a shared class.
+  const classIds = new Map<string, number>([['0:0', 0]]); // the first class with each hash
+  const collided = new Map<string, number[]>(); // further classes whose hash equals an earlier one's
+  const members: number[][] = [[]];
+  const isActive = (set: number[]): boolean => set.length === active.size && set.every((r) => active.has(r));
   const classesOf = new Map<number, number[]>();
   const entries: { p: Prefix; cls: number }[] = [];
   const stack: Node[] = [];
@@ -113,20 +125,30 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number):
     enter(n, 1);
     stack.push(n);
     const key = `${h1 >>> 0}:${h2 >>> 0}`;
-    let cls = classIds.get(key);
+    const first = classIds.get(key);
+    let cls = first === undefined || isActive(members[first]) ? first : collided.get(key)?.find((c) => isActive(members[c]));
     if (cls === undefined) {
-      cls = classIds.size;
-      classIds.set(key, cls);
+      cls = members.length;
+      const set = new Array<number>(active.size);
+      let i = 0;
       for (const r of active) {
+        set[i++] = r;
         let l = classesOf.get(r);
         if (!l) classesOf.set(r, (l = []));
         l.push(cls);
+      }
+      members.push(set);
+      if (first === undefined) classIds.set(key, cls);
+      else {
+        const more = collided.get(key);
+        if (more) more.push(cls);
+        else collided.set(key, [cls]);
       }
     }
     n.cls = cls;
     if (cls !== parentCls) entries.push({ p: n.p, cls });
   }
-  return { width, entries, count: classIds.size, classesOf, unconstrained };
+  return { width, entries, count: members.length, classesOf, unconstrained };
 }
 
 /** Classes a rule matches in a dimension. */

@@ -7,7 +7,7 @@
 import type { Direction, Family, PortRange } from '../../model/types';
 import type { Chain, Endpoint, Match, Program, Rule, RuleSource } from '../../ir/types';
 import { DIR, EP_FLAG, VERDICT } from './codes';
-import { computeClasses, classesOfRule, type DimClasses, type DimRule } from './classes';
+import { computeClasses, classesOfRule, type ClassOptions, type DimClasses, type DimRule } from './classes';
 import { cidrFamily, cidrToPrefix, complementRanges, contains, familyWidth, PORT_WIDTH, protoPortPrefixes, protoPrefix, type Prefix } from './prefix';
 
 const PORT_PROTOS = [6, 17, 132, 136];
@@ -18,6 +18,8 @@ export interface TableOptions {
   epIdBase?: number;
   /** most decision entries one endpoint/direction/address may need before compile fails; default 1,000,000 */
   maxDecisionsPerEndpoint?: number;
+  /** tests only: the tag generator of the class hash (see classes.ts), to force hash collisions */
+  classTags?: ClassOptions['tags'];
 }
 
 export interface RuleRow {
@@ -112,7 +114,7 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
       const { flat, ends, def } = ruleTable(t, ep, direction, chain);
       for (const addr of ep.ips) {
         const family = cidrFamily(addr) as Family;
-        emitEndpoint(t, ep, direction, chain, flat, ends, def, addr, family, epId++, ceiling);
+        emitEndpoint(t, ep, direction, chain, flat, ends, def, addr, family, epId++, ceiling, { tags: opts.classTags });
       }
     }
   }
@@ -239,7 +241,7 @@ function usesL4(m: Match): boolean {
 
 function emitEndpoint(
   t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain, flat: Flat[], ends: number[], def: number,
-  addr: string, family: Family, epId: number, ceiling: number,
+  addr: string, family: Family, epId: number, ceiling: number, co: ClassOptions,
 ): void {
   const peerRules: DimRule[] = [];
   const portRules: DimRule[] = [];
@@ -264,10 +266,10 @@ function emitEndpoint(
   });
   if (flags & EP_FLAG.SPORTS) t.haveSports = true;
   const n = flat.length;
-  const peerC = computeClasses(familyWidth(family), peerRules, n);
-  const portC = computeClasses(PORT_WIDTH, portRules, n);
+  const peerC = computeClasses(familyWidth(family), peerRules, n, co);
+  const portC = computeClasses(PORT_WIDTH, portRules, n, co);
   // Without source-port rules every rule is unconstrained here: one class (0), and no trie entries.
-  const sportC = computeClasses(PORT_WIDTH, sportRules, n);
+  const sportC = computeClasses(PORT_WIDTH, sportRules, n, co);
   // Rules that constrain no dimension match every packet of this ep_id: they are folded into the miss verdict
   // and into every combination's walk instead of being spread over every combination of classes.
   const everywhere = included.filter((r) => peerC.unconstrained.has(r) && portC.unconstrained.has(r) && sportC.unconstrained.has(r));
