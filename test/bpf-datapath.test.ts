@@ -271,32 +271,41 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.deepEqual([out.retval, out.last.reason], [2, REASON.TCP_NO_FLOW], 'an egress ACK without a flow either');
   });
 
-  it('tg_record_last = 0 (production) and = 1 (test runs): both verify, load and decide alike', async () => {
+  it('tg_record_last = 0 (production) and = 1 (test runs): both verify, load and decide alike, with and without the source-port trie', async () => {
+    const sports = program(endpoint('ns/web', ['10.0.0.1', 'fd00::1'], [tier('t', [
+      rule('allow-80', 'Allow', { peer: ['10.0.0.0/8', 'fd00::/16'], proto: 6, dports: [{ from: 80, to: 80 }] }),
+      rule('dns-high', 'Allow', { proto: 17, dports: [{ from: 53, to: 53 }], sports: [{ from: 1024, to: 65535 }] }),
+    ], 'Deny')]));
+    const v4 = { src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 };
     const pkts = [
-      craft({ src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 }),
-      craft({ src: '10.1.0.5', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 81 }),
+      craft(v4),
+      craft({ ...v4, dport: 81 }),
       craft({ src: 'fd00::5', dst: 'fd00::1', proto: 6, sport: 40000, dport: 80 }),
       craft({ src: '11.0.0.1', dst: '10.0.0.1', proto: 1, icmpType: 8, icmpCode: 0 }),
+      craft({ src: '11.0.0.1', dst: '10.0.0.1', proto: 17, sport: 5353, dport: 53 }),
+      craft({ src: '11.0.0.1', dst: '10.0.0.1', proto: 17, sport: 53, dport: 53 }),
     ];
-    const results: number[][] = [];
-    for (const record of [false, true]) {
-      const h = await harness(web, { record });
-      const got: number[] = [];
-      for (const pkt of pkts) {
-        h.clearConntrack();
-        got.push((await h.run('ingress', pkt)).retval);
+    const shapes: [string, Program, number[]][] = [['no source ports', web, [0, 2, 0, 0, 0, 0, 0]], ['source ports', sports, [0, 2, 0, 2, 0, 2, 0]]];
+    for (const [shape, p, expected] of shapes) {
+      for (const record of [false, true]) {
+        const h = await harness(p, { record });
+        assert.equal(h.tables.haveSports, shape === 'source ports');
+        const got: number[] = [];
+        for (const pkt of pkts) {
+          h.clearConntrack();
+          got.push((await h.run('ingress', pkt)).retval);
+        }
+        await h.run('ingress', pkts[0]);
+        got.push((await h.run('ingress', craft(v4, { tcpFlags: TCP.ACK }))).retval);
+        assert.deepEqual(got, expected, `${shape}, record=${record}`);
+        const k = Buffer.alloc(4);
+        k.writeUInt32LE(h.tables.rules.find((r) => r.ruleId === 'allow-80')?.index ?? -1);
+        const counted = (h.obj.map('tg_counters').lookupPerCpu(k) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n);
+        assert.equal(counted, 4n, `${shape}, record=${record}: the rule counted three new flows (v4, v6, v4) and the established ACK`);
+        const last = h.obj.map('tg_last').lookup(Buffer.alloc(4));
+        assert.equal(last?.some((b) => b !== 0), record, `${shape}, record=${record}: tg_last written only when asked`);
       }
-      got.push((await h.run('ingress', pkts[0])).retval);
-      results.push(got);
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(h.tables.rules.find((r) => r.ruleId === 'allow-80')?.index ?? -1);
-      const counted = (h.obj.map('tg_counters').lookupPerCpu(k) ?? []).reduce((s, b) => s + b.readBigUInt64LE(0), 0n);
-      assert.equal(counted, 3n, `record=${record}: the rule counted the two new flows (v4, v6) and the established packet`);
-      const last = h.obj.map('tg_last').lookup(Buffer.alloc(4));
-      assert.equal(last?.some((b) => b !== 0), record, `record=${record}: tg_last written only when asked`);
     }
-    assert.deepEqual(results[0], [0, 2, 0, 0, 0]);
-    assert.deepEqual(results[1], results[0]);
   });
 
   it('interfaces: unmanaged ifindex passes; managed with an unknown local address drops; ctx ifindex is honoured', async () => {
