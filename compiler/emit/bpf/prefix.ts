@@ -17,8 +17,21 @@ export function cidrFamily(cidr: string): Family {
   return cidr.includes(':') ? 6 : 4;
 }
 
+// Programs name the same CIDRs for many endpoints: each text is parsed once (prefixes are never mutated).
+const PREFIX_CACHE = new Map<string, Prefix>();
+
 export function cidrToPrefix(cidr: string): Prefix {
-  const [addr, lenText] = ipaddr.parseCIDR(cidr);
+  let p = PREFIX_CACHE.get(cidr);
+  if (p === undefined) {
+    if (PREFIX_CACHE.size > 1_000_000) PREFIX_CACHE.clear();
+    PREFIX_CACHE.set(cidr, (p = parsePrefix(cidr)));
+  }
+  return p;
+}
+
+function parsePrefix(cidr: string): Prefix {
+  // By family: ipaddr.parseCIDR tries IPv6 first and throws (and catches) on every IPv4 text, which is slow.
+  const [addr, lenText] = cidr.includes(':') ? ipaddr.IPv6.parseCIDR(cidr) : ipaddr.IPv4.parseCIDR(cidr);
   const bytes = addr.toByteArray();
   let v = 0n;
   for (const x of bytes) v = (v << 8n) | BigInt(x);
