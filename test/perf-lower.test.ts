@@ -16,7 +16,7 @@ import { evaluate } from '../compiler/ir/evaluate';
 import { Diagnostics } from '../compiler/model/diagnostics';
 import type { Packet, Program } from '../compiler/ir/types';
 import { multiTenantManifests } from '../bench/drivers/lower';
-import { difference, formatPrefix, fromCidrs, toCidrs, toPrefixes, union } from '../compiler/resolve/cidr';
+import { difference, formatPrefix, fromAddrs, fromCidrs, toCidrs, toPrefixes, union } from '../compiler/resolve/cidr';
 
 const ROOT = path.join(__dirname, '..');
 const GOLDEN = path.join(__dirname, 'golden', 'ir');
@@ -89,6 +89,21 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
       prefixes += want.length;
     }
     assert.ok(prefixes > 10_000);
+  });
+
+  it('fromAddrs (IPv4 sorted as numbers) gives the sets fromCidrs gives for the same addresses', () => {
+    const rand = rng(11);
+    const int = (n: number) => Math.floor(rand() * n);
+    const addr = () =>
+      [() => `10.0.${int(3)}.${int(256)}`, () => `${int(256)}.${int(256)}.${int(256)}.${int(256)}`, () => `fd00::${int(300).toString(16)}`, () => ['0.0.0.0', '255.255.255.255', '0.0.0.1', '255.255.255.254'][int(4)]][int(4)]();
+    let intervals = 0;
+    for (let i = 0; i < 800; i++) {
+      const addrs = Array.from({ length: int(200) }, addr);
+      const got = fromAddrs(addrs);
+      assert.deepEqual(got, fromCidrs(addrs), addrs.join(' '));
+      intervals += got.v4.length;
+    }
+    assert.ok(intervals > 20_000);
   });
 
   it('optimised and unoptimised Programs decide random packets alike, by the same rule', () => {

@@ -298,13 +298,27 @@ export function hostCidr(addr: string): Cidr {
 
 /** Addresses as a set (each a host prefix). */
 export function fromAddrs(addrs: readonly string[]): IpSet {
-  const v4: Interval[] = [];
+  const v4: number[] = [];
   const v6: Interval[] = [];
   for (const a of addrs) {
     const { family, value } = parseAddr(a);
-    (family === 4 ? v4 : v6).push([value, value]);
+    if (family === 4) v4.push(Number(value));
+    else v6.push([value, value]);
   }
-  return { v4: normalize(v4), v6: normalize(v6) };
+  return { v4: v4Intervals(v4), v6: normalize(v6) };
+}
+
+/** normalize() of IPv4 host intervals, sorted as numbers (exact below 2^53): runs of adjacent addresses merged. */
+function v4Intervals(values: readonly number[]): Interval[] {
+  const sorted = Float64Array.from(values).sort();
+  const out: Interval[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    const lo = sorted[i];
+    let hi = lo;
+    for (i++; i < sorted.length && sorted[i] <= hi + 1; i++) hi = sorted[i];
+    out.push([BigInt(lo), BigInt(hi)]);
+  }
+  return out;
 }
 
 /** Minimal CIDR list of the union of some CIDRs: merges adjacent and contained prefixes. */

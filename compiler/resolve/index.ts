@@ -70,7 +70,8 @@ export class Resolver {
   private readonly selKeys = new WeakMap<Selector, string>();
 
   constructor(readonly model: Model) {
-    this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(podId(a), podId(b)));
+    const ids = new Map<Pod, string>(model.pods.map((p) => [p, podId(p)]));
+    this.endpoints = model.pods.filter(isEndpoint).sort((a, b) => cmp(ids.get(a) as string, ids.get(b) as string));
     for (const ns of model.namespaces) this.nsLabelMap.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...ns.labels });
     for (const sa of model.serviceAccounts) this.saLabelMap.set(`${sa.namespace}/${sa.name}`, sa.labels);
     // A namespace's endpoints are contiguous in endpoint order (ids are "ns/name" and no name holds '/'), so
