@@ -198,7 +198,8 @@ export function markdown(res: BenchResult, files: { even: string; worst: string;
   L.push(`![cost per packet, worst case](${path.basename(files.worst)})`, '');
   L.push('pps = packets delivered per CPU-second of the sender; every hop of a packet runs in its context, so this is '
     + 'the cost per packet whatever share of the shared machine the sender got (wall pps, which depends on that share, beside it). '
-    + `Each figure is the median over ${res.trials.rounds} interleaved rounds (every dataplane once per round); spread = the largest (max - min) / median of one position over the rounds.`, '');
+    + `Each figure is the median over ${res.trials.rounds} interleaved rounds (every dataplane once per round); spread = the largest (max - min) / median of one position over the rounds. `
+    + `TCP: iperf3 for ${res.trials.tcpSeconds} s, the median of ${res.trials.tcpRounds} interleaved runs (wall clock: it depends on the machine's other load).`, '');
   L.push('| dataplane | rules | even pps | worst pps | ns/packet (even) | spread | even wall pps | TCP Gbit/s | load ms | rules / map entries loaded | set entries |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const f of res.figures) {
     const ld = res.loads.find((l) => l.dataplane === f.dataplane && l.rules === f.rules);

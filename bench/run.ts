@@ -32,6 +32,7 @@ export interface TcpRow {
   dataplane: Dataplane;
   rules: number;
   bps: number;
+  retransmits?: number;
 }
 export interface LoadRow {
   dataplane: Dataplane;
@@ -54,6 +55,7 @@ export interface DataplaneFigure {
   evenWallPps: number;
   /** largest (max - min) / median over rounds of one position's pps: how much a single sample can be off */
   spread: number;
+  /** TCP: median over the TCP rounds */
   tcpBps: number | null;
 }
 
@@ -150,12 +152,16 @@ async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trial
         progress(`N=${n} round ${round} rule ${k} (${position}), pps per CPU-second: ${line.join(', ')}`);
       }
     }
-    for (const u of up) {
-      await attempt(`traffic ${u.dp} N=${n} TCP`, () => {
-        const tcp = tcpThroughput(u.t, trials.tcpSeconds);
-        res.tcp.push({ dataplane: u.dp, rules: rulesOf(u.dp), bps: tcp.bps });
-        progress(`${u.dp} N=${n} TCP: ${(tcp.bps / 1e9).toFixed(2)} Gbit/s`);
-      });
+    for (let round = 0; round < trials.tcpRounds; round++) {
+      const line: string[] = [];
+      for (const u of up) {
+        await attempt(`traffic ${u.dp} N=${n} TCP round ${round}`, () => {
+          const tcp = tcpThroughput(u.t, trials.tcpSeconds);
+          res.tcp.push({ dataplane: u.dp, rules: rulesOf(u.dp), bps: tcp.bps, retransmits: tcp.retransmits });
+          line.push(`${u.dp} ${(tcp.bps / 1e9).toFixed(2)} (${tcp.retransmits} retransmits)`);
+        });
+      }
+      progress(`N=${n} TCP round ${round}, Gbit/s: ${line.join(', ')}`);
     }
   } finally {
     for (const u of up) {

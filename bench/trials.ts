@@ -12,6 +12,8 @@ export interface Trials {
   floodSeconds: number;
   /** rounds of the interleaved traffic schedule (each figure is a median over them) */
   rounds: number;
+  /** rounds of iperf3 runs (every dataplane once per round; the figure is the median) */
+  tcpRounds: number;
   tcpSeconds: number;
   dataplanes: Dataplane[];
   /** compile-time trials */
@@ -34,6 +36,7 @@ export const QUICK: Trials = {
   spread: 2,
   floodSeconds: 0.3,
   rounds: 3,
+  tcpRounds: 1,
   tcpSeconds: 1,
   dataplanes: ALL,
   compile: [
@@ -56,14 +59,15 @@ export const FULL: Trials = {
   spread: 4,
   floodSeconds: 0.5,
   rounds: 5,
-  tcpSeconds: 2,
+  tcpRounds: 3,
+  tcpSeconds: 1,
   dataplanes: ALL,
   compile: [
     { policies: 100, pods: 50 },
     { policies: 1000, pods: 500 },
     { policies: 10000, pods: 5000 },
   ],
-  compileTimeoutMs: 120000,
+  compileTimeoutMs: 300000,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 1000, setSize: 0 },

@@ -64,6 +64,8 @@ function ksoftirqdTicks(): number {
 export interface TcpResult {
   /** receiver throughput, bits per second */
   bps: number;
+  /** segments the sender retransmitted */
+  retransmits: number;
 }
 
 /** The background processes a traffic run needs in the server netns (a UDP sink, an iperf3 server). */
@@ -127,7 +129,7 @@ export function udpFlood(t: Topology, src: string, port: number, seconds: number
 }
 
 interface IperfJson {
-  end?: { sum_received?: { bits_per_second?: number } };
+  end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
   error?: string;
 }
 
@@ -137,5 +139,5 @@ export function tcpThroughput(t: Topology, seconds: number): TcpResult {
   if (j.error) throw new Error(`iperf3: ${j.error}`);
   const bps = j.end?.sum_received?.bits_per_second;
   if (typeof bps !== 'number') throw new Error('iperf3: no end.sum_received.bits_per_second in its JSON');
-  return { bps };
+  return { bps, retransmits: j.end?.sum_sent?.retransmits ?? 0 };
 }
