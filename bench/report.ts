@@ -165,10 +165,14 @@ export function updateMissed(res: BenchResult): string[] {
   const met = tg.filter((c) => !over.includes(c)).map((c) => `N=${c.rules}${c.setSize ? ` + ${c.setSize}-entry set` : ''}: ${c.update!.enforcingMs.toFixed(1)} ms`);
   if (!over.length) return [`Single-rule update: target met at every size (${met.join(', ')}).`];
   const worst = over.reduce((a, b) => (b.update!.enforcingMs > a.update!.enforcingMs ? b : a));
+  const u = worst.update!;
+  const parts = u.tablesMs !== undefined && u.writeMs !== undefined
+    ? ` At N=${worst.rules}${worst.setSize ? ` + ${worst.setSize}-entry set` : ''}: building the tables from the IR ${u.tablesMs.toFixed(0)} ms, writing ${worst.mapEntries ?? '?'} entries ${u.writeMs.toFixed(0)} ms, the switch ${u.switchMs?.toFixed(1) ?? '?'} ms.`
+    : '';
   return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `N=${c.rules}${c.setSize ? ` + ${c.setSize}-entry set` : ''}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
     + `(up to ${(worst.update!.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (maps-only), but the loader's maps-only update `
     + 'rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. '
-    + 'Meeting the target at scale needs incremental (diff) updates with stable ep ids for unchanged endpoints.'];
+    + `Meeting the target at scale needs incremental (diff) updates with stable ep ids for unchanged endpoints.${parts}`];
 }
 
 export function markdown(res: BenchResult, files: { even: string; worst: string; load: string }): string {

@@ -23,6 +23,10 @@ export interface UpdateSample {
   /** median: until the old entries are gone (Tollgate) */
   totalMs: number;
   samples: number[];
+  /** Tollgate, medians: tables from the IR, writing the new entries, the switch */
+  tablesMs?: number;
+  writeMs?: number;
+  switchMs?: number;
 }
 
 export interface CountSample {
@@ -58,9 +62,13 @@ function withRule0Port(p: Program, port: number): Program {
 /** A port no synthetic rule uses. */
 export const UPDATE_PORT = 65000;
 
-function updateSample(mode: string, samples: { enforcingMs: number; totalMs: number; clang?: string }[]): UpdateSample {
+function updateSample(mode: string, samples: { enforcingMs: number; totalMs: number; clang?: string; tablesMs?: number; writeMs?: number; switchMs?: number }[]): UpdateSample {
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return { mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), enforcingMs: med(samples.map((x) => x.enforcingMs)), totalMs: med(samples.map((x) => x.totalMs)), samples: samples.map((x) => x.enforcingMs) };
+  const part = (k: 'tablesMs' | 'writeMs' | 'switchMs'): Partial<UpdateSample> => (samples.every((x) => typeof x[k] === 'number') ? { [k]: med(samples.map((x) => x[k] as number)) } : {});
+  return {
+    mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), enforcingMs: med(samples.map((x) => x.enforcingMs)), totalMs: med(samples.map((x) => x.totalMs)),
+    samples: samples.map((x) => x.enforcingMs), ...part('tablesMs'), ...part('writeMs'), ...part('switchMs'),
+  };
 }
 
 async function tollgateCounts(ns: string, program: Program, rules: number, setSize: number, updates: number): Promise<CountSample> {
