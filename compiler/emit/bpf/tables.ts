@@ -108,17 +108,73 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
   const t: BpfTables = { rules: [], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
   t.rules.push({ index: 0, endpoint: '', direction: 'ingress', tier: '', tierIndex: -1, kind: 'default', action: 'none', reason: 'no rule (conntrack, unmanaged, not IP)' });
   let epId = opts.epIdBase ?? 1;
+  const memo = new TableMemo();
   for (const ep of program.endpoints) {
     for (const direction of ['ingress', 'egress'] as const) {
       const chain = ep[direction];
+      const base = t.rules.length;
       const { flat, ends, def } = ruleTable(t, ep, direction, chain);
+      const chainKey = memo.chainKey(direction, chain);
       for (const addr of ep.ips) {
         const family = cidrFamily(addr) as Family;
-        emitEndpoint(t, ep, direction, chain, flat, ends, def, addr, family, epId++, ceiling, { tags: opts.classTags });
+        emitEndpoint(t, memo, chainKey, ep, direction, chain, { flat, ends, def, base }, addr, family, epId++, ceiling, { tags: opts.classTags });
       }
     }
   }
   return t;
+}
+
+/** What one endpoint entry writes, apart from its ep_id; rule indexes are relative to its rule table's first row. */
+interface Written {
+  flags: number;
+  miss: { verdict: number; rule: number };
+  decisions: { peer: number; port: number; sport: number; rule: number; verdict: number }[];
+  peers: { p: Prefix; cls: number }[];
+  ports: { p: Prefix; cls: number }[];
+  sports: { p: Prefix; cls: number }[];
+  stats: EndpointEntry['stats'];
+}
+
+type Dims = { peer: ReturnType<typeof peerDim>; port: ReturnType<typeof portDim>; sport: ReturnType<typeof portDim> };
+
+// Endpoints selected by the same policies have the same chains (the optimizer shares their matches): the
+// classes and decisions of an (endpoint, direction, address) are computed once per distinct chain, direction,
+// family and set of rules the local address admits, and every other entry with the same key writes the same
+// entries under its own ep_id and its own rule rows.
+class TableMemo {
+  private readonly matchIds = new Map<Match, number>();
+  private readonly matchByText = new Map<string, number>();
+  private readonly dims = [new Map<Match, Dims>(), new Map<Match, Dims>()];
+  readonly written = new Map<string, Written>();
+
+  /** Equal for two chains whose walk is the same: tier ends, rule actions and matches, in order. */
+  chainKey(direction: Direction, chain: Chain): string {
+    let k = direction;
+    for (const tier of chain.tiers) {
+      k += `;${tier.end.action}:`;
+      for (const r of tier.rules) k += `${r.action[0]}${this.matchId(r.match)},`;
+    }
+    return k;
+  }
+
+  private matchId(m: Match): number {
+    let id = this.matchIds.get(m);
+    if (id === undefined) {
+      // equal texts are equal matches (fields in another order only cost a second computation)
+      const text = JSON.stringify(m);
+      id = this.matchByText.get(text);
+      if (id === undefined) this.matchByText.set(text, (id = this.matchByText.size));
+      this.matchIds.set(m, id);
+    }
+    return id;
+  }
+
+  dimsOf(m: Match, family: Family): Dims {
+    const cache = this.dims[family === 4 ? 0 : 1];
+    let d = cache.get(m);
+    if (!d) cache.set(m, (d = { peer: peerDim(m, family), port: portDim(m, 'd'), sport: portDim(m, 's') }));
+    return d;
+  }
 }
 
 function ruleTable(t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain): { flat: Flat[]; ends: number[]; def: number } {
@@ -240,31 +296,54 @@ function usesL4(m: Match): boolean {
 }
 
 function emitEndpoint(
-  t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain, flat: Flat[], ends: number[], def: number,
-  addr: string, family: Family, epId: number, ceiling: number, co: ClassOptions,
+  t: BpfTables, memo: TableMemo, chainKey: string, ep: Endpoint, direction: Direction, chain: Chain,
+  rt: { flat: Flat[]; ends: number[]; def: number; base: number }, addr: string, family: Family, epId: number, ceiling: number, co: ClassOptions,
 ): void {
-  const peerRules: DimRule[] = [];
-  const portRules: DimRule[] = [];
-  const sportRules: DimRule[] = [];
+  const { flat, base } = rt;
   const included: number[] = [];
-  let flags = 0;
   flat.forEach((f, i) => {
     const m = f.rule.match;
     if (m.family !== undefined && m.family !== family) return;
     if (m.local && !addrIn(addr, m.local)) return;
     if (m.notLocal && addrIn(addr, m.notLocal)) return;
-    const peer = peerDim(m, family);
-    const port = portDim(m, 'd');
-    const sport = portDim(m, 's');
-    if (!peer || !port || !sport) return;
-    included.push(i);
-    peerRules.push({ rule: i, ...peer });
-    portRules.push({ rule: i, ...port });
-    sportRules.push({ rule: i, ...sport });
+    const d = memo.dimsOf(m, family);
+    if (d.peer && d.port && d.sport) included.push(i);
+  });
+  const key = `${family}|${chainKey}|${included.join(',')}`;
+  let w = memo.written.get(key);
+  if (!w) memo.written.set(key, (w = computeWritten(memo, ep, direction, chain, rt, included, family, ceiling, co)));
+  // rule indexes: relative to the chain's first row (computeWritten) -> this endpoint's own rows
+  const rebase = base;
+  if (w.flags & EP_FLAG.SPORTS) t.haveSports = true;
+  for (const d of w.decisions) t.decisions.push({ epId, peer: d.peer, port: d.port, sport: d.sport, rule: d.rule + rebase, verdict: d.verdict });
+  const peers = family === 4 ? t.peer4 : t.peer6;
+  for (const e of w.peers) peers.push({ epId, p: e.p, cls: e.cls });
+  for (const e of w.ports) t.ports.push({ epId, p: e.p, cls: e.cls });
+  for (const e of w.sports) t.sports.push({ epId, p: e.p, cls: e.cls });
+  t.endpoints.push({
+    endpoint: ep.id, iface: ep.iface, direction, family, addr, epId, missRule: w.miss.rule + rebase, missVerdict: w.miss.verdict, flags: w.flags,
+    stats: { ...w.stats },
+  });
+}
+
+function computeWritten(
+  memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: { flat: Flat[]; ends: number[]; def: number; base: number },
+  included: number[], family: Family, ceiling: number, co: ClassOptions,
+): Written {
+  const { flat, ends, def, base } = rt;
+  const peerRules: DimRule[] = [];
+  const portRules: DimRule[] = [];
+  const sportRules: DimRule[] = [];
+  let flags = 0;
+  for (const i of included) {
+    const m = flat[i].rule.match;
+    const d = memo.dimsOf(m, family);
+    peerRules.push({ rule: i, ...d.peer! });
+    portRules.push({ rule: i, ...d.port! });
+    sportRules.push({ rule: i, ...d.sport! });
     if (usesL4(m)) flags |= EP_FLAG.L4_RULES;
     if (m.sports || m.notSports) flags |= EP_FLAG.SPORTS;
-  });
-  if (flags & EP_FLAG.SPORTS) t.haveSports = true;
+  }
   const n = flat.length;
   const peerC = computeClasses(familyWidth(family), peerRules, n, co);
   const portC = computeClasses(PORT_WIDTH, portRules, n, co);
@@ -311,25 +390,21 @@ function emitEndpoint(
       c.rules.push(r);
     }
   }
-  let decisions = 0;
+  const decisions: Written['decisions'] = [];
   for (const c of combos.values()) {
     const w = walk(chain, flat, everywhere.length ? mergeSorted(c.rules, everywhere) : c.rules, ends, def);
     if (w.rule === miss.rule && w.verdict === miss.verdict) continue;
-    t.decisions.push({ epId, peer: c.p, port: c.q, sport: c.s, rule: w.rule, verdict: w.verdict });
-    decisions++;
+    decisions.push({ peer: c.p, port: c.q, sport: c.s, rule: w.rule - base, verdict: w.verdict });
   }
   // Full-length entries go to the exact-match hashes, the rest to the tries; the flags say which to look up.
   const fullPeer = familyWidth(family);
   for (const e of peerC.entries) flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
   for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
-  const peers = family === 4 ? t.peer4 : t.peer6;
-  for (const e of peerC.entries) peers.push({ epId, p: e.p, cls: e.cls });
-  for (const e of portC.entries) t.ports.push({ epId, p: e.p, cls: e.cls });
-  if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push({ epId, p: e.p, cls: e.cls });
-  t.endpoints.push({
-    endpoint: ep.id, iface: ep.iface, direction, family, addr, epId, missRule: miss.rule, missVerdict: miss.verdict, flags,
-    stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions },
-  });
+  return {
+    flags, miss: { verdict: miss.verdict, rule: miss.rule - base }, decisions, peers: peerC.entries, ports: portC.entries,
+    sports: flags & EP_FLAG.SPORTS ? sportC.entries : [],
+    stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions: decisions.length },
+  };
 }
 
 function mergeSorted(a: number[], b: number[]): number[] {

@@ -1,0 +1,88 @@
+// buildTables computes the classes and decisions of an (endpoint, direction, address) once per distinct chain,
+// family and set of rules the local address admits, and replays them for every other entry with the same key.
+// Oracle: the tables of a program are exactly the tables of each endpoint built alone, placed one after the
+// other (ep_ids and rule rows shifted), whether endpoints share chains (same objects, fresh copies) or differ in
+// one action, one match, one tier end, or only in the addresses their local/notLocal rules admit.
+import { strict as assert } from 'assert';
+import fc from 'fast-check';
+import { buildTables, type BpfTables } from '../compiler/emit/bpf/tables';
+import type { Action, Chain, Endpoint, Match, Rule } from '../compiler/ir/types';
+
+const MATCHES: Match[] = [
+  { peer: ['10.0.0.0/24'] },
+  { peer: ['10.0.0.0/24', 'fd00::/64'], proto: 6, dports: [{ from: 80, to: 81 }] },
+  { peer: ['10.0.1.0/24'], notPeer: ['10.0.1.128/25'] },
+  { proto: 17, notDports: [{ from: 53, to: 53 }] },
+  { local: ['10.1.0.1/32'] },
+  { notLocal: ['10.1.0.2/32', 'fd01::2/128'], proto: 6 },
+  { family: 6, proto: 58, icmp: { type: 128 } },
+  { proto: 6, sports: [{ from: 1000, to: 2000 }] },
+  { peer: ['0.0.0.0/0'], notProto: 6 },
+  {},
+];
+const ACTIONS: Action[] = ['Allow', 'Deny', 'Pass', 'Log'];
+
+const ruleSpec = fc.record({ m: fc.nat(MATCHES.length - 1), a: fc.constantFrom(...ACTIONS) });
+const tierSpec = fc.record({ rules: fc.array(ruleSpec, { maxLength: 5 }), end: fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const) });
+
+function chainOf(tiers: { rules: { m: number; a: Action }[]; end: 'Allow' | 'Deny' | 'Pass' }[]): Chain {
+  return {
+    tiers: tiers.map((t, ti) => ({
+      name: `t${ti}`, kind: 'calico', end: { action: t.end, reason: 'end', policies: [] },
+      rules: t.rules.map((r, i): Rule => ({ id: `p${ti}/${i}`, action: r.a, match: JSON.parse(JSON.stringify(MATCHES[r.m])) as Match, source: { kind: 'GlobalNetworkPolicy', name: `p${ti}`, direction: 'ingress', index: i } })),
+    })),
+  };
+}
+
+/** The tables of `alone` (one endpoint built by itself) as they stand inside a larger build: rows from `rowBase`. */
+function shifted(alone: BpfTables, rowBase: number): BpfTables {
+  const off = rowBase - 1;
+  return {
+    ...alone,
+    rules: alone.rules.slice(1).map((r) => ({ ...r, index: r.index + off })),
+    decisions: alone.decisions.map((d) => ({ ...d, rule: d.rule + off })),
+    endpoints: alone.endpoints.map((e) => ({ ...e, missRule: e.missRule + off })),
+  };
+}
+
+const ADDRS = [['10.1.0.1', 'fd01::1'], ['10.1.0.2', 'fd01::2'], ['10.1.0.3']];
+
+describe('bpf tables: work shared between endpoints with the same chains', () => {
+  it('a program builds to its endpoints built alone, one after the other', () => {
+    let shared = 0;
+    fc.assert(
+      fc.property(fc.array(tierSpec, { minLength: 1, maxLength: 3 }), fc.array(fc.record({ kind: fc.constantFrom('same', 'copy', 'action', 'match', 'end'), tier: fc.nat(), rule: fc.nat(), m: fc.nat(MATCHES.length - 1), a: fc.constantFrom(...ACTIONS), end: fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const), addrs: fc.nat(ADDRS.length - 1) }), { minLength: 1, maxLength: 6 }), (tiers, variants) => {
+        const base = chainOf(tiers);
+        const eps: Endpoint[] = [];
+        variants.forEach((v, i) => {
+          let c = base;
+          if (v.kind !== 'same') {
+            const spec = JSON.parse(JSON.stringify(tiers)) as typeof tiers;
+            const t = spec[v.tier % spec.length];
+            if (v.kind === 'end') t.end = v.end;
+            if (t.rules.length) {
+              const r = t.rules[v.rule % t.rules.length];
+              if (v.kind === 'action') r.a = v.a;
+              if (v.kind === 'match') r.m = v.m;
+            }
+            c = chainOf(spec);
+          }
+          eps.push({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ADDRS[v.addrs], labels: {}, ports: [], ingress: c, egress: i % 2 ? base : c });
+        });
+        const all = buildTables({ version: 1, endpoints: eps });
+        const expect: BpfTables = { rules: [all.rules[0]], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
+        let epId = 1;
+        for (const ep of eps) {
+          const a = shifted(buildTables({ version: 1, endpoints: [ep] }, { epIdBase: epId }), expect.rules.length);
+          epId += a.endpoints.length;
+          for (const k of ['rules', 'endpoints', 'peer4', 'peer6', 'ports', 'sports', 'decisions'] as const) (expect[k] as unknown[]).push(...a[k]);
+          expect.haveSports ||= a.haveSports;
+        }
+        assert.deepEqual(all, expect);
+        shared += all.decisions.length;
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(shared > 1000, `only ${shared} decision entries in all`);
+  });
+});
