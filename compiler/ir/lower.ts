@@ -243,30 +243,67 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
 function lowerCalicoTier(r: Resolver, pod: Pod, dir: Direction, tier: Tier): TierChain | undefined {
   const rules: Rule[] = [];
   const selecting: string[] = [];
-  for (const c of tierCandidates(r, tier, pod.namespace)) {
+  // the tier end is shared by every chain that the same policies select in the same order
+  let node = r.memo('tier-ends', tier, (): EndNode => ({ next: new Map() }));
+  for (const c of selectingCandidates(r, tier, pod)) {
     const tp = c.tp;
     if (tp.kind === 'knp') {
       const p = tp.pol;
       if (!p.policyTypes.includes(dir)) continue;
-      if (!c.selected) c.selected = r.k8sSelectedSet(p.namespace, p.podSelector);
-      if (!c.selected.has(pod)) continue;
-      selecting.push(c.label);
       rules.push(...sharedRules(r, p, dir, k8sPodKey(r, pod, dir, p), () => lowerK8sPolicy(r, pod, dir, p)));
     } else {
       const p = tp.pol;
       if (!p.types.includes(dir)) continue;
-      if (!c.selected) c.selected = r.calicoSelectedSet(p);
-      if (!c.selected.has(pod)) continue;
-      selecting.push(c.label);
       rules.push(...sharedRules(r, p, dir, calicoPodKey(r, pod, dir, p), () => lowerCalicoPolicy(r, pod, dir, p, calicoKind(p))));
     }
+    selecting.push(c.label);
+    let next = node.next.get(c);
+    if (!next) node.next.set(c, (next = { next: new Map() }));
+    node = next;
   }
   if (selecting.length === 0) return undefined;
-  const end: TierEnd =
-    tier.defaultAction === 'Deny'
-      ? { action: 'Deny', reason: `${selectedText(selecting)} and no rule allows (default deny)`, policies: selecting }
-      : { action: 'Pass', reason: `${selectedText(selecting)} and no rule decided (tier default action Pass)`, policies: selecting };
-  return { name: tier.name, kind: tier.name === 'default' ? 'default' : 'calico', rules, end };
+  if (!node.end) {
+    node.end =
+      tier.defaultAction === 'Deny'
+        ? { action: 'Deny', reason: `${selectedText(selecting)} and no rule allows (default deny)`, policies: selecting }
+        : { action: 'Pass', reason: `${selectedText(selecting)} and no rule decided (tier default action Pass)`, policies: selecting };
+  }
+  return { name: tier.name, kind: tier.name === 'default' ? 'default' : 'calico', rules, end: node.end };
+}
+
+/** A step in the sequences of policies that select endpoints in a tier: the end of the chains selected so. */
+interface EndNode {
+  next: Map<Candidate, EndNode>;
+  end?: TierEnd;
+}
+
+/** The endpoints a candidate selects (in the directions of its types), computed on first use. */
+function selectedBy(r: Resolver, c: Candidate): ReadonlySet<Pod> {
+  if (!c.selected) c.selected = c.tp.kind === 'knp' ? r.k8sSelectedSet(c.tp.pol.namespace, c.tp.pol.podSelector) : r.calicoSelectedSet(c.tp.pol);
+  return c.selected;
+}
+
+/**
+ * The candidates of a tier that select the endpoint, in tier order (either direction: callers check the types).
+ * Indexed once per namespace from each candidate's selected set, so the work is the selections made, not
+ * endpoints x candidates; a namespaced candidate selects endpoints of its own namespace only.
+ */
+function selectingCandidates(r: Resolver, tier: Tier, pod: Pod): Candidate[] {
+  const perNs = r.memo('tier-selecting', tier, () => new Map<string, Map<Pod, Candidate[]>>());
+  let byPod = perNs.get(pod.namespace);
+  if (!byPod) {
+    const index = new Map<Pod, Candidate[]>();
+    const pods = r.namespacePods(pod.namespace);
+    for (const p of pods) index.set(p, []);
+    for (const c of tierCandidates(r, tier, pod.namespace)) {
+      const sel = selectedBy(r, c);
+      if (c.tp.kind === 'calico' && c.tp.pol.kind !== 'NetworkPolicy') {
+        for (const p of pods) if (sel.has(p)) index.get(p)?.push(c);
+      } else for (const p of sel) index.get(p)?.push(c);
+    }
+    perNs.set(pod.namespace, (byPod = index));
+  }
+  return byPod.get(pod) ?? [];
 }
 
 /** A policy of a tier as seen from one namespace: its label, and the endpoints it selects (set on first use). */

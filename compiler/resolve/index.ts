@@ -106,6 +106,11 @@ export class Resolver {
     return n;
   }
 
+  /** The endpoints of a namespace, in endpoint order (shared: read it, never change it). */
+  namespacePods(ns: string): readonly Pod[] {
+    return this.nsPods.get(ns) ?? [];
+  }
+
   /** The namespaces (of endpoints) whose labels, as Kubernetes or Calico selectors see them, match. */
   private namespacesMatching(sel: Selector, calico: boolean): string[] {
     return this.once(`ns|${calico ? 'c' : 'k'}|${this.selKey(sel)}`, () =>
