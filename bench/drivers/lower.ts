@@ -1,6 +1,8 @@
 // Driver: lowering and optimizing time on a realistic multi-tenant model, apart from loading.
 //
-//   npx tsx bench/drivers/lower.ts time [PODS] [POLICIES] [NAMESPACES]   times loadModel, lowerModel, optimize
+//   npx tsx bench/drivers/lower.ts time [PODS] [POLICIES] [NAMESPACES] [--unique-labels]
+//       times loadModel, lowerModel, optimize; --unique-labels gives every pod a label of its own (as StatefulSet
+//       pods have), so no two endpoints are alike and lowering cannot share chains between them
 //   npx tsx bench/drivers/lower.ts snapshot OUTDIR                       writes the Program JSON (lowered and
 //       optimized) of every conformance case, examples/multi-tenant and a small generated cluster, for
 //       byte-for-byte comparison of two versions of the compiler.
@@ -21,7 +23,7 @@ import type { Program } from '../../compiler/ir/types';
 
 const APPS = ['web', 'api', 'db', 'cache', 'worker', 'batch', 'auth', 'queue'];
 
-function podYaml(p: number, ns: string): string {
+function podYaml(p: number, ns: string, unique: boolean): string {
   const app = APPS[p % APPS.length];
   const v4 = `10.${64 + ((p >> 16) & 63)}.${(p >> 8) & 255}.${p & 255}`;
   const v6 = `fd00:10::${p.toString(16)}`;
@@ -36,7 +38,7 @@ function podYaml(p: number, ns: string): string {
   ];
   const dual = p % 4 !== 3;
   return (
-    `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${app}-${p}\n  namespace: ${ns}\n  labels: { app: ${app}, track: ${p % 5 === 0 ? 'canary' : 'stable'} }\n` +
+    `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${app}-${p}\n  namespace: ${ns}\n  labels: { app: ${app}, track: ${p % 5 === 0 ? 'canary' : 'stable'}${unique ? `, statefulset.kubernetes.io/pod-name: ${app}-${p}` : ''} }\n` +
     `spec:\n  serviceAccountName: sa-${app}\n  containers:\n    - name: c\n      image: x\n      ports:\n${ports.join('\n')}\n` +
     `status:\n  podIPs: [{ ip: ${v4} }${dual ? `, { ip: "${v6}" }` : ''}]\n`
   );
@@ -130,14 +132,14 @@ function adminPolicies(n: number): string[] {
 }
 
 /** Multi-document YAML of the generated cluster. */
-export function multiTenantManifests(o: { pods: number; policies: number; namespaces: number }): string {
+export function multiTenantManifests(o: { pods: number; policies: number; namespaces: number; uniqueLabels?: boolean }): string {
   const docs: string[] = [];
   const shared = Math.max(1, Math.round(o.namespaces / 50));
   for (let n = 0; n < o.namespaces; n++) {
     const labels = n < shared ? `{ role: shared }` : `{ role: tenant, tenant: t${n % 50} }`;
     docs.push(`apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns${n}\n  labels: ${labels}\n`);
   }
-  for (let p = 0; p < o.pods; p++) docs.push(podYaml(p, `ns${p % o.namespaces}`));
+  for (let p = 0; p < o.pods; p++) docs.push(podYaml(p, `ns${p % o.namespaces}`, o.uniqueLabels === true));
   const gnp = Math.min(40, Math.round(o.policies / 250));
   const anp = Math.min(10, Math.round(o.policies / 1000));
   const cnp = Math.round(o.policies * 0.05);
@@ -179,8 +181,8 @@ export interface LowerSample {
   rulesOptimized: number;
 }
 
-export function measureLower(pods: number, policies: number, namespaces: number): LowerSample {
-  return withFile(multiTenantManifests({ pods, policies, namespaces }), (file) => {
+export function measureLower(pods: number, policies: number, namespaces: number, uniqueLabels = false): LowerSample {
+  return withFile(multiTenantManifests({ pods, policies, namespaces, uniqueLabels }), (file) => {
     const t0 = now();
     const { model } = loadModel([file]);
     const t1 = now();
@@ -232,10 +234,12 @@ if (require.main === module) {
     const n = snapshot(args[0] ?? path.join(os.tmpdir(), 'tg-lower-snapshot'));
     process.stdout.write(`${n} programs written\n`);
   } else if (mode === 'time') {
-    const [pods, policies, namespaces] = [Number(args[0] ?? 5000), Number(args[1] ?? 10000), Number(args[2] ?? 500)];
-    process.stdout.write(`${JSON.stringify(measureLower(pods, policies, namespaces))}\n`);
+    const unique = args.includes('--unique-labels');
+    const nums = args.filter((a) => a !== '--unique-labels');
+    const [pods, policies, namespaces] = [Number(nums[0] ?? 5000), Number(nums[1] ?? 10000), Number(nums[2] ?? 500)];
+    process.stdout.write(`${JSON.stringify({ ...measureLower(pods, policies, namespaces, unique), ...(unique ? { uniqueLabels: true } : {}) })}\n`);
   } else {
-    process.stderr.write('usage: lower.ts time [PODS] [POLICIES] [NAMESPACES] | snapshot OUTDIR\n');
+    process.stderr.write('usage: lower.ts time [PODS] [POLICIES] [NAMESPACES] [--unique-labels] | snapshot OUTDIR\n');
     process.exit(2);
   }
 }
