@@ -1,13 +1,16 @@
 // Driver: compile time. Writes `policies` NetworkPolicies over `pods` pods as manifests (bench/generate.ts) and
 // times the whole pipeline as `compile()` in compiler/pipeline.ts runs it, stage by stage (its exported
 // loadModel, then lowerModel, then optimize: test/bench.test.ts holds the result equal to compile()'s), so a
-// missed target says where the time went. Also times the netfilter emitters on the Program it produced.
+// missed target says where the time went. Also times the netfilter emitters on the Program it produced, and the
+// BPF map contents (buildTables: classes and decisions; serialization to the maps' binary files).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { syntheticManifests } from '../generate';
 import { emitIptables, emitNftables } from '../../compiler/emit/iptables';
+import { buildTables } from '../../compiler/emit/bpf/tables';
+import { endpointContents, policyContents, toFile } from '../../compiler/emit/bpf/serialize';
 import type { Program } from '../../compiler/ir/types';
 
 export interface CompileSample {
@@ -23,6 +26,8 @@ export interface CompileSample {
   rules?: number;
   emitFlatMs?: number;
   emitNftMs?: number;
+  /** buildTables (classes, decisions) and serializing its map contents, ms; entries in all the policy maps */
+  bpf?: { tablesMs: number; serializeMs: number; entries: number; bytes: number } | { reason: string };
 }
 
 type CompileFn = (inputs: string[]) => { program: Program; stages: { loadModelMs: number; lowerMs: number; optimizeMs: number } };
@@ -69,17 +74,29 @@ export function measureCompileLimited(policies: number, pods: number, timeoutMs:
     killSignal: 'SIGKILL',
     maxBuffer: 16 * 1024 * 1024,
   });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
-    return { policies, pods, compileMs: null, reason: `compile() did not finish within ${Math.round(timeoutMs / 1000)} s (the target for 10000 policies over 5000 pods is 2 s)` };
-  const line = (r.stdout || '').trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as CompileSample;
-  } catch {
-    return { policies, pods, compileMs: null, reason: `the compile child failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n')[0]}` };
+  // the child writes the sample before the BPF emit and again after it: the last complete line counts
+  let last: CompileSample | undefined;
+  for (const line of (r.stdout || '').trim().split('\n')) {
+    try {
+      last = JSON.parse(line) as CompileSample;
+    } catch {
+      // a line cut short by the kill
+    }
   }
+  const timedOut = !!r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+  if (last && !last.bpf) last.bpf = { reason: timedOut ? `the BPF emit did not finish within the ${Math.round(timeoutMs / 1000)} s limit` : `the BPF emit failed (exit ${r.status}): ${lastLine(r.stderr)}` };
+  if (last) return last;
+  if (timedOut)
+    return { policies, pods, compileMs: null, reason: `compile() did not finish within ${Math.round(timeoutMs / 1000)} s (the target for 10000 policies over 5000 pods is 2 s)` };
+  return { policies, pods, compileMs: null, reason: `the compile child failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n')[0]}` };
 }
 
-export function measureCompile(policies: number, pods: number): CompileSample {
+function lastLine(text: string | null): string {
+  const lines = (text || '').trim().split('\n');
+  return lines.find((l) => /error/i.test(l)) ?? lines[0] ?? '';
+}
+
+export function measureCompile(policies: number, pods: number, onPartial?: (s: CompileSample) => void): CompileSample {
   const p = loadPipeline();
   if (!p.compile) return { policies, pods, compileMs: null, reason: p.missing };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb-compile-'));
@@ -103,12 +120,34 @@ export function measureCompile(policies: number, pods: number): CompileSample {
     const t2 = process.hrtime.bigint();
     emitNftables(program, { comments: false });
     const emitNftMs = ms(t2);
-    return { policies, pods, compileMs, stages, endpoints: program.endpoints.length, rules, emitFlatMs, emitNftMs };
+    const sample: CompileSample = { policies, pods, compileMs, stages, endpoints: program.endpoints.length, rules, emitFlatMs, emitNftMs };
+    // the sample so far, in case the BPF emit does not finish (memory, time): the parent reads the last line
+    onPartial?.(sample);
+    return { ...sample, bpf: measureBpfEmit(program) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The BPF emit as `tollgate compile -o DIR` runs it, apart from writing files and clang. */
+export function measureBpfEmit(program: Program): NonNullable<CompileSample['bpf']> {
+  const t0 = process.hrtime.bigint();
+  let t;
+  try {
+    t = buildTables(program);
+  } catch (err) {
+    return { reason: `buildTables failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+  const tablesMs = ms(t0);
+  const t1 = process.hrtime.bigint();
+  const contents = [...policyContents(t), endpointContents(t.endpoints, () => 0)];
+  const bytes = contents.map(toFile).reduce((n, b) => n + b.length, 0);
+  const serializeMs = ms(t1);
+  const entries = t.endpoints.length + t.peer4.length + t.peer6.length + t.ports.length + t.sports.length + t.decisions.length;
+  return { tablesMs, serializeMs, entries, bytes };
+}
+
 if (require.main === module && process.argv[2] === 'child') {
-  process.stdout.write(JSON.stringify(measureCompile(Number(process.argv[3]), Number(process.argv[4]))) + '\n');
+  const write = (s: CompileSample): void => void process.stdout.write(JSON.stringify(s) + '\n');
+  write(measureCompile(Number(process.argv[3]), Number(process.argv[4]), write));
 }
