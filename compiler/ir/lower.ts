@@ -55,7 +55,7 @@ export function lowerModel(model: Model, _diags: Diagnostics): Program {
  */
 function sharedChains(r: Resolver, pod: Pod): { ingress: Chain; egress: Chain } {
   const ips = r.memo('any-local-ips', r.model, () => r.model.calicoPolicies.some((p) => calicoLocalNeeds(r, 'ingress', p).ips || calicoLocalNeeds(r, 'egress', p).ips));
-  const key = `chains|${pod.namespace}|${pod.serviceAccount}|${JSON.stringify(pod.labels)}|${portsKey(r, pod)}|${ips ? pod.ips.join(',') : ''}`;
+  const key = `chains|${JSON.stringify([pod.namespace, pod.serviceAccount, pod.labels, pod.ports, ips ? pod.ips : null])}`;
   return r.once(key, () => ({ ingress: lowerChain(r, pod, 'ingress'), egress: lowerChain(r, pod, 'egress') }));
 }
 
