@@ -131,9 +131,12 @@ class ChainMemo {
     const id = this.listId(v, () => v.join(','));
     let c = this.canonLists.get(id);
     if (!c) {
-      const fresh = toCidrs(setOf(v));
-      const cid = this.listId(fresh, () => fresh.join(','));
-      c = this.canonLists.get(cid) ?? fresh;
+      let fresh = toCidrs(setOf(v));
+      // lowering writes canonical lists already: keep the input (no second copy of its strings to hold)
+      if (fresh.length === v.length && fresh.every((x, i) => x === v[i])) fresh = v as string[];
+      const f = fresh;
+      const cid = f === v ? id : this.listId(f, () => f.join(','));
+      c = this.canonLists.get(cid) ?? f;
       if (!setCache.has(c)) setCache.set(c, setOf(v));
       this.canonLists.set(cid, c);
       this.canonLists.set(id, c);
