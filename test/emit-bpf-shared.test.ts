@@ -5,7 +5,10 @@
 // one action, one match, one tier end, or only in the addresses their local/notLocal rules admit.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { buildTables, type BpfTables } from '../compiler/emit/bpf/tables';
+import { buildTables, type BpfTables, type ClassEntry } from '../compiler/emit/bpf/tables';
+import { policyContents } from '../compiler/emit/bpf/serialize';
+import { classValue, peerKey } from '../compiler/emit/bpf/layout';
+import { prefixBytes } from '../compiler/emit/bpf/prefix';
 import type { Action, Chain, Endpoint, Match, Rule } from '../compiler/ir/types';
 
 const MATCHES: Match[] = [
@@ -84,5 +87,28 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
       { numRuns: 300 },
     );
     assert.ok(shared > 1000, `only ${shared} decision entries in all`);
+  });
+
+  it('the peer maps are written entry by entry as peerKey and classValue lay them out (prefix bytes computed once per prefix)', () => {
+    fc.assert(
+      fc.property(fc.array(tierSpec, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(ADDRS.length - 1), { minLength: 1, maxLength: 5 }), (tiers, addrs) => {
+        const c = chainOf(tiers);
+        const eps: Endpoint[] = addrs.map((a, i) => ({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ADDRS[a], labels: {}, ports: [], ingress: c, egress: chainOf(tiers) }));
+        const t = buildTables({ version: 1, endpoints: eps });
+        const byMap = new Map(policyContents(t).map((m) => [m.map, m]));
+        const expect = (map: string, family: 4 | 6, es: ClassEntry[]): void => {
+          const m = byMap.get(map)!;
+          const width = family === 4 ? 32 : 128;
+          assert.equal(m.count, es.length, map);
+          assert.ok(m.keys.equals(Buffer.concat(es.map((e) => peerKey(family, e.epId, prefixBytes(e.p, width), e.p.len)))), `${map} keys`);
+          assert.ok(m.values.equals(Buffer.concat(es.map((e) => classValue(e.cls)))), `${map} values`);
+        };
+        expect('tg_peer4', 4, t.peer4.filter((e) => e.p.len !== 32));
+        expect('tg_peer4_exact', 4, t.peer4.filter((e) => e.p.len === 32));
+        expect('tg_peer6', 6, t.peer6.filter((e) => e.p.len !== 128));
+        expect('tg_peer6_exact', 6, t.peer6.filter((e) => e.p.len === 128));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

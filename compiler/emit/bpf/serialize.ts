@@ -2,8 +2,8 @@
 // that), in files with a 16-byte header: "TGM1", key size, value size, count (u32 little-endian each).
 import type { Family } from '../../model/types';
 import { DIR } from './codes';
-import { classValue, decisionKey, decisionValue, epKey, epValue, peerKey, portKey } from './layout';
-import { prefixBytes, PORT_WIDTH } from './prefix';
+import { classValue, decisionKey, decisionValue, epKey, epValue, LAYOUT, portKey } from './layout';
+import { prefixBytes, PORT_WIDTH, type Prefix } from './prefix';
 import type { BpfTables, ClassEntry, EndpointEntry } from './tables';
 
 export interface MapContents {
@@ -31,10 +31,29 @@ export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEn
   ]));
 }
 
+// Tables share one Prefix object between every entry of it (buildTables replays classes per endpoint): its
+// address bytes are computed once.
+const addrOf = [new WeakMap<Prefix, Buffer>(), new WeakMap<Prefix, Buffer>()];
+
 function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
   const width = family === 4 ? 32 : 128;
+  const cache = addrOf[family === 4 ? 0 : 1];
+  // Written in place, as peerKey and classValue lay them out (test/emit-bpf-shared.test.ts checks against those);
   // prefixlen is written as is: full-length entries (the *_exact hashes) carry the maximum, 64 or 160
-  return pack(map, family === 4 ? 12 : 24, 4, es.map((e) => [peerKey(family, e.epId, prefixBytes(e.p, width), e.p.len), classValue(e.cls)]));
+  const L = family === 4 ? LAYOUT.tg_peer4_key : LAYOUT.tg_peer6_key;
+  const V = LAYOUT.tg_class_value;
+  const keys = Buffer.alloc(es.length * L.size);
+  const values = Buffer.alloc(es.length * V.size);
+  es.forEach((e, i) => {
+    let a = cache.get(e.p);
+    if (!a) cache.set(e.p, (a = prefixBytes(e.p, width)));
+    const k = i * L.size;
+    keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
+    keys.writeUInt32LE(e.epId, k + L.ep_id);
+    a.copy(keys, k + L.addr);
+    values.writeUInt32LE(e.cls, i * V.size + V.class_id);
+  });
+  return { map, keySize: L.size, valueSize: V.size, count: es.length, keys, values };
 }
 
 function portContents(map: string, es: ClassEntry[]): MapContents {
