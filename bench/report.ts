@@ -157,6 +157,22 @@ export function compileTarget(res: BenchResult): string {
     + `the compiler's speed work was in progress when this ran (the working tree's code is what was measured).${where}`;
 }
 
+/** TCP runs of a dataplane far below no policy's median (a stall, not a rule cost: TCP walks the rules on its SYN only). */
+export function tcpStalls(res: BenchResult): string[] {
+  const none = res.tcp.filter((r) => r.dataplane === 'none').map((r) => r.bps).sort((a, b) => a - b);
+  if (!none.length) return [];
+  const ref = none[none.length >> 1];
+  const out: string[] = [];
+  for (const dp of [...new Set(res.tcp.map((r) => r.dataplane))].filter((d) => d !== 'none')) {
+    const runs = res.tcp.filter((r) => r.dataplane === dp);
+    const slow = runs.filter((r) => r.bps < 0.25 * ref);
+    if (slow.length === 0) continue;
+    out.push(`TCP through **${dp}** stalled in ${slow.length} of ${runs.length} runs (under a quarter of no policy's median ${(ref / 1e9).toFixed(1)} Gbit/s: `
+      + `${slow.map((r) => `N=${r.rules} ${(r.bps / 1e9).toFixed(2)} Gbit/s, ${r.retransmits ?? '?'} retransmits`).join('; ')}).`);
+  }
+  return out;
+}
+
 /** Why the single-rule update target is missed, where it is. */
 export function updateMissed(res: BenchResult): string[] {
   const tg = res.counts.filter((c) => c.dataplane === 'tollgate' && c.update);
@@ -209,6 +225,7 @@ export function markdown(res: BenchResult, files: { even: string; worst: string;
     const ld = res.loads.find((l) => l.dataplane === f.dataplane && l.rules === f.rules);
     L.push(`| ${f.dataplane} | ${f.rules} | ${n0(f.evenPps)} | ${n0(f.worstPps)} | ${n0(1e9 / f.evenPps)} | ${cell(f.spread, (x) => `${(x * 100).toFixed(0)}%`)} | ${cell(f.evenWallPps)} | ${cell(f.tcpBps, (x) => (x / 1e9).toFixed(2))} | ${cell(ld?.loadMs)} | ${cell(ld?.ruleCount)} | ${cell(ld?.setEntries)} |`);
   }
+  for (const w of tcpStalls(res)) L.push('', w);
   const ks = res.flood.map((r) => r.ksoftirqdTicks ?? 0);
   if (ks.length) L.push('', `ksoftirqd ran ${ks.reduce((a, b) => a + b, 0)} ticks over all ${ks.length} samples (the work that left the sender's context; 0 would be none).`);
   for (const [dp, why] of Object.entries(res.skipped)) L.push('', `Not measured: **${dp}**: ${why}.`);

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, syntheticProgram, trafficPositions } from '../bench/generate';
 import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
 import { QUICK } from '../bench/trials';
-import { lineChart, writeReport } from '../bench/report';
+import { lineChart, tcpStalls, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { compile } from '../compiler/pipeline';
 import { stagedCompile } from '../bench/drivers/compile';
@@ -152,7 +152,15 @@ describe('bench: report', () => {
     assert.ok(Math.abs(pts[1][1] - pts[0][1] - (pts[2][1] - pts[1][1])) < 0.2);
   });
 
-  it('writes the JSON, the Markdown with its tables and the two charts it links', () => {
+  it('names TCP runs far below no policy (stalls), and only those', () => {
+    const res = sampleResult(true);
+    res.tcp.push({ dataplane: 'none', rules: 0, bps: 10e9 }, { dataplane: 'none', rules: 0, bps: 12e9 }, { dataplane: 'none', rules: 0, bps: 11e9 });
+    res.tcp.push({ dataplane: 'tollgate', rules: 10, bps: 9e9 }, { dataplane: 'tollgate', rules: 10000, bps: 0.2e9, retransmits: 3 });
+    res.tcp.push({ dataplane: 'ipset', rules: 10, bps: 3e9 });
+    assert.deepEqual(tcpStalls(res), ['TCP through **tollgate** stalled in 1 of 2 runs (under a quarter of no policy\'s median 11.0 Gbit/s: N=10000 0.20 Gbit/s, 3 retransmits).']);
+  });
+
+  it('writes the JSON, the Markdown with its tables and the charts it links', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb-report-'));
     try {
       const res = sampleResult(true);
