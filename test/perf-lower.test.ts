@@ -16,7 +16,7 @@ import { evaluate } from '../compiler/ir/evaluate';
 import { Diagnostics } from '../compiler/model/diagnostics';
 import type { Packet, Program } from '../compiler/ir/types';
 import { multiTenantManifests } from '../bench/drivers/lower';
-import { difference, formatPrefix, fromAddrs, fromCidrs, toCidrs, toPrefixes, union } from '../compiler/resolve/cidr';
+import { canonicalSetOf, containsAddr, difference, formatPrefix, fromAddrs, fromCidrs, intersect, toCidrs, toPrefixes, union, type IpSet } from '../compiler/resolve/cidr';
 
 const ROOT = path.join(__dirname, '..');
 const GOLDEN = path.join(__dirname, 'golden', 'ir');
@@ -89,6 +89,52 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
       prefixes += want.length;
     }
     assert.ok(prefixes > 10_000);
+  });
+
+  it('union by merging (shared intervals), intersect and difference: normal form and membership by definition, inputs untouched', () => {
+    const rand = rng(13);
+    const int = (n: number) => Math.floor(rand() * n);
+    // dense, so that intervals of different sets overlap, touch and nest
+    const cidr = () => [() => `10.0.${int(4)}.${int(256)}/${26 + int(7)}`, () => `fd00::${int(512).toString(16)}/${120 + int(9)}`, () => ['0.0.0.0/0', '10.0.0.0/22', '::/0'][int(3)]][int(rand() < 0.97 ? 2 : 3)]();
+    const texts = (s: IpSet) => toPrefixes(s).map(formatPrefix);
+    /** sorted, disjoint, not touching: the one form of a set (checked here apart from the code that makes it) */
+    const assertNormal = (s: IpSet) => {
+      for (const l of [s.v4, s.v6]) for (let i = 0; i < l.length; i++) assert.ok(l[i][0] <= l[i][1] && (i === 0 || l[i][0] > l[i - 1][1] + 1n), 'not normal');
+    };
+    /** every interval edge of the inputs and outputs and the addresses next to them */
+    const probes = (sets: IpSet[]): string[] => {
+      const out: string[] = [];
+      for (const [f, key, max] of [[4, 'v4', (1n << 32n) - 1n], [6, 'v6', (1n << 128n) - 1n]] as const) {
+        for (const s of sets) for (const [lo, hi] of s[key]) for (const v of [lo - 1n, lo, hi, hi + 1n]) if (v >= 0n && v <= max) out.push(formatPrefix({ family: f, addr: v, len: f === 4 ? 32 : 128 }).split('/')[0]);
+      }
+      return out;
+    };
+    let intervals = 0;
+    for (let i = 0; i < 1500; i++) {
+      const sets = Array.from({ length: 1 + int(12) }, () => fromCidrs(Array.from({ length: int(40) }, cidr)));
+      const before = sets.map(texts);
+      const [a, b] = [sets[0], sets[sets.length - 1]];
+      const u = union(...sets);
+      const both = intersect(a, b);
+      const diff = difference(a, b);
+      for (const s of [u, both, diff]) assertNormal(s);
+      for (const x of probes([...sets, u, both, diff])) {
+        assert.equal(containsAddr(u, x), sets.some((s) => containsAddr(s, x)), `union at ${x}`);
+        assert.equal(containsAddr(both, x), containsAddr(a, x) && containsAddr(b, x), `intersect at ${x}`);
+        assert.equal(containsAddr(diff, x), containsAddr(a, x) && !containsAddr(b, x), `difference at ${x}`);
+      }
+      assert.deepEqual(sets.map(texts), before, 'an input set changed');
+      intervals += u.v4.length + u.v6.length;
+    }
+    assert.ok(intervals > 10_000);
+  });
+
+  it('a list printed by toCidrs names the set it was printed from; other lists name none', () => {
+    const s = fromCidrs(['10.0.0.0/24', '10.0.1.0/24', 'fd00::/64', '10.9.9.9']);
+    const list = toCidrs(s);
+    assert.equal(canonicalSetOf(list), s);
+    assert.deepEqual(fromCidrs(list), s);
+    assert.equal(canonicalSetOf([...list]), undefined);
   });
 
   it('fromAddrs (IPv4 sorted as numbers) gives the sets fromCidrs gives for the same addresses', () => {

@@ -11,7 +11,7 @@
 import type { Family, PortRange } from '../model/types';
 import type { Chain, Match, Program, Rule, TierChain } from '../ir/types';
 import {
-  difference, familyUniverse, fromCidrs, intersect, isEmpty, isSubset, toCidrs, UNIVERSE, type IpSet,
+  canonicalSetOf, difference, familyUniverse, fromCidrs, intersect, isEmpty, isSubset, toCidrs, UNIVERSE, type IpSet,
 } from '../resolve/cidr';
 import { ALL_PORTS, normalizePorts, portsSubset, subtractPorts } from '../resolve/ports';
 
@@ -131,13 +131,14 @@ class ChainMemo {
     const id = this.listId(v, () => v.join(','));
     let c = this.canonLists.get(id);
     if (!c) {
-      let fresh = toCidrs(setOf(v));
-      // lowering writes canonical lists already: keep the input (no second copy of its strings to hold)
-      if (fresh.length === v.length && fresh.every((x, i) => x === v[i])) fresh = v as string[];
+      // lowering writes canonical lists already (printed by toCidrs): keep the input as it is
+      let fresh = canonicalSetOf(v) ? (v as string[]) : toCidrs(setOf(v));
+      // a list canonical by chance is kept too (no second copy of its strings to hold)
+      if (fresh !== v && fresh.length === v.length && fresh.every((x, i) => x === v[i])) fresh = v as string[];
       const f = fresh;
       const cid = f === v ? id : this.listId(f, () => f.join(','));
       c = this.canonLists.get(cid) ?? f;
-      if (!setCache.has(c)) setCache.set(c, setOf(v));
+      if (!setCache.has(c) && !canonicalSetOf(c)) setCache.set(c, setOf(v));
       this.canonLists.set(cid, c);
       this.canonLists.set(id, c);
     }
@@ -201,7 +202,7 @@ const setCache = new WeakMap<readonly string[], IpSet>();
 const NO_ADDRS: IpSet = fromCidrs([]);
 
 function setOf(cidrs: readonly string[]): IpSet {
-  let s = setCache.get(cidrs);
+  let s = setCache.get(cidrs) ?? canonicalSetOf(cidrs);
   if (!s) setCache.set(cidrs, (s = fromCidrs(cidrs)));
   return s;
 }

@@ -126,24 +126,48 @@ function prefixInterval(p: Prefix): Interval {
 
 function normalize(list: Interval[]): Interval[] {
   const sorted = [...list].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const out: [bigint, bigint][] = [];
-  for (const [lo, hi] of sorted) {
-    const last = out[out.length - 1];
-    if (last && lo <= last[1] + 1n) {
-      if (hi > last[1]) last[1] = hi;
-    } else out.push([lo, hi]);
+  const out: Interval[] = [];
+  for (const iv of sorted) pushMerged(out, iv);
+  return out;
+}
+
+/**
+ * Appends an interval that starts at or after the last one of `out`, merging it with the last when they overlap
+ * or touch. Intervals are immutable and shared between sets: one left as it is goes in as the same tuple.
+ */
+function pushMerged(out: Interval[], iv: Interval): void {
+  const n = out.length;
+  if (n === 0) {
+    out.push(iv);
+    return;
   }
+  const last = out[n - 1];
+  if (iv[0] <= last[1] + 1n) {
+    if (iv[1] > last[1]) out[n - 1] = [last[0], iv[1]];
+  } else out.push(iv);
+}
+
+/** Union of two normalised lists, by one merge (no sort). */
+function unionList(a: Interval[], b: Interval[]): Interval[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out: Interval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) pushMerged(out, j >= b.length || (i < a.length && a[i][0] <= b[j][0]) ? a[i++] : b[j++]);
   return out;
 }
 
 function intersectList(a: Interval[], b: Interval[]): Interval[] {
+  if (b.length === 1 && a.length > 0 && b[0][0] <= a[0][0] && b[0][1] >= a[a.length - 1][1]) return a;
+  if (a.length === 1 && b.length > 0 && a[0][0] <= b[0][0] && a[0][1] >= b[b.length - 1][1]) return b;
   const out: Interval[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
     const lo = a[i][0] > b[j][0] ? a[i][0] : b[j][0];
     const hi = a[i][1] < b[j][1] ? a[i][1] : b[j][1];
-    if (lo <= hi) out.push([lo, hi]);
+    if (lo <= hi) out.push(lo === a[i][0] && hi === a[i][1] ? a[i] : lo === b[j][0] && hi === b[j][1] ? b[j] : [lo, hi]);
     if (a[i][1] < b[j][1]) i++;
     else j++;
   }
@@ -151,9 +175,11 @@ function intersectList(a: Interval[], b: Interval[]): Interval[] {
 }
 
 function subtractList(a: Interval[], b: Interval[]): Interval[] {
+  if (b.length === 0 || a.length === 0) return a;
   const out: Interval[] = [];
   let j = 0;
-  for (const [alo, ahi] of a) {
+  for (const iv of a) {
+    const [alo, ahi] = iv;
     let lo = alo;
     while (j < b.length && b[j][1] < lo) j++;
     let k = j;
@@ -163,7 +189,7 @@ function subtractList(a: Interval[], b: Interval[]): Interval[] {
       if (b[k][1] >= ahi) break;
       k++;
     }
-    if (lo <= ahi) out.push([lo, ahi]);
+    if (lo <= ahi) out.push(lo === alo ? iv : [lo, ahi]);
   }
   return out;
 }
@@ -202,7 +228,14 @@ export function fromCidrs(cidrs: readonly string[]): IpSet {
 }
 
 export function union(...sets: IpSet[]): IpSet {
-  return { v4: normalize(sets.flatMap((s) => s.v4)), v6: normalize(sets.flatMap((s) => s.v6)) };
+  if (sets.length > 8) return { v4: normalize(sets.flatMap((s) => s.v4)), v6: normalize(sets.flatMap((s) => s.v6)) };
+  let v4: Interval[] = [];
+  let v6: Interval[] = [];
+  for (const s of sets) {
+    v4 = unionList(v4, s.v4);
+    v6 = unionList(v6, s.v6);
+  }
+  return { v4, v6 };
 }
 
 export function intersect(a: IpSet, b: IpSet): IpSet {
@@ -269,12 +302,26 @@ export function toPrefixes(s: IpSet): Prefix[] {
   return out;
 }
 
+// Lists printed by toCidrs are canonical (minimal, IPv4 first, each family in address order) and remember the
+// set they were printed from: the optimizer takes them as they are instead of parsing and merging them again.
+// Lists are never changed in place (the IR is immutable data), so the set stays the list's.
+const printedFrom = new WeakMap<readonly string[], IpSet>();
+
+/** The set a list was printed from by toCidrs (the list is then canonical), or undefined. */
+export function canonicalSetOf(cidrs: readonly string[]): IpSet | undefined {
+  return printedFrom.get(cidrs);
+}
+
 export function toCidrs(s: IpSet): Cidr[] {
   const out: Cidr[] = [];
   for (const [lo, hi] of s.v4) v4IntervalToCidrs(Number(lo), Number(hi), out);
   if (s.v6.length) for (const p of toPrefixes({ v4: [], v6: s.v6 })) out.push(formatPrefix(p));
+  printedFrom.set(out, s);
   return out;
 }
+
+/** IPv4 prefix texts by address * 64 + length: the same pod addresses are printed in many lists, kept once. */
+const v4Texts = new Map<number, Cidr>();
 
 /** intervalToPrefixes then formatPrefix for IPv4, in numbers (exact below 2^53): the same text, no bigint work. */
 function v4IntervalToCidrs(lo: number, hi: number, out: Cidr[]): void {
@@ -285,7 +332,13 @@ function v4IntervalToCidrs(lo: number, hi: number, out: Cidr[]): void {
       if (lo % size !== 0 || lo + size - 1 > hi) break;
       bits++;
     }
-    out.push(`${Math.floor(lo / 16777216)}.${Math.floor(lo / 65536) % 256}.${Math.floor(lo / 256) % 256}.${lo % 256}/${32 - bits}`);
+    const k = lo * 64 + bits;
+    let t = v4Texts.get(k);
+    if (t === undefined) {
+      t = `${Math.floor(lo / 16777216)}.${Math.floor(lo / 65536) % 256}.${Math.floor(lo / 256) % 256}.${lo % 256}/${32 - bits}`;
+      remember(v4Texts, k, t);
+    }
+    out.push(t);
     lo += 2 ** bits;
   }
 }
