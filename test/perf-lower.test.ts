@@ -16,6 +16,7 @@ import { evaluate } from '../compiler/ir/evaluate';
 import { Diagnostics } from '../compiler/model/diagnostics';
 import type { Packet, Program } from '../compiler/ir/types';
 import { multiTenantManifests } from '../bench/drivers/lower';
+import { normalizePorts, portsSubset, subtractPorts } from '../compiler/resolve/ports';
 import { canonicalSetOf, containsAddr, difference, formatPrefix, fromAddrs, fromCidrs, intersect, toCidrs, toPrefixes, union, type IpSet } from '../compiler/resolve/cidr';
 
 const ROOT = path.join(__dirname, '..');
@@ -127,6 +128,22 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
       intervals += u.v4.length + u.v6.length;
     }
     assert.ok(intervals > 10_000);
+  });
+
+  it('portsSubset (one pass over normal lists) agrees with subtracting, on normal and unsorted lists', () => {
+    const rand = rng(17);
+    const int = (n: number) => Math.floor(rand() * n);
+    const list = () => Array.from({ length: int(5) }, () => { const from = [0, 79, 80, 81, 443, 1000 + int(20), 65535][int(7)]; return { from, to: Math.min(65535, from + [0, 0, 1, 2, 20, 70000][int(6)]) }; });
+    let yes = 0;
+    for (let i = 0; i < 20000; i++) {
+      const [a, b] = [list(), list()];
+      for (const [x, y] of [[a, b], [normalizePorts(a), normalizePorts(b)]]) {
+        const want = subtractPorts(x, y).length === 0;
+        assert.equal(portsSubset(x, y), want, JSON.stringify([x, y]));
+        if (want) yes++;
+      }
+    }
+    assert.ok(yes > 2000 && yes < 38000, String(yes));
   });
 
   it('a list printed by toCidrs names the set it was printed from; other lists name none', () => {

@@ -119,10 +119,12 @@ class ChainMemo {
   }
 
   private contains(a: Normal, aCanon: number, b: Normal, bCanon: number): boolean {
-    if (aCanon >= 0x200000) return contains(a, b);
+    // the checks that cost little first: most pairs differ in protocol or ports, and are then not remembered
+    if (!containsApartFromAddrs(a, b)) return false;
+    if (aCanon >= 0x200000) return containsAddrs(a, b);
     const k = aCanon * 0x100000000 + bCanon;
     let c = this.containsMemo.get(k);
-    if (c === undefined) this.containsMemo.set(k, (c = contains(a, b)));
+    if (c === undefined) this.containsMemo.set(k, (c = containsAddrs(a, b)));
     return c;
   }
 
@@ -267,13 +269,14 @@ function normal(m: Match): Normal | undefined {
   return n;
 }
 
-/** Does every packet that `b` matches also match `a`? (sound: `false` when unsure) */
-function contains(a: Normal, b: Normal): boolean {
+// Does every packet that `b` matches also match `a`? (sound: `false` when unsure) Both parts must hold.
+
+/** Containment in family, protocol, ports and ICMP. */
+function containsApartFromAddrs(a: Normal, b: Normal): boolean {
   if (a.family !== undefined && a.family !== b.family) {
     // b may still be confined to a's family by its address sets
-    const other: Family = a.family === 4 ? 6 : 4;
-    const fu = familyUniverse(other);
-    if (!isEmpty(intersect(b.peer, fu)) || !isEmpty(intersect(b.local, fu))) return false;
+    if (b.peer.v4.length + b.local.v4.length > 0 && a.family === 6) return false;
+    if (b.peer.v6.length + b.local.v6.length > 0 && a.family === 4) return false;
   }
   if (a.proto !== undefined && a.proto !== b.proto) return false;
   if (a.notProto !== undefined && !(b.notProto === a.notProto || (b.proto !== undefined && b.proto !== a.notProto))) return false;
@@ -293,6 +296,10 @@ function contains(a: Normal, b: Normal): boolean {
       if (!sameNeg && !disjoint) return false;
     }
   }
-  // the address sets last: they are the costly part, and most pairs already differ in protocol or ports
+  return true;
+}
+
+/** Containment in the address sets (the costly part). */
+function containsAddrs(a: Normal, b: Normal): boolean {
   return isSubset(b.peer, a.peer) && isSubset(b.local, a.local);
 }

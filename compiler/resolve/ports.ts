@@ -56,7 +56,20 @@ export function portIn(port: number, list: readonly PortRange[]): boolean {
 
 /** a ⊆ b */
 export function portsSubset(a: readonly PortRange[], b: readonly PortRange[]): boolean {
-  return subtractPorts(a, b).length === 0;
+  if (!isNormalPorts(a) || !isNormalPorts(b)) return subtractPorts(a, b).length === 0;
+  // both normal: each range of a must lie inside one range of b (no allocation)
+  let j = 0;
+  for (const r of a) {
+    while (j < b.length && b[j].to < r.from) j++;
+    if (j === b.length || b[j].from > r.from || b[j].to < r.to) return false;
+  }
+  return true;
+}
+
+/** Sorted, disjoint, non-adjacent and non-empty ranges (what normalizePorts gives). */
+function isNormalPorts(l: readonly PortRange[]): boolean {
+  for (let i = 0; i < l.length; i++) if (l[i].from > l[i].to || (i > 0 && l[i].from <= l[i - 1].to + 1)) return false;
+  return true;
 }
 
 export function formatPorts(list: readonly PortRange[]): string {
