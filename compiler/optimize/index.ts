@@ -50,6 +50,11 @@ interface MatchInfo {
 class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
   private readonly listByText = new Map<string, number>();
+  private nextListId = 0;
+  /** address lists by a hash of their content (lists of thousands of prefixes: no joined text to build and hold) */
+  private readonly cidrLists = new Map<number, { list: readonly string[]; id: number }[]>();
+  /** a small number for each prefix text met, for hashing lists */
+  private readonly textIds = new Map<string, number>();
   private readonly matchIds = new Map<string, number>();
   /** lowering shares Match and Rule objects between endpoints: looked up by identity before by structure */
   private readonly matchObjIds = new Map<Match, number>();
@@ -130,7 +135,7 @@ class ChainMemo {
 
   /** The canonical form of an address list: computed once per content, and one array for each result. */
   private readonly canonicalList = (v: readonly string[]): string[] => {
-    const id = this.listId(v, () => v.join(','));
+    const id = this.cidrListId(v);
     let c = this.canonLists.get(id);
     if (!c) {
       // lowering writes canonical lists already (printed by toCidrs): keep the input as it is
@@ -138,7 +143,7 @@ class ChainMemo {
       // a list canonical by chance is kept too (no second copy of its strings to hold)
       if (fresh !== v && fresh.length === v.length && fresh.every((x, i) => x === v[i])) fresh = v as string[];
       const f = fresh;
-      const cid = f === v ? id : this.listId(f, () => f.join(','));
+      const cid = f === v ? id : this.cidrListId(f);
       c = this.canonLists.get(cid) ?? f;
       if (!setCache.has(c) && !canonicalSetOf(c)) setCache.set(c, setOf(v));
       this.canonLists.set(cid, c);
@@ -152,9 +157,29 @@ class ChainMemo {
     if (id === undefined) {
       const k = text();
       id = this.listByText.get(k);
-      if (id === undefined) this.listByText.set(k, (id = this.listByText.size));
+      if (id === undefined) this.listByText.set(k, (id = this.nextListId++));
       this.listIds.set(v, id);
     }
+    return id;
+  }
+
+  /** listId of an address list: equal content, equal id. */
+  private cidrListId(v: readonly string[]): number {
+    let id = this.listIds.get(v);
+    if (id !== undefined) return id;
+    let h = v.length;
+    for (const x of v) {
+      let t = this.textIds.get(x);
+      if (t === undefined) this.textIds.set(x, (t = this.textIds.size));
+      h = Math.imul(h ^ t, 0x9e3779b1) + 0x7f4a7c15;
+    }
+    h |= 0;
+    let bucket = this.cidrLists.get(h);
+    if (!bucket) this.cidrLists.set(h, (bucket = []));
+    const same = bucket.find((e) => e.list.length === v.length && e.list.every((x, i) => x === v[i]));
+    if (same) id = same.id;
+    else bucket.push({ list: v, id: (id = this.nextListId++) });
+    this.listIds.set(v, id);
     return id;
   }
 
@@ -185,7 +210,7 @@ class ChainMemo {
     for (const f of MATCH_FIELD_NAMES) {
       const v = m[f];
       if (v === undefined) key += '|';
-      else if (MATCH_FIELDS[f] === 'cidrs') key += `${this.listId(v as string[], () => (v as string[]).join(','))}|`;
+      else if (MATCH_FIELDS[f] === 'cidrs') key += `${this.cidrListId(v as string[])}|`;
       else if (MATCH_FIELDS[f] === 'ports') key += `${this.listId(v as PortRange[], () => (v as PortRange[]).map((r) => `${r.from}-${r.to}`).join(','))}|`;
       else if (MATCH_FIELDS[f] === 'icmp') key += `${(v as { type: number }).type}/${(v as { code?: number }).code ?? ''}|`;
       else key += `${v as number}|`;

@@ -314,11 +314,24 @@ export function canonicalSetOf(cidrs: readonly string[]): IpSet | undefined {
 
 export function toCidrs(s: IpSet): Cidr[] {
   const out: Cidr[] = [];
-  for (const [lo, hi] of s.v4) v4IntervalToCidrs(Number(lo), Number(hi), out);
+  for (const iv of s.v4) {
+    // intervals are shared between sets (a pod's address is in every set of pods holding it): printed once each
+    let t = v4IntervalTexts.get(iv);
+    if (t === undefined) {
+      const texts: Cidr[] = [];
+      v4IntervalToCidrs(Number(iv[0]), Number(iv[1]), texts);
+      v4IntervalTexts.set(iv, (t = texts.length === 1 ? texts[0] : texts));
+    }
+    if (typeof t === 'string') out.push(t);
+    else for (const x of t) out.push(x);
+  }
   if (s.v6.length) for (const p of toPrefixes({ v4: [], v6: s.v6 })) out.push(formatPrefix(p));
   printedFrom.set(out, s);
   return out;
 }
+
+/** The prefix texts of an IPv4 interval (one text when it is one prefix). */
+const v4IntervalTexts = new WeakMap<Interval, Cidr | readonly Cidr[]>();
 
 /** IPv4 prefix texts by address * 64 + length: the same pod addresses are printed in many lists, kept once. */
 const v4Texts = new Map<number, Cidr>();
