@@ -17,7 +17,7 @@ import { Diagnostics } from '../compiler/model/diagnostics';
 import type { Packet, Program } from '../compiler/ir/types';
 import { multiTenantManifests } from '../bench/drivers/lower';
 import { normalizePorts, portsSubset, subtractPorts } from '../compiler/resolve/ports';
-import { canonicalSetOf, containsAddr, difference, formatPrefix, fromAddrs, fromCidrs, intersect, toCidrs, toPrefixes, union, type IpSet } from '../compiler/resolve/cidr';
+import { canonicalSetOf, containsAddr, difference, formatPrefix, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, toCidrs, toPrefixes, union, type IpSet } from '../compiler/resolve/cidr';
 
 const ROOT = path.join(__dirname, '..');
 const GOLDEN = path.join(__dirname, 'golden', 'ir');
@@ -92,7 +92,7 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
     assert.ok(prefixes > 10_000);
   });
 
-  it('union by merging (shared intervals), intersect and difference: normal form and membership by definition, inputs untouched', () => {
+  it('union by merging (shared intervals), intersect and difference: normal form and membership by definition, inputs untouched; isSubset agrees with difference', () => {
     const rand = rng(13);
     const int = (n: number) => Math.floor(rand() * n);
     // dense, so that intervals of different sets overlap, touch and nest
@@ -111,6 +111,7 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
       return out;
     };
     let intervals = 0;
+    let subsets = 0;
     for (let i = 0; i < 1500; i++) {
       const sets = Array.from({ length: 1 + int(12) }, () => fromCidrs(Array.from({ length: int(40) }, cidr)));
       const before = sets.map(texts);
@@ -124,10 +125,15 @@ describe('lowering and optimizing at scale: same Program, same verdicts', functi
         assert.equal(containsAddr(both, x), containsAddr(a, x) && containsAddr(b, x), `intersect at ${x}`);
         assert.equal(containsAddr(diff, x), containsAddr(a, x) && !containsAddr(b, x), `difference at ${x}`);
       }
+      for (const [x, y] of [[a, u], [both, a], [diff, a], [a, b], [b, a], [u, a], [diff, b], [both, diff]]) {
+        assert.equal(isSubset(x, y), isEmpty(difference(x, y)), `isSubset ${texts(x).join(' ')} of ${texts(y).join(' ')}`);
+        if (isSubset(x, y)) subsets++;
+      }
       assert.deepEqual(sets.map(texts), before, 'an input set changed');
       intervals += u.v4.length + u.v6.length;
     }
     assert.ok(intervals > 10_000);
+    assert.ok(subsets > 4500 && subsets < 11_000, String(subsets));
   });
 
   it('portsSubset (one pass over normal lists) agrees with subtracting, on normal and unsorted lists', () => {
