@@ -200,8 +200,8 @@ function lowerK8sPolicy(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPo
 
 function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy, rule: K8sRule): Piece[] {
   // Peer addresses: from/to absent or empty = every address. ipBlock = cidr minus except, any address (pods too).
-  const { peer, peerPods } = r.memo('knp-peer', rule, () => {
-    if (!rule.peers || rule.peers.length === 0) return { peer: undefined as IpSet | undefined, peerPods: r.endpoints };
+  const { peer, lists } = r.memo('knp-peer', rule, () => {
+    if (!rule.peers || rule.peers.length === 0) return { peer: undefined as IpSet | undefined, lists: undefined };
     // sets and pod lists are shared by every rule naming the same peers (the optimizer works per shared list)
     const lists: Pod[][] = [];
     const parts: IpSet[] = [];
@@ -213,8 +213,10 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
         parts.push(r.podAddrs(pods));
       }
     }
-    return { peer: r.unionOf(parts) as IpSet | undefined, peerPods: lists.length ? r.mergePods(lists) : [] };
+    return { peer: r.unionOf(parts) as IpSet | undefined, lists };
   });
+  // the peer pods (candidates for egress named ports), merged only when a named port needs them
+  const peerPods = (): readonly Pod[] => (!lists ? r.endpoints : lists.length ? r.mergePods(lists) : []);
   if (!rule.ports || rule.ports.length === 0) return [{ match: withPeer({}, peer) }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
@@ -228,8 +230,9 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
       if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
     } else {
       // egress: the name resolves per destination pod; ipBlock peers never match a named port
-      const named = r.once(`knp-named-egress|${r.idOf(peerPods)}|${port.protocol}|${spec.name}`, () =>
-        groupByNamedPort(peerPods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol)).map((g) => ({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } })),
+      const pods = peerPods();
+      const named = r.once(`knp-named-egress|${r.idOf(pods)}|${port.protocol}|${spec.name}`, () =>
+        groupByNamedPort(pods, (p) => resolveNamedPort(p.ports, spec.name, port.protocol)).map((g) => ({ match: { ...base, dports: ranges(g.ports), peer: toCidrs(podsAddrs(g.pods)) } })),
       );
       pieces.push(...named);
     }
