@@ -51,8 +51,8 @@ class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
   private readonly listByText = new Map<string, number>();
   private nextListId = 0;
-  /** address lists by a hash of their content (lists of thousands of prefixes: no joined text to build and hold) */
-  private readonly cidrLists = new Map<number, { list: readonly string[]; id: number }[]>();
+  /** address lists by length and a few elements (lists of thousands of prefixes: no joined text to build and hold) */
+  private readonly cidrLists = new Map<string, { list: readonly string[]; id: number; hash?: number }[]>();
   /** a small number for each prefix text met, for hashing lists */
   private readonly textIds = new Map<string, number>();
   private readonly matchIds = new Map<string, number>();
@@ -160,24 +160,35 @@ class ChainMemo {
     return id;
   }
 
-  /** listId of an address list: equal content, equal id. */
+  /**
+   * listId of an address list: equal content, equal id. Lists are grouped by length and three elements (first,
+   * middle, last: different lists mostly differ there); only lists that meet one of their group are hashed whole,
+   * and compared in full when the hashes agree.
+   */
   private cidrListId(v: readonly string[]): number {
     let id = this.listIds.get(v);
     if (id !== undefined) return id;
+    const key = `${v.length}|${v[0]}|${v[v.length >> 1]}|${v[v.length - 1]}`;
+    let group = this.cidrLists.get(key);
+    if (!group) this.cidrLists.set(key, (group = []));
+    if (group.length > 0) {
+      const h = this.listHash(v);
+      const same = group.find((e) => (e.hash ??= this.listHash(e.list)) === h && e.list.every((x, i) => x === v[i]));
+      if (same) id = same.id;
+    }
+    if (id === undefined) group.push({ list: v, id: (id = this.nextListId++) });
+    this.listIds.set(v, id);
+    return id;
+  }
+
+  private listHash(v: readonly string[]): number {
     let h = v.length;
     for (const x of v) {
       let t = this.textIds.get(x);
       if (t === undefined) this.textIds.set(x, (t = this.textIds.size));
       h = Math.imul(h ^ t, 0x9e3779b1) + 0x7f4a7c15;
     }
-    h |= 0;
-    let bucket = this.cidrLists.get(h);
-    if (!bucket) this.cidrLists.set(h, (bucket = []));
-    const same = bucket.find((e) => e.list.length === v.length && e.list.every((x, i) => x === v[i]));
-    if (same) id = same.id;
-    else bucket.push({ list: v, id: (id = this.nextListId++) });
-    this.listIds.set(v, id);
-    return id;
+    return h | 0;
   }
 
   private matchId(m: Match): number {
