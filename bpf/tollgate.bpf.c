@@ -366,19 +366,19 @@ static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family,
 				      __u8 proto, __u16 dport, __u16 sport, struct tg_result *res)
 {
 	struct tg_class_value *cv;
-	struct tg_decision_key dk = { .ep_id = ep->ep_id };
+	struct tg_decision_key dk = { .table_id = ep->table_id };
 
 	/* Full-length entries in a hash, shorter prefixes in the trie; each only when the endpoint has some. */
 	cv = 0;
 	if (family == 4) {
-		struct tg_peer4_key k4 = { .prefixlen = 64, .ep_id = ep->ep_id };
+		struct tg_peer4_key k4 = { .prefixlen = 64, .table_id = ep->table_id };
 		__builtin_memcpy(k4.addr, peer, 4);
 		if (ep->flags & TG_EP_PEER_EXACT)
 			cv = bpf_map_lookup_elem(&tg_peer4_exact, &k4);
 		if (!cv && (ep->flags & TG_EP_PEER_LPM))
 			cv = bpf_map_lookup_elem(&tg_peer4, &k4);
 	} else {
-		struct tg_peer6_key k6 = { .prefixlen = 160, .ep_id = ep->ep_id };
+		struct tg_peer6_key k6 = { .prefixlen = 160, .table_id = ep->table_id };
 		__builtin_memcpy(k6.addr, peer, 16);
 		if (ep->flags & TG_EP_PEER_EXACT)
 			cv = bpf_map_lookup_elem(&tg_peer6_exact, &k6);
@@ -388,7 +388,7 @@ static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family,
 	if (cv)
 		dk.peer_class = cv->class_id;
 
-	struct tg_port_key pk = { .prefixlen = 56, .ep_id = ep->ep_id, .proto = proto };
+	struct tg_port_key pk = { .prefixlen = 56, .table_id = ep->table_id, .proto = proto };
 	pk.port[0] = dport >> 8;
 	pk.port[1] = dport & 0xff;
 	cv = 0;
@@ -411,7 +411,8 @@ static __always_inline void tg_decide(const struct tg_ep_value *ep, __u8 family,
 
 	struct tg_decision_value *dv = bpf_map_lookup_elem(&tg_decisions, &dk);
 	if (dv) {
-		res->rule = dv->rule;
+		/* the table is shared by entries with equal policy: its rule indexes are relative to each entry's rows */
+		res->rule = ep->rule_base + dv->rule;
 		res->verdict = dv->verdict;
 	} else {
 		res->rule = ep->miss_rule;

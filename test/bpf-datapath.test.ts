@@ -7,7 +7,7 @@ import type { Action, Match, Packet, Program, Rule, TierChain } from '../compile
 import { BpfHarness, TEST_RUN_IFINDEX } from '../compiler/engines/bpf';
 import { craft, TCP } from '../compiler/emit/bpf/packet';
 import { REASON, VERDICT } from '../compiler/emit/bpf/codes';
-import { buildTables, DecisionCeilingError } from '../compiler/emit/bpf/tables';
+import { buildTables, DecisionCeilingError, type BpfTables } from '../compiler/emit/bpf/tables';
 import { endpointContents, policyContents } from '../compiler/emit/bpf/serialize';
 import { arbitraries, chainOf, endpoint, packetOf, program, rule, tier } from './bpf-fixtures';
 import { evaluate } from '../compiler/ir/evaluate';
@@ -37,14 +37,15 @@ function byOf(h: BpfHarness, ruleIndex: number): string {
   return 'default';
 }
 
-/** A policy update as the loader makes it: the new generation's classes under fresh ep_ids, then the endpoints flip. */
-async function update(h: BpfHarness, p: Program, epIdBase: number): Promise<void> {
+/** A policy update as the loader makes it: the new generation's tables under fresh ids, then the endpoints flip. */
+async function update(h: BpfHarness, p: Program, epIdBase: number): Promise<ReturnType<typeof buildTables>> {
   const t2 = buildTables(p, { epIdBase });
   for (const m of policyContents(t2)) if (m.count) await h.obj.map(m.map).updateBatch(m.keys, m.values, m.count);
   const eps = endpointContents(t2.endpoints, () => TEST_RUN_IFINDEX);
   await h.obj.map('tg_endpoints').updateBatch(eps.keys, eps.values, eps.count);
   // the rule table of the new generation, so rule indexes resolve
   (h.tables as { rules: typeof t2.rules }).rules = t2.rules;
+  return t2;
 }
 
 describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
@@ -201,9 +202,11 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     const ack = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 40000, dport: 80 }, { tcpFlags: TCP.ACK });
     await h.run('ingress', syn);
     assert.equal((await h.run('ingress', ack)).last.reason, REASON.CT_ESTABLISHED);
-    await update(h, mk('in2'), 50);
+    const t2 = await update(h, mk('in2'), 50);
+    const epId = t2.endpoints.find((e) => e.direction === 'ingress')!.epId;
+    assert.ok(epId >= 50);
     let r = await h.run('ingress', ack);
-    assert.deepEqual([r.retval, r.last.reason, r.last.epId], [0, REASON.POLICY_RECHECK, 50]);
+    assert.deepEqual([r.retval, r.last.reason, r.last.epId], [0, REASON.POLICY_RECHECK, epId]);
     r = await h.run('ingress', ack);
     assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_ESTABLISHED]);
   });
@@ -397,6 +400,31 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     const bytes = per.reduce((s, b) => s + b.readBigUInt64LE(8), 0n);
     assert.equal(packets, 5n);
     assert.equal(bytes, BigInt(5 * pkt.length));
+  });
+
+  it('endpoints with equal policy share one table; the rule reported and counted is each endpoint\'s own row', async () => {
+    const ing = (): TierChain[] => [tier('t', [rule('deny-22', 'Deny', { proto: 6, dports: [{ from: 22, to: 22 }] }), rule('allow-tcp', 'Allow', { proto: 6 })], 'Deny')];
+    const p = program(endpoint('ns/a', ['10.0.0.1'], ing()), endpoint('ns/b', ['10.0.0.2'], ing()), endpoint('ns/c', ['10.0.0.3'], [tier('t', [rule('allow-udp', 'Allow', { proto: 17 })], 'Deny')]));
+    const h = await harness(p);
+    const entry = (id: string): BpfTables['endpoints'][number] => h.tables.endpoints.find((e) => e.endpoint === id && e.direction === 'ingress')!;
+    assert.equal(entry('ns/a').tableId, entry('ns/b').tableId, 'a and b share a table');
+    assert.notEqual(entry('ns/a').tableId, entry('ns/c').tableId);
+    assert.notEqual(entry('ns/a').ruleBase, entry('ns/b').ruleBase);
+    const count = (idx: number): bigint => {
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(idx);
+      return (h.obj.map('tg_counters').lookupPerCpu(k) ?? []).reduce((n, b) => n + b.readBigUInt64LE(0), 0n);
+    };
+    const rowOf = (ep: string, ruleId: string): number => h.tables.rules.find((r) => r.endpoint === ep && r.ruleId === ruleId)!.index;
+    for (const [dst, ep, n] of [['10.0.0.1', 'ns/a', 2], ['10.0.0.2', 'ns/b', 3]] as const) {
+      const r = await h.run('ingress', craft({ src: '10.5.0.1', dst, proto: 6, sport: 40000, dport: 22 }, { tcpFlags: TCP.SYN }), { repeat: n });
+      assert.deepEqual([r.retval, r.last.rule, h.row(r.last.rule)?.endpoint], [2, rowOf(ep, 'deny-22'), ep]);
+      const a = await h.run('ingress', craft({ src: '10.5.0.1', dst, proto: 6, sport: 40000, dport: 80 }, { tcpFlags: TCP.SYN }));
+      assert.deepEqual([a.retval, a.last.rule, h.row(a.last.rule)?.endpoint], [0, rowOf(ep, 'allow-tcp'), ep]);
+      const miss = await h.run('ingress', craft({ src: '10.5.0.1', dst, proto: 17, sport: 40000, dport: 53 }));
+      assert.deepEqual([miss.retval, h.row(miss.last.rule)?.endpoint, h.row(miss.last.rule)?.kind], [2, ep, 'tier-end']);
+    }
+    assert.deepEqual([count(rowOf('ns/a', 'deny-22')), count(rowOf('ns/b', 'deny-22'))], [2n, 3n]);
   });
 
   it('65,536 rules on one endpoint and direction: tables build, the program verifies, loads and decides', async () => {

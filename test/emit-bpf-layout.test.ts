@@ -42,7 +42,10 @@ describe('emit-bpf: struct layouts and code table', () => {
     assert.equal(k[LAYOUT.tg_ep_key.family], 6);
     assert.equal(k[LAYOUT.tg_ep_key.addr], 0xfd);
     assert.equal(k[LAYOUT.tg_ep_key.addr + 15], 1);
-    assert.equal(epValue({ epId: 1, missRule: 2, missVerdict: 1, flags: 3 }).length, LAYOUT.tg_ep_value.size);
+    const ev = epValue({ epId: 1, missRule: 2, tableId: 5, ruleBase: 6, missVerdict: 1, flags: 3 });
+    assert.equal(ev.length, LAYOUT.tg_ep_value.size);
+    assert.deepEqual([ev.readUInt32LE(LAYOUT.tg_ep_value.ep_id), ev.readUInt32LE(LAYOUT.tg_ep_value.miss_rule), ev.readUInt32LE(LAYOUT.tg_ep_value.table_id),
+      ev.readUInt32LE(LAYOUT.tg_ep_value.rule_base), ev[LAYOUT.tg_ep_value.miss_verdict], ev[LAYOUT.tg_ep_value.flags]], [1, 2, 5, 6, 1, 3]);
     const pk = peerKey(4, 7, Buffer.from([10, 1, 0, 0]), 16);
     assert.equal(pk.length, LAYOUT.tg_peer4_key.size);
     assert.equal(pk.readUInt32LE(0), 48);

@@ -11,9 +11,9 @@ import { cidrToPrefix, contains, PORT_WIDTH, type Prefix } from '../compiler/emi
 import { EP_FLAG, VERDICT } from '../compiler/emit/bpf/codes';
 import { arbitraries, chainOf, endpoint, packetOf, program } from './bpf-fixtures';
 
-function longest(entries: ClassEntry[], epId: number, point: Prefix, width: number): number {
+function longest(entries: ClassEntry[], tableId: number, point: Prefix, width: number): number {
   let best: ClassEntry | undefined;
-  for (const e of entries) if (e.epId === epId && contains(e.p, point, width) && (!best || e.p.len > best.p.len)) best = e;
+  for (const e of entries) if (e.tableId === tableId && contains(e.p, point, width) && (!best || e.p.len > best.p.len)) best = e;
   return best?.cls ?? 0;
 }
 
@@ -26,14 +26,14 @@ export function modelDecide(t: BpfTables, dir: 'ingress' | 'egress', pkt: Packet
   if (!ep) throw new Error(`no endpoint entry for ${local} ${dir}`);
   const width = family === 4 ? 32 : 128;
   const peerPoint = cidrToPrefix(`${peer}/${width}`);
-  const peerClass = longest(family === 4 ? t.peer4 : t.peer6, ep.epId, peerPoint, width);
+  const peerClass = longest(family === 4 ? t.peer4 : t.peer6, ep.tableId, peerPoint, width);
   const icmp = pkt.proto === 1 || pkt.proto === 58;
   const dport = icmp ? ((pkt.icmpType ?? 0) << 8) | (pkt.icmpCode ?? 0) : pkt.dport ?? 0;
   const point = (port: number): Prefix => ({ v: (BigInt(pkt.proto) << 16n) | BigInt(port), len: PORT_WIDTH });
-  const portClass = longest(t.ports, ep.epId, point(dport), PORT_WIDTH);
-  const sportClass = ep.flags & EP_FLAG.SPORTS ? longest(t.sports, ep.epId, point(icmp ? 0 : pkt.sport ?? 0), PORT_WIDTH) : 0;
-  const d = t.decisions.find((x) => x.epId === ep.epId && x.peer === peerClass && x.port === portClass && x.sport === sportClass);
-  return d ? { allowed: d.verdict === VERDICT.ALLOW, rule: d.rule } : { allowed: ep.missVerdict === VERDICT.ALLOW, rule: ep.missRule };
+  const portClass = longest(t.ports, ep.tableId, point(dport), PORT_WIDTH);
+  const sportClass = ep.flags & EP_FLAG.SPORTS ? longest(t.sports, ep.tableId, point(icmp ? 0 : pkt.sport ?? 0), PORT_WIDTH) : 0;
+  const d = t.decisions.find((x) => x.tableId === ep.tableId && x.peer === peerClass && x.port === portClass && x.sport === sportClass);
+  return d ? { allowed: d.verdict === VERDICT.ALLOW, rule: ep.ruleBase + d.rule } : { allowed: ep.missVerdict === VERDICT.ALLOW, rule: ep.missRule };
 }
 
 function irOf(p: Program, dir: 'ingress' | 'egress', pkt: Packet): { allowed: boolean; ruleId?: string; tier?: string } {

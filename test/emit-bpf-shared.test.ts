@@ -1,8 +1,10 @@
-// buildTables computes the classes and decisions of an (endpoint, direction, address) once per distinct chain,
-// family and set of rules the local address admits, and replays them for every other entry with the same key.
-// Oracle: the tables of a program are exactly the tables of each endpoint built alone, placed one after the
-// other (ep_ids and rule rows shifted), whether endpoints share chains (same objects, fresh copies) or differ in
-// one action, one match, one tier end, or only in the addresses their local/notLocal rules admit.
+// buildTables computes and writes the classes and decisions of an (endpoint, direction, address) once per
+// distinct chain, family and set of rules the local address admits (one table_id), and every other entry with
+// the same key points at that table with its own rule_base.
+// Oracle: what each endpoint entry of a program looks up (its table's classes and decisions, rules made
+// absolute by its rule_base) is exactly what it looks up when its endpoint is built alone (rule rows shifted),
+// whether endpoints share chains (same objects, fresh copies) or differ in one action, one match, one tier
+// end, or only in the addresses their local/notLocal rules admit; each table is written once.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { buildTables, type BpfTables, type ClassEntry } from '../compiler/emit/bpf/tables';
@@ -43,9 +45,28 @@ function shifted(alone: BpfTables, rowBase: number): BpfTables {
   return {
     ...alone,
     rules: alone.rules.slice(1).map((r) => ({ ...r, index: r.index + off })),
-    decisions: alone.decisions.map((d) => ({ ...d, rule: d.rule + off })),
-    endpoints: alone.endpoints.map((e) => ({ ...e, missRule: e.missRule + off })),
+    endpoints: alone.endpoints.map((e) => ({ ...e, missRule: e.missRule + off, ruleBase: e.ruleBase + off })),
   };
+}
+
+/** What one endpoint entry looks up, without ids: its fields, its table's entries, decision rules absolute. */
+function view(t: BpfTables, e: BpfTables['endpoints'][number]): unknown {
+  const cls = (es: ClassEntry[]): string[] => es.filter((c) => c.tableId === e.tableId).map((c) => `${c.p.v.toString(16)}/${c.p.len} -> ${c.cls}`);
+  const { epId: _e, tableId: _t, ruleBase: _r, ...fields } = e;
+  return {
+    fields, peer4: cls(t.peer4), peer6: cls(t.peer6), ports: cls(t.ports), sports: cls(t.sports),
+    decisions: t.decisions.filter((d) => d.tableId === e.tableId).map((d) => `${d.peer},${d.port},${d.sport} -> ${e.ruleBase + d.rule} ${d.verdict}`),
+  };
+}
+
+/** Ids are handed out once each (to ep_ids and table_ids alike), and every table entry belongs to an entry's table. */
+function checkIds(t: BpfTables, first: number): { tables: number } {
+  const tables = new Set(t.endpoints.map((e) => e.tableId));
+  const ids = [...t.endpoints.map((e) => e.epId), ...tables];
+  assert.equal(new Set(ids).size, ids.length, 'ids reused');
+  assert.ok(ids.every((id) => id >= first), `an id below ${first}`);
+  for (const es of [t.peer4, t.peer6, t.ports, t.sports, t.decisions]) for (const x of es) assert.ok(tables.has(x.tableId), `table ${x.tableId} of no entry`);
+  return { tables: tables.size };
 }
 
 const ADDRS = [['10.1.0.1', 'fd01::1'], ['10.1.0.2', 'fd01::2'], ['10.1.0.3']];
@@ -53,6 +74,7 @@ const ADDRS = [['10.1.0.1', 'fd01::1'], ['10.1.0.2', 'fd01::2'], ['10.1.0.3']];
 describe('bpf tables: work shared between endpoints with the same chains', () => {
   it('a program builds to its endpoints built alone, one after the other', () => {
     let shared = 0;
+    let decisions = 0;
     fc.assert(
       fc.property(fc.array(tierSpec, { minLength: 1, maxLength: 3 }), fc.array(fc.record({ kind: fc.constantFrom('same', 'copy', 'action', 'match', 'end'), tier: fc.nat(), rule: fc.nat(), m: fc.nat(MATCHES.length - 1), a: fc.constantFrom(...ACTIONS), end: fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const), addrs: fc.nat(ADDRS.length - 1) }), { minLength: 1, maxLength: 6 }), (tiers, variants) => {
         const base = chainOf(tiers);
@@ -72,21 +94,31 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
           }
           eps.push({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ADDRS[v.addrs], labels: {}, ports: [], ingress: c, egress: i % 2 ? base : c });
         });
-        const all = buildTables({ version: 1, endpoints: eps });
-        const expect: BpfTables = { rules: [all.rules[0]], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
-        let epId = 1;
+        const all = buildTables({ version: 1, endpoints: eps }, { epIdBase: 7 });
+        const rules = [all.rules[0]];
+        const views: unknown[] = [];
+        let haveSports = false;
         for (const ep of eps) {
-          const a = shifted(buildTables({ version: 1, endpoints: [ep] }, { epIdBase: epId }), expect.rules.length);
-          epId += a.endpoints.length;
-          for (const k of ['rules', 'endpoints', 'peer4', 'peer6', 'ports', 'sports', 'decisions'] as const) (expect[k] as unknown[]).push(...a[k]);
-          expect.haveSports ||= a.haveSports;
+          const a = shifted(buildTables({ version: 1, endpoints: [ep] }), rules.length);
+          rules.push(...a.rules);
+          views.push(...a.endpoints.map((e) => view(a, e)));
+          haveSports ||= a.haveSports;
         }
-        assert.deepEqual(all, expect);
-        shared += all.decisions.length;
+        assert.deepEqual(all.rules, rules);
+        assert.deepEqual(all.endpoints.map((e) => view(all, e)), views);
+        assert.equal(all.haveSports, haveSports);
+        const { tables } = checkIds(all, 7);
+        // a table is written once: the entries in the maps are those of the distinct tables, not of every entry
+        const firstOf = new Map(all.endpoints.map((e) => [e.tableId, e]));
+        const written = (k: 'peer4' | 'peer6' | 'ports' | 'sports' | 'decisions'): number => [...firstOf.values()].reduce((n, e) => n + (view(all, e) as Record<string, unknown[]>)[k].length, 0);
+        for (const k of ['peer4', 'peer6', 'ports', 'sports', 'decisions'] as const) assert.equal(all[k].length, written(k), k);
+        shared += all.endpoints.length - tables;
+        decisions += all.decisions.length;
       }),
       { numRuns: 300 },
     );
-    assert.ok(shared > 1000, `only ${shared} decision entries in all`);
+    assert.ok(decisions > 300, `only ${decisions} decision entries in all`);
+    assert.ok(shared > 300, `only ${shared} entries shared a table in all`);
   });
 
   it('the peer maps are written entry by entry as peerKey and classValue lay them out (prefix bytes computed once per prefix)', () => {
@@ -100,7 +132,7 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
           const m = byMap.get(map)!;
           const width = family === 4 ? 32 : 128;
           assert.equal(m.count, es.length, map);
-          assert.ok(m.keys.equals(Buffer.concat(es.map((e) => peerKey(family, e.epId, prefixBytes(e.p, width), e.p.len)))), `${map} keys`);
+          assert.ok(m.keys.equals(Buffer.concat(es.map((e) => peerKey(family, e.tableId, prefixBytes(e.p, width), e.p.len)))), `${map} keys`);
           assert.ok(m.values.equals(Buffer.concat(es.map((e) => classValue(e.cls)))), `${map} values`);
         };
         expect('tg_peer4', 4, t.peer4.filter((e) => e.p.len !== 32));

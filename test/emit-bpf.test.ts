@@ -46,10 +46,10 @@ describe('emit-bpf: artifacts', function () {
     const t = buildTables(sample);
     golden('sample.c', generateC(sample, t));
     const json = JSON.stringify({ endpoints: t.endpoints, rules: t.rules, decisions: t.decisions,
-      peer4: t.peer4.map((e) => `${e.epId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
-      peer6: t.peer6.map((e) => `${e.epId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
-      ports: t.ports.map((e) => `${e.epId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
-      sports: t.sports.map((e) => `${e.epId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`) }, null, 1) + '\n';
+      peer4: t.peer4.map((e) => `${e.tableId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
+      peer6: t.peer6.map((e) => `${e.tableId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
+      ports: t.ports.map((e) => `${e.tableId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`),
+      sports: t.sports.map((e) => `${e.tableId} ${e.p.v.toString(16)}/${e.p.len} -> ${e.cls}`) }, null, 1) + '\n';
     golden('sample.maps.json', json);
   });
 

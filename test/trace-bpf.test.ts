@@ -150,12 +150,13 @@ describe('trace --engine bpf: what decided comes from the kernel (tampered maps)
   });
 
   it('rewritten decision entries: a kernel that walks past a matching Deny is shown as such', async () => {
-    const epId = webIngress().epId;
+    const { tableId, ruleBase } = webIngress();
     const m = h.obj.map('tg_decisions');
     const def = rowOf((r) => r.kind === 'default');
-    const mine = h.tables.decisions.filter((d) => d.epId === epId);
+    const mine = h.tables.decisions.filter((d) => d.tableId === tableId);
     assert.ok(mine.length > 0);
-    for (const d of mine) m.update(decisionKey(d.epId, d.peer, d.port, d.sport), decisionValue(def, VERDICT.ALLOW));
+    // decision rules are relative to the entry's rule_base
+    for (const d of mine) m.update(decisionKey(d.tableId, d.peer, d.port, d.sport), decisionValue(def - ruleBase, VERDICT.ALLOW));
     const pkt = packetFor('10.0.0.3', '10.0.0.1', 6, 80);
     const { ir, bpf } = await both(h, p, sideOf('a/bad'), sideOf('a/web'), pkt);
     assert.equal((ir.ingress as Record<string, unknown>).ruleId, 'sec-deny');

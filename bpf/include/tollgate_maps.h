@@ -6,7 +6,7 @@
  *
  * Byte order: addresses and ports inside LPM keys are big-endian (network order), because the LPM trie
  * compares keys bit by bit from the first data byte. Every other integer is host order (little-endian on
- * the targets we build for). ep_id inside LPM keys is host order too: it is always fully inside the prefix
+ * the targets we build for). table_id inside LPM keys is host order too: it is always fully inside the prefix
  * (prefixlen >= 32), so only equality matters there, never bit order.
  *
  * No implicit padding anywhere: every struct spells its padding so that the bytes TypeScript writes are the
@@ -33,13 +33,21 @@ struct tg_ep_key {
 };
 
 /*
- * ep_id names one set of classes and decisions; it is also the policy generation of the endpoint: an update
- * writes new classes under a fresh ep_id and then flips this value, so a conntrack entry that remembers an
- * older ep_id knows the policy changed under it and checks the flow again once.
+ * ep_id is the policy generation of the endpoint entry: an update writes new tables under fresh ids and then
+ * flips this value, so a conntrack entry that remembers an older ep_id knows the policy changed under it and
+ * checks the flow again once.
+ * table_id names the set of classes and decisions the entry looks up. Entries whose tables are equal (same
+ * chain, family and rules admitted by the local address) share one table_id: the class and decision maps grow
+ * with the number of distinct tables, not with the number of endpoints. Table ids are fresh per update too
+ * (never reused), so an update never changes a table a live entry uses.
+ * Rule indexes in tg_decisions are relative to the entry's own rule rows: the rule reported and counted is
+ * rule_base + the decision's rule. miss_rule is absolute.
  */
 struct tg_ep_value {
 	__u32 ep_id;
 	__u32 miss_rule; /* rule index reported when no rule matches (a tier end or the default) */
+	__u32 table_id; /* key of tg_peer*, tg_port*, tg_sports and tg_decisions */
+	__u32 rule_base; /* rule index of this entry's first rule row */
 	__u8 miss_verdict; /* TG_VERDICT_* when no rule matches */
 	__u8 flags; /* TG_EP_* */
 	__u16 pad;
@@ -52,18 +60,18 @@ struct tg_iface_value {
 
 /*
  * tg_peer4 / tg_peer6 (LPM_TRIE): peer address -> peer class. prefixlen counts bits after the prefixlen field:
- * 32 (ep_id, always whole) + the address prefix. ep_id comes first so each endpoint has its own subtree, the
- * address last because it is the wildcardable part.
+ * 32 (table_id, always whole) + the address prefix. table_id comes first so each table has its own subtree,
+ * the address last because it is the wildcardable part.
  */
 struct tg_peer4_key {
 	__u32 prefixlen; /* 32 + address prefix length (32..64) */
-	__u32 ep_id;
+	__u32 table_id;
 	__u8 addr[4]; /* network order */
 };
 
 struct tg_peer6_key {
 	__u32 prefixlen; /* 32 + address prefix length (32..160) */
-	__u32 ep_id;
+	__u32 table_id;
 	__u8 addr[16]; /* network order */
 };
 
@@ -88,25 +96,26 @@ struct tg_class_value {
  */
 struct tg_port_key {
 	__u32 prefixlen; /* 32 + 8 (protocol) + 16 (port) at most */
-	__u32 ep_id;
+	__u32 table_id;
 	__u8 proto;
 	__u8 port[2]; /* network order */
 	__u8 pad; /* zero; beyond every prefix */
 };
 
 /*
- * tg_decisions (HASH): (ep_id, peer class, port class, source-port class) -> verdict. Only pairs of classes
- * that share at least one rule are stored; a miss means no rule matches and takes the endpoint's miss verdict.
+ * tg_decisions (HASH): (table_id, peer class, port class, source-port class) -> verdict. Only pairs of
+ * classes that share at least one rule are stored; a miss means no rule matches and takes the entry's miss
+ * verdict.
  */
 struct tg_decision_key {
-	__u32 ep_id;
+	__u32 table_id;
 	__u32 peer_class;
 	__u32 port_class;
 	__u32 sport_class; /* 0 unless the endpoint has TG_EP_SPORTS */
 };
 
 struct tg_decision_value {
-	__u32 rule; /* rule index in the rule table (counters, decidedBy) */
+	__u32 rule; /* rule index relative to the entry's rule_base (counters, decidedBy) */
 	__u8 verdict; /* TG_VERDICT_ALLOW / TG_VERDICT_DENY */
 	__u8 pad[3];
 };

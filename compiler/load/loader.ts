@@ -1,8 +1,9 @@
 // The transactional loader: `tollgate load`, `unload` and `status` (docs/design.md, "The BPF datapath").
 //
 // A load prepares everything new before anything that enforces changes:
-//   - the tables of the endpoints on this node, under FRESH ep_ids (never reused: an ep_id is also the policy
-//     generation a conntrack entry remembers, so a flow allowed under older policy is checked once more);
+//   - the tables of the endpoints on this node, under FRESH table ids, and endpoint entries with FRESH ep_ids
+//     (never reused: an ep_id is also the policy generation a conntrack entry remembers, so a flow allowed under
+//     older policy is checked once more; a table id is never reused, so no live entry's table changes under it);
 //   - rule indexes in the counter bank the live generation does not use (two banks alternate);
 //   - when the shape (map sizes, datapath sources) is unchanged: no clang, no program load; the new entries go
 //     into the pinned maps next to the live ones (maps are sized for two generations);
@@ -217,17 +218,17 @@ function isTollgateFilter(f: TcFilter): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Map helpers
 
-function keyEpIdOffset(map: string): number {
-  return map === 'tg_decisions' ? LAYOUT.tg_decision_key.ep_id : LAYOUT.tg_port_key.ep_id;
+function keyTableIdOffset(map: string): number {
+  return map === 'tg_decisions' ? LAYOUT.tg_decision_key.table_id : LAYOUT.tg_port_key.table_id;
 }
 
-/** Deletes every policy-map entry whose ep_id satisfies `drop`. Returns how many went. */
-function purge(maps: Map<string, BpfMap>, names: string[], drop: (epId: number) => boolean): number {
+/** Deletes every policy-map entry whose table id satisfies `drop`. Returns how many went. */
+function purge(maps: Map<string, BpfMap>, names: string[], drop: (tableId: number) => boolean): number {
   let n = 0;
   for (const name of names) {
     const m = maps.get(name);
     if (!m) continue;
-    const off = keyEpIdOffset(name);
+    const off = keyTableIdOffset(name);
     for (const k of m.keys()) if (drop(k.readUInt32LE(off)) && m.delete(k)) n++;
   }
   return n;
@@ -331,8 +332,11 @@ function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions
   const shape = loaderShape(t);
   const bank = shape.TG_MAX_RULES / 2;
   const ruleBase = (gen % 2) * bank;
-  for (const d of t.decisions) d.rule += ruleBase;
-  for (const e of t.endpoints) e.missRule += ruleBase;
+  // decision rules are relative to each entry's rule_base: moving the entries' bases moves them too
+  for (const e of t.endpoints) {
+    e.missRule += ruleBase;
+    e.ruleBase += ruleBase;
+  }
   const rules: RuleRecord[] = t.rules.map((r) => ({
     index: r.index + ruleBase, endpoint: r.endpoint, direction: r.direction, kind: r.kind, action: r.action, tier: r.tier,
     ...(r.ruleId !== undefined ? { ruleId: r.ruleId } : {}), ...(r.policy !== undefined ? { policy: r.policy } : {}),
@@ -342,7 +346,7 @@ function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions
     const l = ifOf.get(e.endpoint)!;
     return {
       endpoint: e.endpoint, ifname: l.ifname, ifindex: l.ifindex, direction: e.direction, family: e.family, addr: e.addr, epId: e.epId,
-      value: epValue({ epId: e.epId, missRule: e.missRule, missVerdict: e.missVerdict, flags: e.flags }).toString('hex'),
+      tableId: e.tableId, value: epValue(e).toString('hex'),
     };
   });
   const cText = shapeC(shape);
@@ -435,7 +439,7 @@ function carryCounters(old: LoadState | undefined, counters: BpfMap | undefined)
 }
 
 function makeState(p: Prepared, paths: LoadPaths, opts: LoadOptions, o: { objectPath: string; mapsDir: string; conntrackPin: string; attachments: Attachment[]; carried: Record<string, { packets: number; bytes: number }> }): LoadState {
-  const maxId = p.t.endpoints.reduce((m, e) => Math.max(m, e.epId), 0);
+  const maxId = p.t.endpoints.reduce((m, e) => Math.max(m, e.epId, e.tableId), 0);
   return {
     version: 1, ...(opts.netns !== undefined ? { netns: opts.netns } : {}), pinDir: paths.pinDir, generation: p.gen,
     nextEpId: Math.max(maxId + 1, p.epIdBase), shapeKey: p.key, shape: p.shape, objectPath: o.objectPath,
@@ -512,7 +516,7 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
   const tw = process.hrtime.bigint();
   const maps = openPinnedMaps(old.mapsDir);
   const names = policyMapNames(p.shape);
-  const newIds = new Set(p.epRecords.map((e) => e.epId));
+  const newIds = new Set(p.epRecords.map((e) => e.tableId));
   const oldIfs = new Set(old.attachments.map(ifKey));
   const newLocal = p.local.filter((l) => !oldIfs.has(ifKey(l)));
   let instance: BpfObject | undefined;

@@ -69,7 +69,9 @@ export interface EndpointRecord {
   family: Family;
   addr: string;
   epId: number;
-  /** the 12-byte value, hex (restored when a later switch is rolled back) */
+  /** the table (class and decision entries) the entry looks up */
+  tableId: number;
+  /** the value (struct tg_ep_value), hex (restored when a later switch is rolled back) */
   value: string;
 }
 

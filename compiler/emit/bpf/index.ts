@@ -28,7 +28,7 @@ export interface Shape {
 }
 
 /**
- * Map sizes: twice the contents (an update writes the new generation under fresh ep_ids before it deletes the
+ * Map sizes: twice the contents (an update writes the new generation under fresh ids before it deletes the
  * old one, so both must fit), rounded up to powers of two, at least 1024, so the C text, and clang, change rarely.
  */
 export function shapeOf(t: BpfTables): Shape {
@@ -117,17 +117,17 @@ export async function emitBpf(program: Program, outDir: string, opts: TableOptio
   // Endpoint keys carry the ifindex, known only on the node: written with ifindex 0, patched at load.
   const eps = endpointContents(t.endpoints, () => 0);
   write('maps/tg_endpoints.bin', toFile(eps));
-  maps.push({ map: 'tg_endpoints', file: 'maps/tg_endpoints.bin', count: eps.count, keySize: 24, valueSize: 12, note: 'key bytes 0..3 (ifindex) are 0: the loader writes the ifindex of each entry\'s iface (maps/endpoints.json)' });
+  maps.push({ map: 'tg_endpoints', file: 'maps/tg_endpoints.bin', count: eps.count, keySize: eps.keySize, valueSize: eps.valueSize, note: 'key bytes 0..3 (ifindex) are 0: the loader writes the ifindex of each entry\'s iface (maps/endpoints.json)' });
   maps.push({ map: 'tg_ifaces', count: 0, keySize: 4, valueSize: 4, note: 'one entry per managed interface, written by the loader' });
   maps.push({ map: 'tg_conntrack', count: 0, keySize: 40, valueSize: 24, note: 'shared: pin once, reuse in every object' });
 
   write('maps/rules.json', JSON.stringify(t.rules, null, 1) + '\n');
   write('maps/endpoints.json', JSON.stringify(t.endpoints, null, 1) + '\n');
   const human = {
-    peer4: t.peer4.map((e) => ({ epId: e.epId, prefix: `${e.p.v.toString(16)}/${e.p.len}`, class: e.cls })),
-    peer6: t.peer6.map((e) => ({ epId: e.epId, prefix: `${e.p.v.toString(16)}/${e.p.len}`, class: e.cls })),
-    ports: t.ports.map((e) => ({ epId: e.epId, proto: Number(e.p.v >> 16n), port: Number(e.p.v & 0xffffn), bits: e.p.len, class: e.cls })),
-    sports: t.sports.map((e) => ({ epId: e.epId, proto: Number(e.p.v >> 16n), port: Number(e.p.v & 0xffffn), bits: e.p.len, class: e.cls })),
+    peer4: t.peer4.map((e) => ({ tableId: e.tableId, prefix: `${e.p.v.toString(16)}/${e.p.len}`, class: e.cls })),
+    peer6: t.peer6.map((e) => ({ tableId: e.tableId, prefix: `${e.p.v.toString(16)}/${e.p.len}`, class: e.cls })),
+    ports: t.ports.map((e) => ({ tableId: e.tableId, proto: Number(e.p.v >> 16n), port: Number(e.p.v & 0xffffn), bits: e.p.len, class: e.cls })),
+    sports: t.sports.map((e) => ({ tableId: e.tableId, proto: Number(e.p.v >> 16n), port: Number(e.p.v & 0xffffn), bits: e.p.len, class: e.cls })),
     decisions: t.decisions,
   };
   write('maps/classes.json', JSON.stringify(human, null, 1) + '\n');

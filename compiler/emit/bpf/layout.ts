@@ -6,13 +6,13 @@ import type { Family } from '../../model/types';
 /** sizeof and offsetof of each struct, as the header lays them out (checked against the C compiler). */
 export const LAYOUT = {
   tg_ep_key: { size: 24, ifindex: 0, direction: 4, family: 5, pad: 6, addr: 8 },
-  tg_ep_value: { size: 12, ep_id: 0, miss_rule: 4, miss_verdict: 8, flags: 9, pad: 10 },
+  tg_ep_value: { size: 20, ep_id: 0, miss_rule: 4, table_id: 8, rule_base: 12, miss_verdict: 16, flags: 17, pad: 18 },
   tg_iface_value: { size: 4, flags: 0 },
-  tg_peer4_key: { size: 12, prefixlen: 0, ep_id: 4, addr: 8 },
-  tg_peer6_key: { size: 24, prefixlen: 0, ep_id: 4, addr: 8 },
+  tg_peer4_key: { size: 12, prefixlen: 0, table_id: 4, addr: 8 },
+  tg_peer6_key: { size: 24, prefixlen: 0, table_id: 4, addr: 8 },
   tg_class_value: { size: 4, class_id: 0 },
-  tg_port_key: { size: 12, prefixlen: 0, ep_id: 4, proto: 8, port: 9, pad: 11 },
-  tg_decision_key: { size: 16, ep_id: 0, peer_class: 4, port_class: 8, sport_class: 12 },
+  tg_port_key: { size: 12, prefixlen: 0, table_id: 4, proto: 8, port: 9, pad: 11 },
+  tg_decision_key: { size: 16, table_id: 0, peer_class: 4, port_class: 8, sport_class: 12 },
   tg_decision_value: { size: 8, rule: 0, verdict: 4, pad: 5 },
   tg_ct_key: { size: 40, local: 0, peer: 16, local_port: 32, peer_port: 34, proto: 36, family: 37, origin: 38, pad: 39 },
   tg_ct_value: { size: 24, last_seen_ns: 0, ep_id: 8, rule: 12, flags: 16, pad: 17 },
@@ -46,6 +46,10 @@ export function epKey(k: EpKey): Buffer {
 export interface EpValue {
   epId: number;
   missRule: number;
+  /** key of the class and decision maps (shared by entries with equal tables) */
+  tableId: number;
+  /** rule index of the entry's first rule row: decision rules are relative to it */
+  ruleBase: number;
   missVerdict: number;
   flags: number;
 }
@@ -54,13 +58,16 @@ export function epValue(v: EpValue): Buffer {
   const b = Buffer.alloc(L.size);
   b.writeUInt32LE(v.epId, L.ep_id);
   b.writeUInt32LE(v.missRule, L.miss_rule);
+  b.writeUInt32LE(v.tableId, L.table_id);
+  b.writeUInt32LE(v.ruleBase, L.rule_base);
   b.writeUInt8(v.missVerdict, L.miss_verdict);
   b.writeUInt8(v.flags, L.flags);
   return b;
 }
 export function readEpValue(b: Buffer): EpValue {
   const L = LAYOUT.tg_ep_value;
-  return { epId: b.readUInt32LE(L.ep_id), missRule: b.readUInt32LE(L.miss_rule), missVerdict: b.readUInt8(L.miss_verdict), flags: b.readUInt8(L.flags) };
+  return {
+    epId: b.readUInt32LE(L.ep_id), missRule: b.readUInt32LE(L.miss_rule), tableId: b.readUInt32LE(L.table_id), ruleBase: b.readUInt32LE(L.rule_base), missVerdict: b.readUInt8(L.miss_verdict), flags: b.readUInt8(L.flags) };
 }
 
 export function ifaceKey(ifindex: number): Buffer {
@@ -75,21 +82,21 @@ export function ifaceValue(flags = 0): Buffer {
 }
 
 /** LPM key of a peer trie: addrBits are the prefix's address bytes (network order, host bits zero). */
-export function peerKey(family: Family, epId: number, addr: Buffer, prefixLen: number): Buffer {
+export function peerKey(family: Family, tableId: number, addr: Buffer, prefixLen: number): Buffer {
   const L = family === 4 ? LAYOUT.tg_peer4_key : LAYOUT.tg_peer6_key;
   const b = Buffer.alloc(L.size);
   b.writeUInt32LE(32 + prefixLen, L.prefixlen);
-  b.writeUInt32LE(epId, L.ep_id);
+  b.writeUInt32LE(tableId, L.table_id);
   addr.copy(b, L.addr, 0, family === 4 ? 4 : 16);
   return b;
 }
 
 /** LPM key of a port trie; prefixLen counts bits of (protocol, port): 0..24. */
-export function portKey(epId: number, proto: number, port: number, prefixLen: number): Buffer {
+export function portKey(tableId: number, proto: number, port: number, prefixLen: number): Buffer {
   const L = LAYOUT.tg_port_key;
   const b = Buffer.alloc(L.size);
   b.writeUInt32LE(32 + prefixLen, L.prefixlen);
-  b.writeUInt32LE(epId, L.ep_id);
+  b.writeUInt32LE(tableId, L.table_id);
   b.writeUInt8(proto, L.proto);
   b.writeUInt16BE(port, L.port);
   return b;
@@ -101,10 +108,10 @@ export function classValue(classId: number): Buffer {
   return b;
 }
 
-export function decisionKey(epId: number, peerClass: number, portClass: number, sportClass: number): Buffer {
+export function decisionKey(tableId: number, peerClass: number, portClass: number, sportClass: number): Buffer {
   const L = LAYOUT.tg_decision_key;
   const b = Buffer.alloc(L.size);
-  b.writeUInt32LE(epId, L.ep_id);
+  b.writeUInt32LE(tableId, L.table_id);
   b.writeUInt32LE(peerClass, L.peer_class);
   b.writeUInt32LE(portClass, L.port_class);
   b.writeUInt32LE(sportClass, L.sport_class);

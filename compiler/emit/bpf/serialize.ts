@@ -25,14 +25,14 @@ function pack(map: string, keySize: number, valueSize: number, pairs: [Buffer, B
 
 /** Endpoint entries need the ifindex, known only on the node: the loader passes a resolver. */
 export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEntry) => number): MapContents {
-  return pack('tg_endpoints', 24, 12, eps.map((e) => [
+  return pack('tg_endpoints', LAYOUT.tg_ep_key.size, LAYOUT.tg_ep_value.size, eps.map((e) => [
     epKey({ ifindex: ifindexOf(e), direction: e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: e.family, addr: e.addr }),
-    epValue({ epId: e.epId, missRule: e.missRule, missVerdict: e.missVerdict, flags: e.flags }),
+    epValue(e),
   ]));
 }
 
-// Tables share one Prefix object between every entry of it (buildTables replays classes per endpoint): its
-// address bytes are computed once.
+// Entries of several tables may share one Prefix object (classes computed by the same rules): its address bytes
+// are computed once.
 const addrOf = [new WeakMap<Prefix, Buffer>(), new WeakMap<Prefix, Buffer>()];
 
 function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
@@ -49,7 +49,7 @@ function peerContents(map: string, family: Family, es: ClassEntry[]): MapContent
     if (!a) cache.set(e.p, (a = prefixBytes(e.p, width)));
     const k = i * L.size;
     keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
-    keys.writeUInt32LE(e.epId, k + L.ep_id);
+    keys.writeUInt32LE(e.tableId, k + L.table_id);
     a.copy(keys, k + L.addr);
     values.writeUInt32LE(e.cls, i * V.size + V.class_id);
   });
@@ -59,7 +59,7 @@ function peerContents(map: string, family: Family, es: ClassEntry[]): MapContent
 function portContents(map: string, es: ClassEntry[]): MapContents {
   return pack(map, 12, 4, es.map((e) => {
     const b = prefixBytes(e.p, PORT_WIDTH);
-    return [portKey(e.epId, b[0], b.readUInt16BE(1), e.p.len), classValue(e.cls)];
+    return [portKey(e.tableId, b[0], b.readUInt16BE(1), e.p.len), classValue(e.cls)];
   }));
 }
 
@@ -74,7 +74,7 @@ export function policyContents(t: BpfTables): MapContents[] {
     peerContents('tg_peer6_exact', 6, t.peer6.filter(full(128))),
     portContents('tg_ports', t.ports.filter(part(PORT_WIDTH))),
     portContents('tg_port_exact', t.ports.filter(full(PORT_WIDTH))),
-    pack('tg_decisions', 16, 8, t.decisions.map((d) => [decisionKey(d.epId, d.peer, d.port, d.sport), decisionValue(d.rule, d.verdict)])),
+    pack('tg_decisions', 16, 8, t.decisions.map((d) => [decisionKey(d.tableId, d.peer, d.port, d.sport), decisionValue(d.rule, d.verdict)])),
   ];
   if (t.haveSports) out.push(portContents('tg_sports', t.sports));
   return out;

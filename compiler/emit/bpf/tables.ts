@@ -1,9 +1,12 @@
 // IR Program -> the contents of the datapath's maps (docs/design.md, "The BPF datapath: classify once, decide
-// by table"). For each endpoint, direction and local address (one ep_id each):
+// by table"). For each endpoint, direction and local address (one endpoint entry, one ep_id each):
 //   1. the rules that can match at all for that local address (family, local/notLocal resolved here),
 //   2. classes of the peer address and of (protocol, destination port) [and of the source port],
 //   3. for every combination of classes that shares a rule, the verdict of the tier walk over exactly the
 //      rules of that combination (a miss = no rule matches = the endpoint's miss verdict).
+// Entries whose steps 1-3 give the same result (same chain shape, family and admitted rules) share one table:
+// its classes and decisions are written once under a table_id, with rule indexes relative to the chain's first
+// rule row; each entry carries its own rule_base, so counters and rule rows stay per endpoint.
 import type { Direction, Family, PortRange } from '../../model/types';
 import type { Chain, Endpoint, Match, Program, Rule, RuleSource } from '../../ir/types';
 import { DIR, EP_FLAG, VERDICT } from './codes';
@@ -14,7 +17,7 @@ const PORT_PROTOS = [6, 17, 132, 136];
 const ICMP_PROTOS = [1, 58];
 
 export interface TableOptions {
-  /** first ep_id to hand out (the loader uses fresh ids per update); default 1 */
+  /** first id to hand out, to ep_ids and table_ids alike (the loader uses fresh ids per update); default 1 */
   epIdBase?: number;
   /** most decision entries one endpoint/direction/address may need before compile fails; default 1,000,000 */
   maxDecisionsPerEndpoint?: number;
@@ -45,6 +48,11 @@ export interface EndpointEntry {
   family: Family;
   addr: string;
   epId: number;
+  /** the table (classes and decisions) this entry looks up; shared by entries with equal tables */
+  tableId: number;
+  /** rule index of this entry's first rule row: decision rules of its table are relative to it */
+  ruleBase: number;
+  /** absolute rule index */
   missRule: number;
   missVerdict: number;
   flags: number;
@@ -52,16 +60,17 @@ export interface EndpointEntry {
 }
 
 export interface ClassEntry {
-  epId: number;
+  tableId: number;
   p: Prefix;
   cls: number;
 }
 
 export interface DecisionEntry {
-  epId: number;
+  tableId: number;
   peer: number;
   port: number;
   sport: number;
+  /** relative to the rule_base of the entry that looks it up */
   rule: number;
   verdict: number;
 }
@@ -107,8 +116,8 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
   const ceiling = opts.maxDecisionsPerEndpoint ?? 1_000_000;
   const t: BpfTables = { rules: [], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
   t.rules.push({ index: 0, endpoint: '', direction: 'ingress', tier: '', tierIndex: -1, kind: 'default', action: 'none', reason: 'no rule (conntrack, unmanaged, not IP)' });
-  let epId = opts.epIdBase ?? 1;
   const memo = new TableMemo();
+  const ids = { next: opts.epIdBase ?? 1 };
   for (const ep of program.endpoints) {
     for (const direction of ['ingress', 'egress'] as const) {
       const chain = ep[direction];
@@ -117,15 +126,16 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
       const chainKey = memo.chainKey(direction, chain);
       for (const addr of ep.ips) {
         const family = cidrFamily(addr) as Family;
-        emitEndpoint(t, memo, chainKey, ep, direction, chain, { flat, ends, def, base }, addr, family, epId++, ceiling, { tags: opts.classTags });
+        emitEndpoint(t, memo, chainKey, ep, direction, chain, { flat, ends, def, base }, addr, family, ids, ceiling, { tags: opts.classTags });
       }
     }
   }
   return t;
 }
 
-/** What one endpoint entry writes, apart from its ep_id; rule indexes are relative to its rule table's first row. */
+/** One table: what endpoint entries with equal policy share; rule indexes are relative to the chain's first row. */
 interface Written {
+  tableId: number;
   flags: number;
   miss: { verdict: number; rule: number };
   decisions: { peer: number; port: number; sport: number; rule: number; verdict: number }[];
@@ -138,9 +148,9 @@ interface Written {
 type Dims = { peer: ReturnType<typeof peerDim>; port: ReturnType<typeof portDim>; sport: ReturnType<typeof portDim> };
 
 // Endpoints selected by the same policies have the same chains (the optimizer shares their matches): the
-// classes and decisions of an (endpoint, direction, address) are computed once per distinct chain, direction,
-// family and set of rules the local address admits, and every other entry with the same key writes the same
-// entries under its own ep_id and its own rule rows.
+// classes and decisions of an (endpoint, direction, address) are computed and written once per distinct chain,
+// direction, family and set of rules the local address admits (one table_id), and every other entry with the
+// same key points at that table with its own ep_id and its own rule rows.
 class TableMemo {
   private readonly matchIds = new Map<Match, number>();
   private readonly matchByText = new Map<string, number>();
@@ -297,7 +307,7 @@ function usesL4(m: Match): boolean {
 
 function emitEndpoint(
   t: BpfTables, memo: TableMemo, chainKey: string, ep: Endpoint, direction: Direction, chain: Chain,
-  rt: { flat: Flat[]; ends: number[]; def: number; base: number }, addr: string, family: Family, epId: number, ceiling: number, co: ClassOptions,
+  rt: { flat: Flat[]; ends: number[]; def: number; base: number }, addr: string, family: Family, ids: { next: number }, ceiling: number, co: ClassOptions,
 ): void {
   const { flat, base } = rt;
   const included: number[] = [];
@@ -311,24 +321,27 @@ function emitEndpoint(
   });
   const key = `${family}|${chainKey}|${included.join(',')}`;
   let w = memo.written.get(key);
-  if (!w) memo.written.set(key, (w = computeWritten(memo, ep, direction, chain, rt, included, family, ceiling, co)));
-  // rule indexes: relative to the chain's first row (computeWritten) -> this endpoint's own rows
-  const rebase = base;
-  if (w.flags & EP_FLAG.SPORTS) t.haveSports = true;
-  for (const d of w.decisions) t.decisions.push({ epId, peer: d.peer, port: d.port, sport: d.sport, rule: d.rule + rebase, verdict: d.verdict });
-  const peers = family === 4 ? t.peer4 : t.peer6;
-  for (const e of w.peers) peers.push({ epId, p: e.p, cls: e.cls });
-  for (const e of w.ports) t.ports.push({ epId, p: e.p, cls: e.cls });
-  for (const e of w.sports) t.sports.push({ epId, p: e.p, cls: e.cls });
+  if (!w) {
+    // a new table: its entries are written once, under a fresh id
+    memo.written.set(key, (w = computeWritten(memo, ep, direction, chain, rt, included, family, ceiling, co, ids.next++)));
+    const tableId = w.tableId;
+    if (w.flags & EP_FLAG.SPORTS) t.haveSports = true;
+    for (const d of w.decisions) t.decisions.push({ tableId, peer: d.peer, port: d.port, sport: d.sport, rule: d.rule, verdict: d.verdict });
+    const peers = family === 4 ? t.peer4 : t.peer6;
+    for (const e of w.peers) peers.push({ tableId, p: e.p, cls: e.cls });
+    for (const e of w.ports) t.ports.push({ tableId, p: e.p, cls: e.cls });
+    for (const e of w.sports) t.sports.push({ tableId, p: e.p, cls: e.cls });
+  }
+  // rule indexes of the table are relative to the chain's first row; this entry's own rows start at base
   t.endpoints.push({
-    endpoint: ep.id, iface: ep.iface, direction, family, addr, epId, missRule: w.miss.rule + rebase, missVerdict: w.miss.verdict, flags: w.flags,
-    stats: { ...w.stats },
+    endpoint: ep.id, iface: ep.iface, direction, family, addr, epId: ids.next++, tableId: w.tableId, ruleBase: base,
+    missRule: w.miss.rule + base, missVerdict: w.miss.verdict, flags: w.flags, stats: { ...w.stats },
   });
 }
 
 function computeWritten(
   memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: { flat: Flat[]; ends: number[]; def: number; base: number },
-  included: number[], family: Family, ceiling: number, co: ClassOptions,
+  included: number[], family: Family, ceiling: number, co: ClassOptions, tableId: number,
 ): Written {
   const { flat, ends, def, base } = rt;
   const peerRules: DimRule[] = [];
@@ -401,7 +414,7 @@ function computeWritten(
   for (const e of peerC.entries) flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
   for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
   return {
-    flags, miss: { verdict: miss.verdict, rule: miss.rule - base }, decisions, peers: peerC.entries, ports: portC.entries,
+    tableId, flags, miss: { verdict: miss.verdict, rule: miss.rule - base }, decisions, peers: peerC.entries, ports: portC.entries,
     sports: flags & EP_FLAG.SPORTS ? sportC.entries : [],
     stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions: decisions.length },
   };
