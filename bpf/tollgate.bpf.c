@@ -430,6 +430,19 @@ static __always_inline __u64 tg_timeout(__u8 proto, __u8 flags)
 	return tg_ct_timeout_other_ns;
 }
 
+/*
+ * Is the entry still live at now? The entry is shared by every CPU: another CPU may have written a last_seen_ns
+ * later than the now this packet read before its lookup (one flow's data and ACKs on two CPUs), so now -
+ * last_seen_ns can be "negative". As an unsigned number that is huge, the entry looked idle too long and was
+ * deleted under a running flow, whose next mid-stream packet then found none (TCP_NO_FLOW: the TCP stalls of
+ * bench/README.md). An entry seen at or after now is live.
+ */
+static __always_inline int tg_ct_live(const struct tg_ct_value *ct, __u64 now, __u8 proto)
+{
+	__s64 idle = (__s64)(now - ct->last_seen_ns);
+	return idle <= 0 || (__u64)idle <= tg_timeout(proto, ct->flags);
+}
+
 /* Passes a packet that policy does not look at. */
 static __always_inline int tg_pass(__u8 reason)
 {
@@ -447,7 +460,8 @@ static __always_inline int tg_drop(__u32 ep_id, __u8 reason)
 static __always_inline int tg_ct_pass(struct tg_ct_value *ct, const struct tg_ct_key *ck, __u64 now,
 				      __u8 tcp_flags, __u8 fin_flag, __u32 len, __u32 ep_id, __u8 reason)
 {
-	ct->last_seen_ns = now;
+	if ((__s64)(now - ct->last_seen_ns) > 0) /* never back to an earlier time another CPU already passed */
+		ct->last_seen_ns = now;
 	if (tcp_flags & TG_TCP_FIN)
 		ct->flags |= fin_flag;
 	__u32 rule = ct->rule;
@@ -524,7 +538,7 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 	if (tracked && !syn) {
 		/* 1. the flow's own direction */
 		struct tg_ct_value *ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
-		if (ct && now - ct->last_seen_ns <= tg_timeout(p.proto, ct->flags)) {
+		if (ct && tg_ct_live(ct, now, p.proto)) {
 			if (ct->ep_id == ep->ep_id)
 				return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ep->ep_id,
 						  TG_REASON_CT_ESTABLISHED);
@@ -538,7 +552,7 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		if (reason == TG_REASON_POLICY) {
 			ck.origin = !dir;
 			ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
-			if (ct && now - ct->last_seen_ns <= tg_timeout(p.proto, ct->flags)) {
+			if (ct && tg_ct_live(ct, now, p.proto)) {
 				struct tg_ep_key ok = ek;
 				ok.direction = !dir;
 				struct tg_ep_value *oep = bpf_map_lookup_elem(&tg_endpoints, &ok);

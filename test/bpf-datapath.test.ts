@@ -155,6 +155,40 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.equal(h.conntrack.keys().length, 0);
   });
 
+  it('conntrack: an entry another CPU refreshed after this packet read the clock is live, not expired (TCP stalls)', async () => {
+    // Two CPUs carry one flow (data one way, ACKs the other). A packet reads bpf_ktime_get_ns(), then the other
+    // CPU writes a later last_seen_ns into the shared entry: now - last_seen_ns wraps. Read as "idle too long",
+    // the live entry was deleted and the flow's next mid-stream packet dropped (TCP_NO_FLOW). Here the other
+    // CPU's write is made from user space: last_seen_ns one minute ahead of the clock.
+    const p = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('out', 'Allow', { proto: 6 }), rule('udp', 'Allow', { proto: 17 })], 'Deny')]));
+    const h = await harness(p);
+    const ahead = (): void => {
+      for (const k of h.conntrack.keys()) {
+        const v = h.conntrack.lookup(k);
+        assert.ok(v);
+        // process.hrtime is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns()
+        v.writeBigUInt64LE(process.hrtime.bigint() + 60_000_000_000n, 0);
+        h.conntrack.update(k, v);
+      }
+    };
+    const out = (flags: number): Buffer => craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 6, sport: 40000, dport: 80 }, { tcpFlags: flags });
+    const back = craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 80, dport: 40000 }, { tcpFlags: TCP.ACK });
+    assert.equal((await h.run('egress', out(TCP.SYN))).retval, 0);
+    ahead();
+    let r = await h.run('ingress', back);
+    assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_REPLY], 'the reply rides the entry refreshed "later"');
+    ahead();
+    r = await h.run('egress', out(TCP.ACK));
+    assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_ESTABLISHED], 'so does the next packet of the origin');
+    assert.equal(h.conntrack.keys().length, 1);
+    // UDP: same rule (an expired-looking entry would be decided again and counted as POLICY)
+    const udp = craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 17, sport: 5000, dport: 53 });
+    await h.run('egress', udp);
+    ahead();
+    r = await h.run('egress', udp);
+    assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_ESTABLISHED]);
+  });
+
   it('conntrack: FIN moves the flow to the closing timeout, idle timeouts end entries (const volatile)', async () => {
     const p = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('out', 'Allow', { proto: 6 }), rule('udp', 'Allow', { proto: 17 })], 'Deny')]));
     // closing timeout 0: after a FIN the next packet finds the entry expired; UDP idle timeout 0 likewise
