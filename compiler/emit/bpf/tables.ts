@@ -138,10 +138,6 @@ interface Written {
   tableId: number;
   flags: number;
   miss: { verdict: number; rule: number };
-  decisions: { peer: number; port: number; sport: number; rule: number; verdict: number }[];
-  peers: { p: Prefix; cls: number }[];
-  ports: { p: Prefix; cls: number }[];
-  sports: { p: Prefix; cls: number }[];
   stats: EndpointEntry['stats'];
 }
 
@@ -322,15 +318,8 @@ function emitEndpoint(
   const key = `${family}|${chainKey}|${included.join(',')}`;
   let w = memo.written.get(key);
   if (!w) {
-    // a new table: its entries are written once, under a fresh id
-    memo.written.set(key, (w = computeWritten(memo, ep, direction, chain, rt, included, family, ceiling, co, ids.next++)));
-    const tableId = w.tableId;
-    if (w.flags & EP_FLAG.SPORTS) t.haveSports = true;
-    for (const d of w.decisions) t.decisions.push({ tableId, peer: d.peer, port: d.port, sport: d.sport, rule: d.rule, verdict: d.verdict });
-    const peers = family === 4 ? t.peer4 : t.peer6;
-    for (const e of w.peers) peers.push({ tableId, p: e.p, cls: e.cls });
-    for (const e of w.ports) t.ports.push({ tableId, p: e.p, cls: e.cls });
-    for (const e of w.sports) t.sports.push({ tableId, p: e.p, cls: e.cls });
+    // a new table: its entries are written into t once, under a fresh id; the memo keeps only what entries share
+    memo.written.set(key, (w = computeWritten(t, memo, ep, direction, chain, rt, included, family, ceiling, co, ids.next++)));
   }
   // rule indexes of the table are relative to the chain's first row; this entry's own rows start at base
   t.endpoints.push({
@@ -340,7 +329,7 @@ function emitEndpoint(
 }
 
 function computeWritten(
-  memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: { flat: Flat[]; ends: number[]; def: number; base: number },
+  t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: { flat: Flat[]; ends: number[]; def: number; base: number },
   included: number[], family: Family, ceiling: number, co: ClassOptions, tableId: number,
 ): Written {
   const { flat, ends, def, base } = rt;
@@ -403,20 +392,25 @@ function computeWritten(
       c.rules.push(r);
     }
   }
-  const decisions: Written['decisions'] = [];
+  let decisions = 0;
   for (const c of combos.values()) {
     const w = walk(chain, flat, everywhere.length ? mergeSorted(c.rules, everywhere) : c.rules, ends, def);
     if (w.rule === miss.rule && w.verdict === miss.verdict) continue;
-    decisions.push({ peer: c.p, port: c.q, sport: c.s, rule: w.rule - base, verdict: w.verdict });
+    t.decisions.push({ tableId, peer: c.p, port: c.q, sport: c.s, rule: w.rule - base, verdict: w.verdict });
+    decisions++;
   }
   // Full-length entries go to the exact-match hashes, the rest to the tries; the flags say which to look up.
   const fullPeer = familyWidth(family);
   for (const e of peerC.entries) flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
   for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
+  if (flags & EP_FLAG.SPORTS) t.haveSports = true;
+  const peers = family === 4 ? t.peer4 : t.peer6;
+  for (const e of peerC.entries) peers.push({ tableId, p: e.p, cls: e.cls });
+  for (const e of portC.entries) t.ports.push({ tableId, p: e.p, cls: e.cls });
+  if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push({ tableId, p: e.p, cls: e.cls });
   return {
-    tableId, flags, miss: { verdict: miss.verdict, rule: miss.rule - base }, decisions, peers: peerC.entries, ports: portC.entries,
-    sports: flags & EP_FLAG.SPORTS ? sportC.entries : [],
-    stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions: decisions.length },
+    tableId, flags, miss: { verdict: miss.verdict, rule: miss.rule - base },
+    stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions },
   };
 }
 
