@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Dataplane } from './dataplanes';
-import { RATIO_NAMES, TARGETS, type BenchResult } from './run';
+import { RATIO_NAMES, TARGETS, median, type BenchResult } from './run';
 
 const COLORS: Record<Dataplane, string> = {
   none: '#888888',
@@ -159,9 +159,9 @@ export function compileTarget(res: BenchResult): string {
 
 /** TCP runs of a dataplane far below no policy's median (a stall, not a rule cost: TCP walks the rules on its SYN only). */
 export function tcpStalls(res: BenchResult): string[] {
-  const none = res.tcp.filter((r) => r.dataplane === 'none').map((r) => r.bps).sort((a, b) => a - b);
+  const none = res.tcp.filter((r) => r.dataplane === 'none').map((r) => r.bps);
   if (!none.length) return [];
-  const ref = none[none.length >> 1];
+  const ref = median(none);
   const out: string[] = [];
   for (const dp of [...new Set(res.tcp.map((r) => r.dataplane))].filter((d) => d !== 'none')) {
     const runs = res.tcp.filter((r) => r.dataplane === dp);
@@ -178,15 +178,16 @@ export function updateMissed(res: BenchResult): string[] {
   const tg = res.counts.filter((c) => c.dataplane === 'tollgate' && c.update);
   const over = tg.filter((c) => (c.update?.enforcingMs ?? 0) >= UPDATE_TARGET_MS);
   if (!tg.length) return [];
-  const met = tg.filter((c) => !over.includes(c)).map((c) => `N=${c.rules}${c.setSize ? ` + ${c.setSize}-entry set` : ''}: ${c.update!.enforcingMs.toFixed(1)} ms`);
+  const size = (c: (typeof tg)[number]): string => `N=${c.rules}${c.setSize ? ` + ${c.setSize}-entry set` : ''}`;
+  const met = tg.filter((c) => !over.includes(c)).map((c) => `${size(c)}: ${c.update!.enforcingMs.toFixed(1)} ms`);
   if (!over.length) return [`Single-rule update: target met at every size (${met.join(', ')}).`];
   const worst = over.reduce((a, b) => (b.update!.enforcingMs > a.update!.enforcingMs ? b : a));
   const u = worst.update!;
   const parts = u.tablesMs !== undefined && u.writeMs !== undefined
-    ? ` At N=${worst.rules}${worst.setSize ? ` + ${worst.setSize}-entry set` : ''}: building the tables from the IR ${u.tablesMs.toFixed(0)} ms, writing ${worst.mapEntries ?? '?'} entries ${u.writeMs.toFixed(0)} ms, the switch ${u.switchMs?.toFixed(1) ?? '?'} ms.`
+    ? ` At ${size(worst)}: building the tables from the IR ${u.tablesMs.toFixed(0)} ms, writing ${worst.mapEntries ?? '?'} entries ${u.writeMs.toFixed(0)} ms, the switch ${u.switchMs?.toFixed(1) ?? '?'} ms.`
     : '';
-  return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `N=${c.rules}${c.setSize ? ` + ${c.setSize}-entry set` : ''}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
-    + `(up to ${(worst.update!.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (maps-only), but the loader's maps-only update `
+  return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `${size(c)}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
+    + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (maps-only), but the loader's maps-only update `
     + 'rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. '
     + `Meeting the target at scale needs incremental (diff) updates with stable ep ids for unchanged endpoints.${parts}`];
 }
