@@ -26,10 +26,13 @@ export function register(program: Command): void {
       const compiled = compile(paths, { tenants: opts.tenant, stdin: readStdinIfNeeded(paths), noOptimize: !opts.optimize });
       printWarnings(compiled.diagnostics);
       const emit: Emit = opts.emit ?? (opts.out ? 'summary' : 'ir');
-      process.stdout.write(render(emit, compiled));
-      if (opts.out && (emit === 'iptables' || emit === 'iptables-calico')) {
+      // the netfilter forms are emitted once: printed, and with -o written as files too
+      const style = emit === 'iptables' ? 'flat' : emit === 'iptables-calico' ? 'calico' : undefined;
+      const nf = style ? netfilterFiles(compiled.program, style) : undefined;
+      process.stdout.write(nf ? netfilterText(nf) : render(emit, compiled));
+      if (opts.out && nf) {
         fs.mkdirSync(opts.out, { recursive: true });
-        for (const [name, text] of Object.entries(netfilterFiles(compiled.program, emit === 'iptables' ? 'flat' : 'calico'))) {
+        for (const [name, text] of Object.entries(nf)) {
           if (text) fs.writeFileSync(path.join(opts.out, name), text);
         }
       }
@@ -49,6 +52,15 @@ export function netfilterFiles(p: ReturnType<typeof compile>['program'], style: 
   return { 'ipset.restore': v4.ipsets + v6.ipsets, 'iptables.rules': v4.rules, 'ip6tables.rules': v6.rules };
 }
 
+/** --emit iptables / iptables-calico on stdout: each file under a '# ===== ... =====' heading. */
+function netfilterText(f: ReturnType<typeof netfilterFiles>): string {
+  const section = (title: string, text: string): string => `# ===== ${title} =====\n${text}${text.endsWith('\n') ? '' : '\n'}`;
+  return (f['ipset.restore'] ? section('ipset restore input (IPv4 and IPv6 sets)', f['ipset.restore']) : '')
+    + section('IPv4: iptables-restore input', f['iptables.rules'])
+    + section('IPv6: ip6tables-restore input', f['ip6tables.rules']);
+}
+
+/** Every form but the netfilter ones (netfilterText). */
 function render(emit: Emit, compiled: ReturnType<typeof compile>): string {
   const p = compiled.program;
   switch (emit) {
@@ -58,14 +70,6 @@ function render(emit: Emit, compiled: ReturnType<typeof compile>): string {
     }
     case 'ir-json':
       return JSON.stringify(p, null, 2) + '\n';
-    case 'iptables':
-    case 'iptables-calico': {
-      const f = netfilterFiles(p, emit === 'iptables' ? 'flat' : 'calico');
-      const section = (title: string, text: string): string => `# ===== ${title} =====\n${text}${text.endsWith('\n') ? '' : '\n'}`;
-      return (f['ipset.restore'] ? section('ipset restore input (IPv4 and IPv6 sets)', f['ipset.restore']) : '')
-        + section('IPv4: iptables-restore input', f['iptables.rules'])
-        + section('IPv6: ip6tables-restore input', f['ip6tables.rules']);
-    }
     case 'nftables': {
       const { emitNftables } = require('../emit/iptables') as typeof import('../emit/iptables');
       return emitNftables(p).ruleset;
