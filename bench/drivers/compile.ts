@@ -84,14 +84,15 @@ export function measureCompileLimited(policies: number, pods: number, timeoutMs:
     }
   }
   const timedOut = !!r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-  if (last && !last.bpf) last.bpf = { reason: timedOut ? `the BPF emit did not finish within the ${Math.round(timeoutMs / 1000)} s limit` : `the BPF emit failed (exit ${r.status}): ${lastLine(r.stderr)}` };
+  if (last && !last.bpf) last.bpf = { reason: timedOut ? `the BPF emit did not finish within the ${Math.round(timeoutMs / 1000)} s limit` : `the BPF emit failed (exit ${r.status}): ${errorLine(r.stderr)}` };
   if (last) return last;
   if (timedOut)
     return { policies, pods, compileMs: null, reason: `compile() did not finish within ${Math.round(timeoutMs / 1000)} s (the target for 10000 policies over 5000 pods is 2 s)` };
   return { policies, pods, compileMs: null, reason: `the compile child failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n')[0]}` };
 }
 
-function lastLine(text: string | null): string {
+/** The first line of `text` that mentions an error, else its first line. */
+function errorLine(text: string | null): string {
   const lines = (text || '').trim().split('\n');
   return lines.find((l) => /error/i.test(l)) ?? lines[0] ?? '';
 }
