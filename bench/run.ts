@@ -185,7 +185,9 @@ function figures(res: BenchResult): DataplaneFigure[] {
     const byPos = new Map<string, FloodRow[]>();
     for (const r of rows) {
       const k = `${r.position}\t${r.ruleIndex}`;
-      byPos.set(k, [...(byPos.get(k) ?? []), r]);
+      const g = byPos.get(k);
+      if (g) g.push(r);
+      else byPos.set(k, [r]);
     }
     const med = (position: 'even' | 'worst', f: (r: FloodRow) => number): number[] =>
       [...byPos.values()].filter((g) => g[0].position === position).map((g) => median(g.map(f)));
