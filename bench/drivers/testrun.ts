@@ -86,23 +86,20 @@ export async function measureFloor(repeat: number): Promise<FloorSample> {
 }
 
 export async function measureNewflow(rules: number[], repeat: number): Promise<TestRunSample[]> {
-  const hook = tollgateHook();
-  const out: TestRunSample[] = [];
+  const { impl, missing } = tollgateHook();
   const positions = ['worst', 'middle'] as const;
+  if (!impl) return rules.flatMap((n) => positions.map((position) => ({ rules: n, position, newflowNs: null, establishedNs: null, reason: missing })));
+  const out: TestRunSample[] = [];
   try {
     for (const n of rules) {
       const program = syntheticProgram({ rules: n, iface: 'tgbtr', serverIp: '10.77.2.2' });
       for (const position of positions) {
-        if (!hook.impl) {
-          out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: hook.missing });
-          continue;
-        }
         const k = position === 'worst' ? n - 1 : n >> 1;
         const packet = { src: peerOf(k), dst: '10.77.2.2', proto: 17, sport: 40000, dport: portOf(k) };
         try {
           const opts = { repeat, direction: 'ingress' as const };
-          const fresh = await hook.impl.testRun(program, packet, { ...opts, established: false });
-          const est = await hook.impl.testRun(program, packet, { ...opts, established: true });
+          const fresh = await impl.testRun(program, packet, { ...opts, established: false });
+          const est = await impl.testRun(program, packet, { ...opts, established: true });
           out.push({ rules: n, position, newflowNs: fresh.ns, establishedNs: est.ns, allowed: fresh.allowed && est.allowed, reason: 'loaded by the loader, test-run through the hook' });
         } catch (err) {
           out.push({ rules: n, position, newflowNs: null, establishedNs: null, reason: `the Tollgate hook failed: ${(err as Error).message.split('\n')[0].slice(0, 300)}` });
@@ -110,7 +107,7 @@ export async function measureNewflow(rules: number[], repeat: number): Promise<T
       }
     }
   } finally {
-    await hook.impl?.close();
+    await impl.close();
   }
   return out;
 }
