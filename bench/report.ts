@@ -148,13 +148,17 @@ export function compileTarget(res: BenchResult): string {
   const head = `Target: ${t.policies.toLocaleString('en')} policies over ${t.pods.toLocaleString('en')} pods compiled in < ${t.ms / 1000} s`;
   if (!c) return `${head}: not in the ${res.trials.name} trials.`;
   if (c.compileMs === null) return `${head}: not measured (${c.reason}).`;
-  if (c.compileMs < t.ms) return `${head}: met, ${c.compileMs.toFixed(0)} ms.`;
+  // `tollgate compile` also builds the BPF map contents: the target is judged on the whole of it when measured.
+  const bpf = c.bpf && 'tablesMs' in c.bpf ? c.bpf : undefined;
+  const total = c.compileMs + (bpf ? bpf.tablesMs + bpf.serializeMs : 0);
+  const what = bpf ? 'manifests to BPF map contents' : 'manifests to optimized IR (BPF map contents not measured)';
+  if (total < t.ms) return `${head}: met, ${total.toFixed(0)} ms (${what}).`;
   const st = c.stages;
-  const where = st
-    ? ` Where the time went: reading and validating the manifests into the model ${st.loadModelMs.toFixed(0)} ms, lowering every pod's policies to IR rules ${st.lowerMs.toFixed(0)} ms, optimizing ${st.optimizeMs.toFixed(0)} ms.`
-    : '';
-  return `${head}: missed, ${c.compileMs.toFixed(0)} ms (${(c.compileMs / t.ms).toFixed(1)}x the target), on a shared 2-core machine under other load; `
-    + `the compiler's speed work was in progress when this ran (the working tree's code is what was measured).${where}`;
+  const where = (st
+    ? ` Where the time went: reading and validating the manifests into the model ${st.loadModelMs.toFixed(0)} ms, lowering every pod's policies to IR rules ${st.lowerMs.toFixed(0)} ms, optimizing ${st.optimizeMs.toFixed(0)} ms`
+    : ` Reading, lowering and optimizing ${c.compileMs.toFixed(0)} ms`)
+    + (bpf ? `, building the BPF tables ${bpf.tablesMs.toFixed(0)} ms, serializing them ${bpf.serializeMs.toFixed(0)} ms.` : '.');
+  return `${head}: missed, ${total.toFixed(0)} ms (${what}; ${(total / t.ms).toFixed(1)}x the target), on a shared 2-core machine under other load.${where}`;
 }
 
 /** TCP runs of a dataplane far below no policy's median (a stall, not a rule cost: TCP walks the rules on its SYN only). */
