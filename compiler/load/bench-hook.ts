@@ -14,6 +14,7 @@ import * as path from 'path';
 import type { Endpoint, Packet, Program } from '../ir/types';
 import type { TollgateBenchHook, TollgateLoadFigures, TollgateLoaded, TollgateMapMemory } from '../../bench/hook';
 import { craft } from '../emit/bpf/packet';
+import { endpointByAddr } from '../ir/evaluate';
 import { load, loadInstance, unload, type LoadReport } from './loader';
 import { BpfMap, PIN_ROOT, type BpfObject, type BpfProgram } from './native';
 import { readLoadState, scopePaths, STATE_DIR } from './state';
@@ -95,7 +96,7 @@ function ip(args: string[]): void {
 /** The endpoint a packet is for: the destination's for its ingress policy, the source's for egress. */
 function endpointOf(program: Program, packet: Packet, direction: 'ingress' | 'egress'): Endpoint {
   const addr = direction === 'ingress' ? packet.dst : packet.src;
-  const ep = program.endpoints.find((e) => e.ips.includes(addr));
+  const ep = endpointByAddr(program, addr);
   if (!ep) throw new Error(`testRun: no endpoint of the Program has ${addr} (the packet's ${direction === 'ingress' ? 'destination' : 'source'})`);
   return ep;
 }
