@@ -229,7 +229,7 @@ function inRanges(port: number, ranges: PortRange[]): boolean {
   return ranges.some((r) => port >= r.from && port <= r.to);
 }
 
-function addrIn(addr: string, cidrs: string[]): boolean {
+export function addrIn(addr: string, cidrs: string[]): boolean {
   const fam = cidrFamily(addr) as Family;
   const a = cidrToPrefix(`${addr}/${fam === 4 ? 32 : 128}`);
   return cidrs.some((c) => cidrFamily(c) === fam && contains(cidrToPrefix(c), a, familyWidth(fam)));
@@ -297,7 +297,7 @@ function complementRangesOf(ports: PortRange[], notPorts: PortRange[]): PortRang
   return out;
 }
 
-function usesL4(m: Match): boolean {
+export function usesL4(m: Match): boolean {
   return m.proto !== undefined || m.notProto !== undefined || !!m.dports || !!m.notDports || !!m.sports || !!m.notSports || !!m.icmp || !!m.notIcmp;
 }
 
