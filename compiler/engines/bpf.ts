@@ -20,9 +20,9 @@ import { craft, type CraftOptions } from '../emit/bpf/packet';
 import { VERDICT, reasonText, REASON } from '../emit/bpf/codes';
 import type { RuleRow, EndpointEntry, TableOptions } from '../emit/bpf/tables';
 import type { DirectionResult, Engine, Probe, ProbeResult } from './types';
-import type { Chain, Decision, Endpoint, Packet } from '../ir/types';
+import type { Decision, Endpoint, Packet } from '../ir/types';
 import type { Direction } from '../model/types';
-import { describeRule, endpointByAddr, matches, type ConnectionVerdict } from '../ir/evaluate';
+import { defaultText, describeRule, endpointByAddr, tierEndText, walkTo, type ConnectionVerdict } from '../ir/evaluate';
 
 /** ifindex that BPF_PROG_TEST_RUN reports when no ifindex is given (the loopback device). */
 export const TEST_RUN_IFINDEX = 1;
@@ -108,9 +108,9 @@ export function describeRow(program: Program, row: RuleRow | undefined, last: La
   const ep = program.endpoints.find((e) => e.id === row.endpoint);
   const chain = ep?.[row.direction];
   if (!chain) return `rule index ${row.index}: ${row.endpoint} ${row.direction} is not in the program`;
-  if (row.kind === 'default') return chain.tiers.length === 0 ? 'no policy selects the pod: allow' : 'no policy decided: allow';
+  if (row.kind === 'default') return defaultText(chain);
   const tier = chain.tiers[row.tierIndex];
-  if (row.kind === 'tier-end') return `tier ${tier.name}: ${tier.end.reason}`;
+  if (row.kind === 'tier-end') return tierEndText(tier);
   return describeRule(tier.rules[row.position ?? 0], tier);
 }
 
@@ -163,43 +163,10 @@ export async function probeWith(h: BpfHarness, program: Program, probe: Probe, c
 }
 
 /**
- * The steps of the walk up to the row the kernel reported, in the reference evaluator's words: the kernel says
- * only which row decided, so the tiers it went through (left by a Pass rule or a passing tier end) and the Log
- * rules before the deciding rule are explained by matching the IR's rules against the packet. A rule or tier
- * end that would have stopped the walk before the kernel's row is named as a disagreement, never hidden.
- */
-function passage(chain: Chain, dir: Direction, pkt: Packet, row: RuleRow): string[] {
-  const steps: string[] = [];
-  const stop = row.kind === 'default' ? chain.tiers.length : row.tierIndex;
-  for (let ti = 0; ti < chain.tiers.length && ti <= stop; ti++) {
-    const tier = chain.tiers[ti];
-    const deciding = ti === stop;
-    const rules = deciding && row.kind === 'rule' ? tier.rules.slice(0, row.position ?? 0) : tier.rules;
-    let left = false;
-    for (const rule of rules) {
-      if (!matches(rule.match, dir, pkt)) continue;
-      const line = `${describeRule(rule, tier)} [${rule.id}]`;
-      if (rule.action === 'Log') {
-        steps.push(`${line}: logged, continue`);
-        continue;
-      }
-      if (rule.action === 'Pass' && !deciding) steps.push(`${line}: pass to the next tier`);
-      else steps.push(`${line}: matches, yet the kernel went on (the IR's walk would stop here)`);
-      left = true;
-      break;
-    }
-    if (deciding || left) continue;
-    const end = `tier ${tier.name}: ${tier.end.reason}`;
-    steps.push(tier.end.action === 'Pass' ? `${end}: pass` : `${end}: ${tier.end.action}, yet the kernel went on (the IR's walk would stop here)`);
-  }
-  return steps;
-}
-
-/**
  * One direction's Decision (the shape `trace` prints) from what the kernel reported: verdict from the program's
  * return value; decidedBy, ruleId and tier from the rule-table row of tg_last's rule index.
  */
-export function kernelDecision(program: Program, ep: Endpoint, dir: Direction, pkt: Packet, k: KernelVerdict): Decision {
+export function kernelDecision(ep: Endpoint, dir: Direction, pkt: Packet, k: KernelVerdict): Decision {
   const word = k.allowed ? 'allowed' : 'denied';
   if (!decidedByPolicy(k.last)) {
     const text = reasonText(k.last.reason);
@@ -210,20 +177,12 @@ export function kernelDecision(program: Program, ep: Endpoint, dir: Direction, p
     const what = !row ? 'not in the rule table' : row.index === 0 ? 'no rule' : `a row of ${row.endpoint} ${row.direction}`;
     throw new Error(`${ep.id} ${dir}: the kernel reported rule index ${k.last.rule} (ep_id ${k.last.epId}), which is ${what}`);
   }
-  const decidedBy = describeRow(program, row, k.last);
-  const steps = passage(ep[dir], dir, pkt, row);
   if (row.kind === 'rule') {
     const rule = ep[dir].tiers[row.tierIndex]?.rules[row.position ?? -1];
     if (!rule || rule.id !== row.ruleId) throw new Error(`${ep.id} ${dir}: rule index ${row.index} names ${row.ruleId}, which is not at tier ${row.tierIndex} position ${row.position} of the program`);
-    steps.push(`${decidedBy} [${rule.id}]: ${word}`);
-    return { allowed: k.allowed, decidedBy, ruleId: rule.id, tier: row.tier, steps };
   }
-  if (row.kind === 'tier-end') {
-    steps.push(`${decidedBy}: ${word}`);
-    return { allowed: k.allowed, decidedBy, tier: row.tier, steps };
-  }
-  steps.push(decidedBy);
-  return { allowed: k.allowed, decidedBy, steps };
+  const at = row.kind === 'default' ? { tierIndex: ep[dir].tiers.length } : { tierIndex: row.tierIndex, ...(row.kind === 'rule' ? { position: row.position } : {}) };
+  return walkTo(ep, dir, pkt, { ...at, allowed: k.allowed, by: 'the kernel' });
 }
 
 /**
@@ -235,8 +194,8 @@ export async function traceWith(h: BpfHarness, program: Program, pkt: Packet, cr
   const to = endpointByAddr(program, pkt.dst);
   h.clearConntrack();
   const data = craft(pkt, craftOpts);
-  const egress = from ? kernelDecision(program, from, 'egress', pkt, await kernelVerdict(h, 'egress', data)) : undefined;
-  const ingress = to ? kernelDecision(program, to, 'ingress', pkt, await kernelVerdict(h, 'ingress', data)) : undefined;
+  const egress = from ? kernelDecision(from, 'egress', pkt, await kernelVerdict(h, 'egress', data)) : undefined;
+  const ingress = to ? kernelDecision(to, 'ingress', pkt, await kernelVerdict(h, 'ingress', data)) : undefined;
   return { allowed: (egress?.allowed ?? true) && (ingress?.allowed ?? true), ...(egress ? { egress } : {}), ...(ingress ? { ingress } : {}) };
 }
 

@@ -1,7 +1,7 @@
 // The reference evaluator: the ground truth every engine (BPF test runs, real traffic) is checked against.
 // It reads the IR rule by rule, the walk described in ir/types.ts and docs/semantics.md, and says what decided.
 import type { Direction } from '../model/types';
-import type { Decision, Endpoint, Match, Packet, Program, Rule, TierChain } from './types';
+import type { Chain, Decision, Endpoint, Match, Packet, Program, Rule, TierChain } from './types';
 import { containsAddr, fromCidrs, type IpSet } from '../resolve/cidr';
 import { portIn } from '../resolve/ports';
 import { policyLabel } from './lower';
@@ -59,43 +59,100 @@ export function describeRule(rule: Rule, tier: TierChain): string {
   return tier.kind === 'admin' || tier.kind === 'baseline' ? what : `tier ${tier.name}: ${what}`;
 }
 
-function tierEndText(tier: TierChain): string {
+/** decidedBy of a tier's end: `tier t: t end`. */
+export function tierEndText(tier: TierChain): string {
   return `tier ${tier.name}: ${tier.end.reason}`;
+}
+
+/** decidedBy when no tier decided: the default allow. */
+export function defaultText(chain: Chain): string {
+  return chain.tiers.length === 0 ? 'no policy selects the pod: allow' : 'no policy decided: allow';
+}
+
+/**
+ * A verdict reached outside the IR (the kernel's, from its rule index) that a walk is made to end with: at rule
+ * `position` of tier `tierIndex`, at that tier's end (no position), or at the default (tierIndex = the number of
+ * tiers).
+ */
+export interface Outcome {
+  tierIndex: number;
+  position?: number;
+  allowed: boolean;
+  /** who reached it, in the steps' words ("the kernel") */
+  by: string;
+}
+
+function verdictWord(allowed: boolean): string {
+  return allowed ? 'allowed' : 'denied';
+}
+
+/**
+ * The walk of docs/semantics.md: tier by tier, the rules whose match holds, Log rules noted, a Pass rule or a
+ * passing tier end leaving the tier, the first Allow or Deny (rule or tier end) deciding, else the default.
+ * Given an outcome, the walk goes to the outcome's point instead and decides there with its verdict; a rule or
+ * tier end where the IR's walk would have stopped (or left the outcome's tier) before that point is a step that
+ * says the outcome's judge went on, never hidden.
+ */
+function walk(chain: Chain, dir: Direction, pkt: Packet, outcome?: Outcome): Decision {
+  const steps: string[] = [];
+  const byRule = (rule: Rule, tier: TierChain, allowed: boolean): Decision => {
+    const line = describeRule(rule, tier);
+    steps.push(`${line} [${rule.id}]: ${verdictWord(allowed)}`);
+    return { allowed, decidedBy: line, ruleId: rule.id, tier: tier.name, steps };
+  };
+  const byEnd = (tier: TierChain, allowed: boolean): Decision => {
+    const line = tierEndText(tier);
+    steps.push(`${line}: ${verdictWord(allowed)}`);
+    return { allowed, decidedBy: line, tier: tier.name, steps };
+  };
+  const wentOn = (what: string): string => `${what}, yet ${outcome?.by} went on (the IR's walk would stop here)`;
+  for (let ti = 0; ti < chain.tiers.length; ti++) {
+    const tier = chain.tiers[ti];
+    const deciding = outcome !== undefined && outcome.tierIndex === ti;
+    const stopAt = deciding ? (outcome.position ?? tier.rules.length) : tier.rules.length;
+    let left = false;
+    for (let pos = 0; pos < stopAt; pos++) {
+      const rule = tier.rules[pos];
+      if (!matches(rule.match, dir, pkt)) continue;
+      const line = `${describeRule(rule, tier)} [${rule.id}]`;
+      if (rule.action === 'Log') {
+        steps.push(`${line}: logged, continue`);
+        continue;
+      }
+      left = true;
+      if (rule.action === 'Pass' && !deciding) steps.push(`${line}: pass to the next tier`);
+      else if (outcome) steps.push(wentOn(`${line}: matches`));
+      else return byRule(rule, tier, rule.action === 'Allow');
+      break;
+    }
+    if (deciding) {
+      if (outcome.position === undefined) return byEnd(tier, outcome.allowed);
+      const rule = tier.rules[outcome.position];
+      if (!rule) throw new Error(`tier ${tier.name} has no rule at position ${outcome.position}`);
+      return byRule(rule, tier, outcome.allowed);
+    }
+    if (left) continue;
+    if (tier.end.action === 'Pass') steps.push(`${tierEndText(tier)}: pass`);
+    else if (outcome) steps.push(wentOn(`${tierEndText(tier)}: ${tier.end.action}`));
+    else return byEnd(tier, tier.end.action === 'Allow');
+  }
+  const line = defaultText(chain);
+  steps.push(line);
+  return { allowed: outcome?.allowed ?? true, decidedBy: line, steps };
 }
 
 /** The verdict of one direction of one endpoint for a packet, with what decided it and every step taken. */
 export function evaluate(ep: Endpoint, dir: Direction, pkt: Packet): Decision {
-  const chain = dir === 'ingress' ? ep.ingress : ep.egress;
-  const steps: string[] = [];
-  for (const tier of chain.tiers) {
-    let passed = false;
-    for (const rule of tier.rules) {
-      if (!matches(rule.match, dir, pkt)) continue;
-      const line = describeRule(rule, tier);
-      if (rule.action === 'Log') {
-        steps.push(`${line} [${rule.id}]: logged, continue`);
-        continue;
-      }
-      if (rule.action === 'Pass') {
-        steps.push(`${line} [${rule.id}]: pass to the next tier`);
-        passed = true;
-        break;
-      }
-      steps.push(`${line} [${rule.id}]: ${rule.action === 'Allow' ? 'allowed' : 'denied'}`);
-      return { allowed: rule.action === 'Allow', decidedBy: line, ruleId: rule.id, tier: tier.name, steps };
-    }
-    if (passed) continue;
-    if (tier.end.action === 'Pass') {
-      steps.push(`${tierEndText(tier)}: pass`);
-      continue;
-    }
-    const line = tierEndText(tier);
-    steps.push(`${line}: ${tier.end.action === 'Allow' ? 'allowed' : 'denied'}`);
-    return { allowed: tier.end.action === 'Allow', decidedBy: line, tier: tier.name, steps };
-  }
-  const line = chain.tiers.length === 0 ? 'no policy selects the pod: allow' : 'no policy decided: allow';
-  steps.push(line);
-  return { allowed: true, decidedBy: line, steps };
+  return walk(dir === 'ingress' ? ep.ingress : ep.egress, dir, pkt);
+}
+
+/**
+ * The Decision of one direction of one endpoint that ends with an outcome reached elsewhere, the steps to it
+ * explained by the IR's rules: the tiers left by a Pass rule or a passing tier end, the Log rules before it, and
+ * every point where the IR's walk would have stopped first.
+ */
+export function walkTo(ep: Endpoint, dir: Direction, pkt: Packet, outcome: Outcome): Decision {
+  return walk(dir === 'ingress' ? ep.ingress : ep.egress, dir, pkt, outcome);
 }
 
 /** The endpoint that owns an address (first in program order), if any. */
