@@ -18,6 +18,7 @@ import type { Family } from '../model/types';
 import { PROTO } from '../model/types';
 import type { Compiled } from '../pipeline';
 import type { Probe, ProbeResult } from '../engines/types';
+import type { ProbePacket } from '../engines/ir';
 import type { LabOptions, LabState } from '../lab';
 import type { ScopeOptions } from '../load/state';
 import type { StatusReport } from '../load/loader';
@@ -301,6 +302,17 @@ function probeText(p: Probe): string {
   return `${p.from} -> ${p.to} ${p.port}/${protocolName(p.protocol)}`;
 }
 
+/**
+ * The probe's endpoints and packet, as every engine builds them (the demo plans its probes from pods that have an
+ * address of the probe's family, so there is always one).
+ */
+function sentPacket(program: Program, p: Probe): ProbePacket {
+  const { probePacket } = require('../engines/ir') as typeof import('../engines/ir');
+  const pp = probePacket(program, p);
+  if (typeof pp === 'string') throw new Error(`${probeText(p)}: ${pp}`);
+  return pp;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Attribution: which counter row did the kernel count the denied packet against?
 
@@ -315,7 +327,7 @@ type CounterRow = StatusReport['counters'][number];
 async function explain(ctx: Ctx, c: Compiled, state: LabState, probes: Probe[], real: ProbeResult[], status: (s: ScopeOptions) => Promise<StatusReport>): Promise<Explanation[]> {
   const { runProbes } = require('../lab') as typeof import('../lab');
   const { evaluate } = require('../ir/evaluate') as typeof import('../ir/evaluate');
-  const { packetFor, addressOf, endpointById, PROBE_SPORT } = require('../engines/ir') as typeof import('../engines/ir');
+  const { PROBE_SPORT } = require('../engines/ir') as typeof import('../engines/ir');
   const todo = probes.map((p, i) => ({ p, r: real[i] })).filter((x) => !x.r.allowed && (x.p.protocol === PROTO.TCP || x.p.protocol === PROTO.UDP));
   const rounds: (typeof todo)[] = [];
   for (const x of todo) {
@@ -337,9 +349,7 @@ async function explain(ctx: Ctx, c: Compiled, state: LabState, probes: Probe[], 
     const after = await snapshot();
     const moved = [...after.values()].filter((r) => r.packets > (before.get(r.index)?.packets ?? 0));
     round.forEach(({ p }, i) => {
-      const from = endpointById(c.program, p.from)!;
-      const to = endpointById(c.program, p.to)!;
-      const pkt = packetFor(addressOf(from, p.family)!, addressOf(to, p.family)!, p.protocol, p.port);
+      const { from, to, pkt } = sentPacket(c.program, p);
       const eg = evaluate(from, 'egress', pkt);
       const [endpoint, direction, ir] = eg.allowed ? [to.id, 'ingress' as const, evaluate(to, 'ingress', pkt)] : [from.id, 'egress' as const, eg];
       const mine = moved.filter((r) => (r.endpoint === p.from && r.direction === 'egress') || (r.endpoint === p.to && r.direction === 'ingress'));
@@ -502,13 +512,10 @@ export function renderWhy(program: Program, explanations: Explanation[]): string
  */
 export function renderGuarantees(program: Program, probes: Probe[], real: ProbeResult[]): string {
   const { evaluate } = require('../ir/evaluate') as typeof import('../ir/evaluate');
-  const { packetFor, addressOf, endpointById } = require('../engines/ir') as typeof import('../engines/ir');
   const groups = new Map<string, Map<string, string[]>>();
   probes.forEach((p, i) => {
     if (!real[i].allowed || real[i].note?.startsWith('not probed')) return;
-    const from = endpointById(program, p.from)!;
-    const to = endpointById(program, p.to)!;
-    const pkt = packetFor(addressOf(from, p.family)!, addressOf(to, p.family)!, p.protocol, p.port);
+    const { from, to, pkt } = sentPacket(program, p);
     for (const [ep, dir] of [[from, 'egress'], [to, 'ingress']] as const) {
       const d = evaluate(ep, dir, pkt);
       const tier = (dir === 'egress' ? ep.egress : ep.ingress).tiers.find((t) => t.name === d.tier);

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Program } from '../ir/types';
 import type { Compiled } from '../pipeline';
-import { addressOf, endpointById, packetFor, protocolName, PROBE_SPORT } from './ir';
+import { packetlessResult, probeHead, probePacket, PROBE_SPORT } from './ir';
 import { BpfObject, type BpfMap, type BpfProgram } from '../load/native';
 import { generateC, buildTables, type BpfTables } from '../emit/bpf';
 import { compileBpf } from '../emit/bpf/objcache';
@@ -114,16 +114,6 @@ export function describeRow(program: Program, row: RuleRow | undefined, last: La
   return describeRule(tier.rules[row.position ?? 0], tier);
 }
 
-/** The probe's packet, exactly as the ir engine builds it, or why there is none (same words). */
-export function probePacket(program: Program, probe: Probe): Packet | string {
-  const from = endpointById(program, probe.from);
-  const to = endpointById(program, probe.to);
-  const src = from && addressOf(from, probe.family);
-  const dst = to && addressOf(to, probe.family);
-  if (!from || !to || !src || !dst) return `${!from || !src ? probe.from : probe.to} has no IPv${probe.family} address in the program`;
-  return packetFor(src, dst, probe.protocol, probe.port);
-}
-
 export { PROBE_SPORT };
 
 /** What the kernel did with one packet in one direction: the verdict the program returned, tg_last and its row. */
@@ -145,21 +135,17 @@ function decidedByPolicy(last: LastDecision): boolean {
 }
 
 export async function probeWith(h: BpfHarness, program: Program, probe: Probe, craftOpts: CraftOptions = {}): Promise<ProbeResult> {
-  const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
-  const pkt = probePacket(program, probe);
-  if (typeof pkt === 'string') {
-    const d = { allowed: false, decidedBy: pkt };
-    return { ...base, allowed: false, egress: d, ingress: d, note: pkt };
-  }
+  const pp = probePacket(program, probe);
+  if (typeof pp === 'string') return packetlessResult(probe, pp);
   h.clearConntrack();
-  const data = craft(pkt, craftOpts);
+  const data = craft(pp.pkt, craftOpts);
   const one = async (dir: Direction): Promise<DirectionResult> => {
     const k = await kernelVerdict(h, dir, data);
     return { allowed: k.allowed, decidedBy: decidedByPolicy(k.last) ? describeRow(program, k.row, k.last) : reasonText(k.last.reason) };
   };
   const egress = await one('egress');
   const ingress = await one('ingress');
-  return { ...base, allowed: egress.allowed && ingress.allowed, egress, ingress };
+  return { ...probeHead(probe), allowed: egress.allowed && ingress.allowed, egress, ingress };
 }
 
 /**

@@ -45,22 +45,41 @@ export function packetFor(src: string, dst: string, protocol: number, port: numb
   return { src, dst, proto: protocol, sport: PROBE_SPORT, dport: port };
 }
 
-/** One probe through the reference evaluator: source egress AND destination ingress. */
-export function probeResult(program: Program, probe: Probe): ProbeResult {
-  const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
+/** A probe's two endpoints and the packet it sends. */
+export interface ProbePacket {
+  from: Endpoint;
+  to: Endpoint;
+  pkt: Packet;
+}
+
+/** The probe's endpoints and packet, or why there is none (a side without an address of the probe's family). */
+export function probePacket(program: Program, probe: Probe): ProbePacket | string {
   const from = endpointById(program, probe.from);
   const to = endpointById(program, probe.to);
   const src = from && addressOf(from, probe.family);
   const dst = to && addressOf(to, probe.family);
-  if (!from || !to || !src || !dst) {
-    const missing = !from || !src ? probe.from : probe.to;
-    const why: DirectionResult = { allowed: false, decidedBy: `${missing} has no IPv${probe.family} address in the program` };
-    return { ...base, allowed: false, egress: why, ingress: why, note: why.decidedBy };
-  }
-  const pkt = packetFor(src, dst, probe.protocol, probe.port);
-  const e = evaluate(from, 'egress', pkt);
-  const i = evaluate(to, 'ingress', pkt);
-  return { ...base, allowed: e.allowed && i.allowed, egress: { allowed: e.allowed, decidedBy: e.decidedBy }, ingress: { allowed: i.allowed, decidedBy: i.decidedBy } };
+  if (!from || !to || !src || !dst) return `${!from || !src ? probe.from : probe.to} has no IPv${probe.family} address in the program`;
+  return { from, to, pkt: packetFor(src, dst, probe.protocol, probe.port) };
+}
+
+/** The fields of a result that name its probe. */
+export function probeHead(probe: Probe): Pick<ProbeResult, 'from' | 'to' | 'port' | 'protocol'> {
+  return { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
+}
+
+/** The result of a probe that has no packet (probePacket's reason): denied on both sides, the reason noted. */
+export function packetlessResult(probe: Probe, why: string): ProbeResult {
+  const d: DirectionResult = { allowed: false, decidedBy: why };
+  return { ...probeHead(probe), allowed: false, egress: d, ingress: d, note: why };
+}
+
+/** One probe through the reference evaluator: source egress AND destination ingress. */
+export function probeResult(program: Program, probe: Probe): ProbeResult {
+  const pp = probePacket(program, probe);
+  if (typeof pp === 'string') return packetlessResult(probe, pp);
+  const e = evaluate(pp.from, 'egress', pp.pkt);
+  const i = evaluate(pp.to, 'ingress', pp.pkt);
+  return { ...probeHead(probe), allowed: e.allowed && i.allowed, egress: { allowed: e.allowed, decidedBy: e.decidedBy }, ingress: { allowed: i.allowed, decidedBy: i.decidedBy } };
 }
 
 export const engine: Engine = {

@@ -4,7 +4,7 @@
 // in the dataplane (or in the IR), never something to hide.
 import { PROTO } from '../model/types';
 import type { Family } from '../model/types';
-import { probeResult, protocolName, PROBE_SPORT } from './ir';
+import { probeHead, probeResult, protocolName, PROBE_SPORT } from './ir';
 import type { Compiled } from '../pipeline';
 import { labOptions, labStatus, requireLab, runProbes, DEFAULT_TIMEOUT_MS, type LabOptions, type PodState, type ProbeOutcome, type ProbeRequest } from '../lab';
 import type { Engine, Probe, ProbeResult } from './types';
@@ -78,7 +78,7 @@ export function createNetnsEngine(opts: NetnsEngineOptions = {}): Engine {
       });
       const outcomes = await runProbes(state, requests, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
       return plans.map(({ probe, ir, req, why }): ProbeResult => {
-        const base = { from: probe.from, to: probe.to, port: probe.port, protocol: protocolName(probe.protocol) };
+        const base = probeHead(probe);
         const verdicts = { egress: ir.egress, ingress: ir.ingress };
         // not probed: the IR's answer (the contract of ProbeResult.note)
         if (req === undefined) return { ...base, allowed: ir.allowed, ...verdicts, note: [why, ir.note].filter(Boolean).join('; ') };
