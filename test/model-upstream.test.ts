@@ -132,11 +132,29 @@ describe('model: AdminNetworkPolicy v1alpha1 as its CRD validates it', () => {
   });
   it('egress nodes peer and the pods subject form', () => {
     const r = load(
-      `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: 3\n  subject: {pods: {namespaceSelector: {matchLabels: {t: x}}, podSelector: {}}}\n  egress: [{action: Pass, to: [{nodes: {matchLabels: {role: cp}}}], ports: [{namedPort: dns}, {portNumber: {port: 53, protocol: UDP}}]}]\n`,
+      `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: 3\n  subject: {pods: {namespaceSelector: {matchLabels: {t: x}}, podSelector: {}}}\n  egress: [{action: Pass, to: [{nodes: {matchLabels: {role: cp}}}], ports: [{portNumber: {port: 53, protocol: UDP}}]}]\n`,
     );
     assert.deepEqual(r.codes, []);
     assert.equal(r.model.adminPolicies[0].egress[0].peers[0].kind, 'nodes');
-    assert.deepEqual(r.model.adminPolicies[0].egress[0].ports, [{ kind: 'named', name: 'dns' }, { kind: 'number', protocol: 17, port: 53 }]);
+    assert.deepEqual(r.model.adminPolicies[0].egress[0].ports, [{ kind: 'number', protocol: 17, port: 53 }]);
+  });
+  // CEL on (Baseline)AdminNetworkPolicyEgressRule: "networks/nodes peer cannot be set with namedPorts since there are
+  // no namedPorts for networks/nodes". Read as "never matches", a Deny or Pass rule would let that traffic through.
+  it('an egress rule with a networks or nodes peer may not name a port (either kind, any peer position)', () => {
+    const rule = (to: string, ports: string) => `  egress: [{action: Deny, to: [${to}], ports: [${ports}]}]\n`;
+    const banp = (rules: string) => `apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n${rules}`;
+    for (const to of ['{networks: [10.0.0.0/8]}', '{nodes: {}}', '{namespaces: {}}, {networks: ["fd00::/64"]}']) {
+      for (const ports of ['{namedPort: dns}', '{portNumber: {port: 53, protocol: UDP}}, {namedPort: dns}']) {
+        const r = load(anp(rule(to, ports)));
+        assert.deepEqual(r.codes, ['bad-value'], `${to} ${ports}`);
+        assert.match(r.errors[0], /expected no namedPort in a rule with networks or nodes peers .*found namedPort "dns"/);
+        assert.deepEqual(load(banp(rule(to, ports))).codes, ['bad-value'], `banp ${to} ${ports}`);
+      }
+      assert.deepEqual(load(anp(rule(to, '{portNumber: {port: 53, protocol: UDP}}'))).codes, [], to);
+    }
+    assert.deepEqual(load(anp(rule('{namespaces: {}}, {pods: {namespaceSelector: {}, podSelector: {}}}', '{namedPort: dns}'))).codes, []);
+    // ingress has no networks or nodes peers: a named port there is the subject pod's own
+    assert.deepEqual(load(anp('  ingress: [{action: Deny, from: [{namespaces: {}}], ports: [{namedPort: dns}]}]\n')).codes, []);
   });
 });
 

@@ -197,7 +197,10 @@ spec:
   egress:
     - action: Pass
       to: [{nodes: {}}, {networks: [10.0.0.0/8]}, {namespaces: {}}]
-      ports: [{portNumber: {port: 53, protocol: UDP}}, {namedPort: dns}, {portRange: {start: 1000, end: 2000}}]
+      ports: [{portNumber: {port: 53, protocol: UDP}}, {portRange: {start: 1000, end: 2000}}]
+    - action: Pass
+      to: [{namespaces: {}}]
+      ports: [{namedPort: dns}]
 ---
 apiVersion: policy.networking.k8s.io/v1alpha1
 kind: AdminNetworkPolicy
@@ -213,7 +216,8 @@ spec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {
     const z = m.adminPolicies[1];
     assert.deepEqual(z.subject, { namespaceSelector: ALL, podSelector: ALL });
     assert.deepEqual(z.egress[0].peers.map((p) => p.kind), ['nodes', 'networks', 'pods']);
-    assert.deepEqual(z.egress[0].ports, [{ kind: 'number', protocol: PROTO.UDP, port: 53 }, { kind: 'named', name: 'dns' }, { kind: 'range', protocol: PROTO.TCP, from: 1000, to: 2000 }]);
+    assert.deepEqual(z.egress[0].ports, [{ kind: 'number', protocol: PROTO.UDP, port: 53 }, { kind: 'range', protocol: PROTO.TCP, from: 1000, to: 2000 }]);
+    assert.deepEqual(z.egress[1].ports, [{ kind: 'named', name: 'dns' }]);
     assert.equal(m.adminPolicies[0].ingress[0].ports, undefined);
     assert.equal(m.baselinePolicy?.name, 'default');
   });

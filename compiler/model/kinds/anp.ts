@@ -1,7 +1,7 @@
 // policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy, validated as the
 // network-policy-api CRDs validate them (OpenAPI bounds and CEL rules).
 import { ALL } from '../selector/ast';
-import { describe, Reader, type Path } from '../fields';
+import { describe, isMapValue, Reader, type Path } from '../fields';
 import type { AdminNetworkPolicy, AnpPeer, AnpPods, AnpPort, AnpRule } from '../types';
 import { parseCidr } from '../addresses';
 import { readK8sProtocol, type Meta } from './common';
@@ -80,6 +80,13 @@ function readRule(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress', 
     const list = r.list(m.ports, [...path, 'ports']);
     if (list.length === 0 || list.length > 100) r.error('bad-value', [...path, 'ports'], `expected 1..100 ports, found ${list.length}`);
     ports = list.map((p, i) => readPort(r, p, [...path, 'ports', i])).filter((x): x is AnpPort => !!x);
+    // The CRD's CEL rule on egress rules: "networks/nodes peer cannot be set with namedPorts since there are no
+    // namedPorts for networks/nodes". Refused: read as "matches nothing" a Deny or Pass rule would let traffic by.
+    const addressPeer = peers.find((p) => p.kind === 'networks' || p.kind === 'nodes');
+    const named = list.findIndex((p) => isMapValue(p) && p.namedPort !== undefined && p.namedPort !== null);
+    if (addressPeer && named >= 0) {
+      r.error('bad-value', [...path, 'ports', named, 'namedPort'], `expected no namedPort in a rule with networks or nodes peers (they have no named ports), found namedPort ${describe((list[named] as Record<string, unknown>).namedPort)} with a ${addressPeer.kind} peer`);
+    }
   }
   if (action === undefined) return undefined;
   return { ...(name !== undefined ? { name } : {}), action, peers, ...(ports ? { ports } : {}), path };
