@@ -5,7 +5,9 @@
 //   <tag>-a [eth0 10.77.1.2] ---- [<tag>a 10.77.1.1] <tag>-node [<tag>b 10.77.2.1] ---- [eth0 10.77.2.2] <tag>-b
 //
 // Extra client source addresses (10.200.0.0/16, the synthetic rules' peers) are added to A's eth0 on demand and
-// routed back by the node. Every name starts with the tag (which must start with "tg"), and destroy() removes
+// routed back by the node. Every neighbour entry is filled in up front (permanent), so no packet of a benchmark
+// waits for or pays for address resolution, and the raw flood (drivers/traffic.ts) can address its frames to the
+// node's MAC directly. Every name starts with the tag (which must start with "tg"), and destroy() removes
 // the namespaces, and with them their veths, rules, sets and tables.
 import { execFileSync, spawnSync } from 'child_process';
 
@@ -19,6 +21,8 @@ export interface Topology {
   ifB: string;
   addrA: string;
   addrB: string;
+  /** MAC of the node's interface facing the client (ifA): the next hop of every frame the client sends */
+  nodeMacA: string;
 }
 
 export class CommandError extends Error {
@@ -61,6 +65,7 @@ export function createTopology(tag: string): Topology {
     ifB: `${tag}b`,
     addrA: '10.77.1.2',
     addrB: '10.77.2.2',
+    nodeMacA: '',
   };
   try {
     for (const ns of [t.node, t.a, t.b]) run('ip', ['netns', 'add', ns]);
@@ -85,6 +90,15 @@ export function createTopology(tag: string): Topology {
     ]) {
       inNs(ns, 'ip', ['-batch', '-'], [`link set lo up`, `link set eth0 up`, `addr add ${addr} dev eth0`, `route add default via ${gw}`].join('\n') + '\n');
     }
+    const mac = (ns: string, ifname: string): string => inNs(ns, 'cat', [`/sys/class/net/${ifname}/address`]).trim();
+    t.nodeMacA = mac(t.node, t.ifA);
+    const neigh = (ns: string, addr: string, lladdr: string, dev: string): void => {
+      inNs(ns, 'ip', ['neigh', 'replace', addr, 'lladdr', lladdr, 'dev', dev, 'nud', 'permanent']);
+    };
+    neigh(t.node, t.addrA, mac(t.a, 'eth0'), t.ifA);
+    neigh(t.node, t.addrB, mac(t.b, 'eth0'), t.ifB);
+    neigh(t.a, '10.77.1.1', t.nodeMacA, 'eth0');
+    neigh(t.b, '10.77.2.1', mac(t.node, t.ifB), 'eth0');
     return t;
   } catch (err) {
     destroyTopology(t);

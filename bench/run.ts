@@ -24,6 +24,9 @@ export interface FloodRow {
   /** delivered packets per wall-clock second */
   wallPps?: number;
   sentPps: number;
+  /** packets sent and delivered in the sample (absent in results from before they were recorded) */
+  sent?: number;
+  delivered?: number;
   cpuShare?: number;
   preempted?: number;
   ksoftirqdTicks?: number;
@@ -126,7 +129,7 @@ async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trial
         let servers: TrafficServers | undefined;
         try {
           addClientAddresses(t, idx.map(peerOf));
-          servers = await TrafficServers.start(t, [...new Set(idx.map(portOf))]);
+          servers = await TrafficServers.start(t, [...new Set(idx.map(portOf))], trials.generator);
           const loaded = await loadDataplane(dp, syntheticProgram({ rules: n, iface: t.ifB, serverIp: t.addrB }), t.node);
           up.push({ dp, t, servers, loaded });
           res.loads.push({ dataplane: dp, rules: n, loadMs: loaded.loadMs, ruleCount: loaded.ruleCount, setEntries: loaded.setEntries });
@@ -144,7 +147,7 @@ async function trafficAt(dps: Dataplane[], n: number, tagOf: () => string, trial
         const line: string[] = [];
         for (const u of up) {
           await attempt(`traffic ${u.dp} N=${n} round ${round} rule ${k}`, () => {
-            const r = udpFlood(u.t, peerOf(k), portOf(k), trials.floodSeconds);
+            const r = udpFlood(u.t, peerOf(k), portOf(k), trials.floodSeconds, trials.generator);
             res.flood.push({ dataplane: u.dp, rules: rulesOf(u.dp), ruleIndex: k, position, round, ...r });
             line.push(`${u.dp} ${Math.round(r.pps).toLocaleString('en')}`);
           });
@@ -205,9 +208,13 @@ function figures(res: BenchResult): DataplaneFigure[] {
   return out;
 }
 
+/** A dataplane's figure at N rules (no policy has one figure, whatever N). */
+export function figureAt(res: BenchResult, dp: Dataplane, n: number): DataplaneFigure | undefined {
+  return res.figures.find((f) => f.dataplane === dp && f.rules === (dp === 'none' ? 0 : n));
+}
+
 function ratios(res: BenchResult): void {
-  const fig = (dp: Dataplane, n: number): DataplaneFigure | undefined =>
-    res.figures.find((f) => f.dataplane === dp && f.rules === (dp === 'none' ? 0 : n));
+  const fig = (dp: Dataplane, n: number): DataplaneFigure | undefined => figureAt(res, dp, n);
   const why = (name: RatioName, reason: string): void => {
     res.ratios[name] = null;
     res.reasons[name] = reason;

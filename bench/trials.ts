@@ -1,6 +1,7 @@
 // Which sizes each benchmark runs at. Drivers (bench/drivers/) say what is measured; trials say how much.
 // `quick` is CI's smoke run and must finish within 3 minutes on a 2-core machine.
 import type { Dataplane } from './dataplanes';
+import type { Generator } from './drivers/traffic';
 
 export interface Trials {
   name: 'quick' | 'full';
@@ -8,6 +9,8 @@ export interface Trials {
   rules: number[];
   /** evenly spread traffic positions per N (besides the worst case, the last rule) */
   spread: number;
+  /** the UDP flood's generator (drivers/traffic.ts): 'raw' frames below the socket layer, or the UDP socket */
+  generator: Generator;
   /** seconds per UDP flood sample / per iperf3 run */
   floodSeconds: number;
   /** rounds of the interleaved traffic schedule (each figure is a median over them) */
@@ -34,6 +37,7 @@ export const QUICK: Trials = {
   name: 'quick',
   rules: [10, 1000, 10000],
   spread: 2,
+  generator: 'raw',
   floodSeconds: 0.3,
   rounds: 3,
   tcpRounds: 1,
@@ -57,6 +61,7 @@ export const FULL: Trials = {
   name: 'full',
   rules: [10, 100, 1000, 10000, 65536],
   spread: 4,
+  generator: 'raw',
   floodSeconds: 0.5,
   rounds: 5,
   tcpRounds: 3,
