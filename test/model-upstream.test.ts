@@ -83,6 +83,16 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
     assert.deepEqual(load(calicoRule('{action: Allow, destination: {notSelector: "global() && a == \'b\'"}}')).codes, ['bad-selector']);
     assert.deepEqual(load(calicoRule('{action: Allow, source: {namespaceSelector: "global() && a == \'b\'"}}')).codes, ['bad-selector']);
   });
+
+  it('an empty entity selector, notSelector, namespaceSelector or serviceAccounts is no constraint (rules.go tests != "")', () => {
+    const src = (yaml: string) => load(calicoRule(`{action: Deny, source: ${yaml}}`)).model.calicoPolicies[0].ingress[0].source;
+    const bare = src('{}');
+    for (const e of ['{selector: ""}', '{notSelector: ""}', '{namespaceSelector: ""}', '{serviceAccounts: {}}', '{serviceAccounts: {names: [], selector: ""}}']) {
+      assert.deepEqual(src(e), bare, e);
+    }
+    assert.deepEqual(src('{selector: "all()"}').selector, { op: 'all' });
+    assert.deepEqual(src('{serviceAccounts: {names: [api], selector: ""}}').serviceAccounts, { names: ['api'] });
+  });
 });
 
 describe('model: Kubernetes NetworkPolicy as the API server validates it', () => {

@@ -172,11 +172,15 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
     }
     return specs.filter((x): x is PortSpec => !!x);
   };
+  // libcalico-go getEndpointSelector / parseServiceAccounts test every selector field with != "": an empty string is
+  // no selector (not all()); serviceAccounts without names and selector constrains nothing.
+  const entitySelector = (v: unknown, p: Path) => (v === '' ? undefined : r.calicoSelector(v, p));
   let serviceAccounts: CalicoEntity['serviceAccounts'];
   const sa = r.map(m.serviceAccounts, [...path, 'serviceAccounts']);
   if (sa) {
-    const selector = r.calicoSelector(sa.selector, [...path, 'serviceAccounts', 'selector']);
-    serviceAccounts = { names: r.stringList(sa.names, [...path, 'serviceAccounts', 'names']), ...(selector ? { selector } : {}) };
+    const selector = entitySelector(sa.selector, [...path, 'serviceAccounts', 'selector']);
+    const names = r.stringList(sa.names, [...path, 'serviceAccounts', 'names']);
+    if (names.length || selector) serviceAccounts = { names, ...(selector ? { selector } : {}) };
   }
   if (m.services !== undefined && m.services !== null) r.error('bad-value', [...path, 'services'], 'expected no services match (Kubernetes Services are not modelled), found one');
   // global() selects non-namespaced endpoints: valid only as an entity's whole namespaceSelector.
@@ -188,9 +192,9 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   if (typeof m.namespaceSelector === 'string' && m.namespaceSelector.includes('global(') && !/^\s*global\(\s*\)\s*$/.test(m.namespaceSelector)) {
     r.error('bad-selector', [...path, 'namespaceSelector'], `expected global() alone (it cannot be combined with other selectors), found ${JSON.stringify(m.namespaceSelector)}`);
   }
-  const selector = r.calicoSelector(m.selector, [...path, 'selector']);
-  const notSelector = r.calicoSelector(m.notSelector, [...path, 'notSelector']);
-  const namespaceSelector = r.calicoSelector(m.namespaceSelector, [...path, 'namespaceSelector']);
+  const selector = entitySelector(m.selector, [...path, 'selector']);
+  const notSelector = entitySelector(m.notSelector, [...path, 'notSelector']);
+  const namespaceSelector = entitySelector(m.namespaceSelector, [...path, 'namespaceSelector']);
   return {
     nets: nets('nets'),
     notNets: nets('notNets'),
