@@ -9,7 +9,7 @@
 //
 // Class 0 is the region matched by no constrained rule. Rules that do not constrain the dimension at all
 // ("unconstrained") match every class and are kept apart, so they cost nothing here.
-import { contains, type Prefix } from './prefix';
+import type { Prefix } from './prefix';
 
 export interface DimRule {
   /** index of the rule in the endpoint's flattened chain */
@@ -32,6 +32,9 @@ export interface DimClasses {
 
 interface Node {
   p: Prefix;
+  /** first and last value the prefix covers: numbers for widths up to 32 bits, else bigints */
+  lo: number | bigint;
+  hi: number | bigint;
   pos: number[];
   neg: number[];
   cls: number;
@@ -60,14 +63,25 @@ export interface ClassOptions {
 }
 
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
-  const nodes = new Map<string, Node>();
+  // Rules of one table name the same Prefix objects over and over (cidrToPrefix caches them): a node is found
+  // by identity first, by value only for a Prefix object not seen yet. Up to 32 bits, values are numbers.
+  const small = width <= 32;
+  const byObject = new Map<Prefix, Node>();
+  const byValue = new Map<number | string, Node>();
+  const nodes: Node[] = [];
   const node = (p: Prefix): Node => {
-    const k = `${p.v}/${p.len}`;
-    let n = nodes.get(k);
+    let n = byObject.get(p);
+    if (n) return n;
+    const k = small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
+    n = byValue.get(k);
     if (!n) {
-      n = { p, pos: [], neg: [], cls: 0 };
-      nodes.set(k, n);
+      const lo = small ? Number(p.v) : p.v;
+      const hi = small ? (lo as number) + 2 ** (width - p.len) - 1 : p.v + (1n << BigInt(width - p.len)) - 1n;
+      n = { p, lo, hi, pos: [], neg: [], cls: 0 };
+      byValue.set(k, n);
+      nodes.push(n);
     }
+    byObject.set(p, n);
     return n;
   };
   const root = node({ v: 0n, len: 0 });
@@ -82,61 +96,69 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     for (const p of r.neg) node(p).neg.push(r.rule);
   }
   // Address order, shorter first: ancestors come before their descendants, and each subtree is contiguous.
-  const sorted = [...nodes.values()].sort((a, b) => (a.p.v < b.p.v ? -1 : a.p.v > b.p.v ? 1 : a.p.len - b.p.len));
+  nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
   const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
   const posCount = new Int32Array(nRules);
   const negCount = new Int32Array(nRules);
-  const active = new Set<number>();
+  // the active rules (those matching the current node): a list, and each rule's place in it (-1: inactive)
+  const activeList = new Int32Array(nRules);
+  const activeAt = new Int32Array(nRules).fill(-1);
+  let activeN = 0;
   let h1 = 0;
   let h2 = 0;
-  const flip = (r: number): void => {
-    h1 ^= tag[2 * r];
-    h2 ^= tag[2 * r + 1];
-  };
   const refresh = (r: number): void => {
     const on = posCount[r] > 0 && negCount[r] === 0;
-    if (on !== active.has(r)) {
-      flip(r);
-      if (on) active.add(r);
-      else active.delete(r);
+    const at = activeAt[r];
+    if (on === at >= 0) return;
+    h1 ^= tag[2 * r];
+    h2 ^= tag[2 * r + 1];
+    if (on) {
+      activeAt[r] = activeN;
+      activeList[activeN++] = r;
+    } else {
+      const last = activeList[--activeN];
+      activeList[at] = last;
+      activeAt[last] = at;
+      activeAt[r] = -1;
     }
   };
   const enter = (n: Node, d: 1 | -1): void => {
-    for (const r of n.pos) posCount[r] += d;
-    for (const r of n.neg) negCount[r] += d;
-    for (const r of n.pos) refresh(r);
-    for (const r of n.neg) refresh(r);
+    const { pos, neg } = n;
+    for (let i = 0; i < pos.length; i++) posCount[pos[i]] += d;
+    for (let i = 0; i < neg.length; i++) negCount[neg[i]] += d;
+    for (let i = 0; i < pos.length; i++) refresh(pos[i]);
+    for (let i = 0; i < neg.length; i++) refresh(neg[i]);
   };
 
   // hash -> the classes with that hash; members[c] = the rules of class c (its canonical set). A hash only
   // finds candidates: a class is reused only when its set equals the active one, so two sets that collide
   // get distinct ids (the next free one, in the deterministic walk order), never a shared class.
-  const classIds = new Map<string, number>([['0:0', 0]]); // the first class with each hash
-  const collided = new Map<string, number[]>(); // further classes whose hash equals an earlier one's
-  const members: number[][] = [[]];
-  const isActive = (set: number[]): boolean => set.length === active.size && set.every((r) => active.has(r));
-  const classesOf = new Map<number, number[]>();
+  const classIds = new Map<number, number>([[0, 0]]); // the first class with each hash
+  const collided = new Map<number, number[]>(); // further classes whose hash equals an earlier one's
+  const members: Int32Array[] = [new Int32Array(0)];
+  const isActive = (set: Int32Array): boolean => {
+    if (set.length !== activeN) return false;
+    for (let i = 0; i < set.length; i++) if (activeAt[set[i]] < 0) return false;
+    return true;
+  };
+  const classesOfRule: (number[] | undefined)[] = new Array(nRules);
   const entries: { p: Prefix; cls: number }[] = [];
   const stack: Node[] = [];
-  for (const n of sorted) {
-    while (stack.length > 0 && !contains(stack[stack.length - 1].p, n.p, width)) enter(stack.pop() as Node, -1);
+  for (const n of nodes) {
+    // prefixes nest or are disjoint, and n comes after the top in address order: n is inside it or past its end
+    while (stack.length > 0 && n.lo > stack[stack.length - 1].hi) enter(stack.pop() as Node, -1);
     const parentCls = stack.length > 0 ? stack[stack.length - 1].cls : 0;
     enter(n, 1);
     stack.push(n);
-    const key = `${h1 >>> 0}:${h2 >>> 0}`;
+    // 53 bits of the two tags (21 of the second): a key that stays a small number
+    const key = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) >>> 11);
     const first = classIds.get(key);
     let cls = first === undefined || isActive(members[first]) ? first : collided.get(key)?.find((c) => isActive(members[c]));
     if (cls === undefined) {
       cls = members.length;
-      const set = new Array<number>(active.size);
-      let i = 0;
-      for (const r of active) {
-        set[i++] = r;
-        let l = classesOf.get(r);
-        if (!l) classesOf.set(r, (l = []));
-        l.push(cls);
-      }
+      const set = activeList.slice(0, activeN);
+      for (let i = 0; i < set.length; i++) (classesOfRule[set[i]] ??= []).push(cls);
       members.push(set);
       if (first === undefined) classIds.set(key, cls);
       else {
@@ -148,6 +170,8 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     n.cls = cls;
     if (cls !== parentCls) entries.push({ p: n.p, cls });
   }
+  const classesOf = new Map<number, number[]>();
+  classesOfRule.forEach((l, r) => l && classesOf.set(r, l));
   return { width, entries, count: members.length, classesOf, unconstrained };
 }
 

@@ -122,7 +122,7 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
     for (const direction of ['ingress', 'egress'] as const) {
       const chain = ep[direction];
       const base = t.rules.length;
-      const { flat, ends, def } = ruleTable(t, ep, direction, chain);
+      const { flat, ends, def } = ruleTable(t, memo, ep, direction, chain);
       const chainKey = memo.chainKey(direction, chain);
       for (const addr of ep.ips) {
         const family = cidrFamily(addr) as Family;
@@ -141,7 +141,7 @@ interface Written {
   stats: EndpointEntry['stats'];
 }
 
-type Dims = { peer: ReturnType<typeof peerDim>; port: ReturnType<typeof portDim>; sport: ReturnType<typeof portDim> };
+type PortDims = { port: ReturnType<typeof portDim>; sport: ReturnType<typeof portDim> };
 
 // Endpoints selected by the same policies have the same chains (the optimizer shares their matches): the
 // classes and decisions of an (endpoint, direction, address) are computed and written once per distinct chain,
@@ -149,8 +149,12 @@ type Dims = { peer: ReturnType<typeof peerDim>; port: ReturnType<typeof portDim>
 // same key points at that table with its own ep_id and its own rule rows.
 class TableMemo {
   private readonly matchIds = new Map<Match, number>();
-  private readonly matchByText = new Map<string, number>();
-  private readonly dims = [new Map<Match, Dims>(), new Map<Match, Dims>()];
+  // matches by shape (see shapeOf), each with its id and, once compared with another, its whole text
+  private readonly byShape = new Map<string, { m: Match; id: number; text?: string }[]>();
+  private nextMatchId = 0;
+  private readonly ports = new Map<Match, PortDims>();
+  private readonly admitted = [new Map<Match, boolean>(), new Map<Match, boolean>()];
+  private readonly policies = new Map<RuleSource, string>();
   readonly written = new Map<string, Written>();
 
   /** Equal for two chains whose walk is the same: tier ends, rule actions and matches, in order. */
@@ -163,33 +167,64 @@ class TableMemo {
     return k;
   }
 
+  // Equal texts are equal matches (fields in another order only cost a second computation). Texts are long
+  // (address lists of thousands): a match is first grouped by its shape, and only matches that meet another
+  // of their group are compared by their whole texts.
   private matchId(m: Match): number {
     let id = this.matchIds.get(m);
     if (id === undefined) {
-      // equal texts are equal matches (fields in another order only cost a second computation)
-      const text = JSON.stringify(m);
-      id = this.matchByText.get(text);
-      if (id === undefined) this.matchByText.set(text, (id = this.matchByText.size));
+      const shape = JSON.stringify(m, shapeOf);
+      const group = this.byShape.get(shape);
+      if (!group) this.byShape.set(shape, [{ m, id: (id = this.nextMatchId++) }]);
+      else {
+        const text = JSON.stringify(m);
+        id = group.find((g) => (g.text ??= JSON.stringify(g.m)) === text)?.id;
+        if (id === undefined) group.push({ m, id: (id = this.nextMatchId++), text });
+      }
       this.matchIds.set(m, id);
     }
     return id;
   }
 
-  dimsOf(m: Match, family: Family): Dims {
-    const cache = this.dims[family === 4 ? 0 : 1];
-    let d = cache.get(m);
-    if (!d) cache.set(m, (d = { peer: peerDim(m, family), port: portDim(m, 'd'), sport: portDim(m, 's') }));
+  portsOf(m: Match): PortDims {
+    let d = this.ports.get(m);
+    if (!d) this.ports.set(m, (d = { port: portDim(m, 'd'), sport: portDim(m, 's') }));
     return d;
+  }
+
+  /** Whether every dimension of the match admits some packet of the family (peerDim, portDim not null). */
+  admits(m: Match, family: Family): boolean {
+    const cache = this.admitted[family === 4 ? 0 : 1];
+    let ok = cache.get(m);
+    if (ok === undefined) {
+      const d = this.portsOf(m);
+      ok = !!d.port && !!d.sport && (!m.peer || m.peer.some((c) => cidrFamily(c) === family));
+      cache.set(m, ok);
+    }
+    return ok;
+  }
+
+  /** policyName, once per source (rules are shared by the chains of many endpoints) */
+  policyOf(s: RuleSource): string {
+    let name = this.policies.get(s);
+    if (name === undefined) this.policies.set(s, (name = policyName(s)));
+    return name;
   }
 }
 
-function ruleTable(t: BpfTables, ep: Endpoint, direction: Direction, chain: Chain): { flat: Flat[]; ends: number[]; def: number } {
+/** JSON.stringify replacer: a long list stands for its length and first, middle and last elements. */
+function shapeOf(_key: string, v: unknown): unknown {
+  if (!Array.isArray(v) || v.length <= 4) return v;
+  return `${v.length}|${JSON.stringify(v[0])}|${JSON.stringify(v[v.length >> 1])}|${JSON.stringify(v[v.length - 1])}`;
+}
+
+function ruleTable(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain): { flat: Flat[]; ends: number[]; def: number } {
   const flat: Flat[] = [];
   const ends: number[] = [];
   chain.tiers.forEach((tier, ti) => {
     tier.rules.forEach((rule, position) => {
       const index = t.rules.length;
-      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: policyName(rule.source) });
+      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: memo.policyOf(rule.source) });
       flat.push({ rule, tier: ti, index });
     });
     const index = t.rules.length;
@@ -235,15 +270,22 @@ export function addrIn(addr: string, cidrs: string[]): boolean {
   return cidrs.some((c) => cidrFamily(c) === fam && contains(cidrToPrefix(c), a, familyWidth(fam)));
 }
 
-/** Peer dimension of a rule for one family; null = the rule can never match. */
-export function peerDim(m: Match, family: Family): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
+/** Peer dimension of a rule for one family; null = the rule can never match. `lists` caches peer lists' prefixes. */
+export function peerDim(m: Match, family: Family, lists?: Map<readonly string[], Prefix[]>): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
   let pos: Prefix[] | 'all' = 'all';
   if (m.peer) {
-    pos = m.peer.filter((c) => cidrFamily(c) === family).map(cidrToPrefix);
+    pos = lists?.get(m.peer) ?? familyPrefixes(m.peer, family);
+    lists?.set(m.peer, pos);
     if (pos.length === 0) return null;
   }
-  const neg = (m.notPeer ?? []).filter((c) => cidrFamily(c) === family).map(cidrToPrefix);
+  const neg = m.notPeer ? familyPrefixes(m.notPeer, family) : [];
   return { pos, neg };
+}
+
+function familyPrefixes(cidrs: readonly string[], family: Family): Prefix[] {
+  const out: Prefix[] = [];
+  for (const c of cidrs) if (cidrFamily(c) === family) out.push(cidrToPrefix(c));
+  return out;
 }
 
 /**
@@ -312,8 +354,7 @@ function emitEndpoint(
     if (m.family !== undefined && m.family !== family) return;
     if (m.local && !addrIn(addr, m.local)) return;
     if (m.notLocal && addrIn(addr, m.notLocal)) return;
-    const d = memo.dimsOf(m, family);
-    if (d.peer && d.port && d.sport) included.push(i);
+    if (memo.admits(m, family)) included.push(i);
   });
   const key = `${family}|${chainKey}|${included.join(',')}`;
   let w = memo.written.get(key);
@@ -337,10 +378,13 @@ function computeWritten(
   const portRules: DimRule[] = [];
   const sportRules: DimRule[] = [];
   let flags = 0;
+  // the rules of one policy share their peer list: its prefixes are found once per table (not kept longer: a
+  // build's lists hold millions of addresses)
+  const lists = new Map<readonly string[], Prefix[]>();
   for (const i of included) {
     const m = flat[i].rule.match;
-    const d = memo.dimsOf(m, family);
-    peerRules.push({ rule: i, ...d.peer! });
+    const d = memo.portsOf(m);
+    peerRules.push({ rule: i, ...peerDim(m, family, lists)! });
     portRules.push({ rule: i, ...d.port! });
     sportRules.push({ rule: i, ...d.sport! });
     if (usesL4(m)) flags |= EP_FLAG.L4_RULES;
@@ -367,7 +411,7 @@ function computeWritten(
   for (const r of constrained) {
     const k = size(peerC, r) * size(portC, r) * size(sportC, r);
     needed += k;
-    const name = policyName(flat[r].rule.source);
+    const name = memo.policyOf(flat[r].rule.source);
     perPolicy.set(name, (perPolicy.get(name) ?? 0) + k);
   }
   if (needed > ceiling) {
