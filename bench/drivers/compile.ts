@@ -1,8 +1,7 @@
 // Driver: compile time. Writes `policies` NetworkPolicies over `pods` pods as manifests (bench/generate.ts) and
-// times the whole pipeline as `compile()` in compiler/pipeline.ts runs it, stage by stage (its exported
-// loadModel, then lowerModel, then optimize: test/bench.test.ts holds the result equal to compile()'s), so a
-// missed target says where the time went. Also times the netfilter emitters on the Program it produced, and the
-// BPF map contents (buildTables: classes and decisions; serialization to the maps' binary files).
+// times the whole pipeline, `compile()` of compiler/pipeline.ts with the stage times it reports (loadModel,
+// lowerModel, optimize), so a missed target says where the time went. Also times the netfilter emitters on the
+// Program it produced, and the BPF map contents (buildTables: classes and decisions; serialization to the maps' binary files).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -12,6 +11,7 @@ import { emitIptables, emitNftables } from '../../compiler/emit/iptables';
 import { buildTables } from '../../compiler/emit/bpf/tables';
 import { endpointContents, policyContents, toFile } from '../../compiler/emit/bpf/serialize';
 import type { Program } from '../../compiler/ir/types';
+import type { CompileStages } from '../../compiler/pipeline';
 
 export interface CompileSample {
   policies: number;
@@ -19,7 +19,7 @@ export interface CompileSample {
   /** wall time of compile(), ms (the sum of the stages); null when the pipeline cannot run yet */
   compileMs: number | null;
   /** manifests read and validated into the model (loadModel), lowering to IR rules (lowerModel), optimize */
-  stages?: { loadModelMs: number; lowerMs: number; optimizeMs: number };
+  stages?: CompileStages;
   /** why compileMs is null */
   reason?: string;
   endpoints?: number;
@@ -30,24 +30,14 @@ export interface CompileSample {
   bpf?: { tablesMs: number; serializeMs: number; entries: number; bytes: number } | { reason: string };
 }
 
-type CompileFn = (inputs: string[]) => { program: Program; stages: { loadModelMs: number; lowerMs: number; optimizeMs: number } };
+type CompileFn = (inputs: string[]) => { program: Program; stages: CompileStages };
 
-/** compile() of compiler/pipeline.ts, its stages timed. */
+/** compile() of compiler/pipeline.ts with the stage times it reports. */
 export function stagedCompile(inputs: string[]): ReturnType<CompileFn> {
-  const { loadModel } = require('../../compiler/pipeline') as typeof import('../../compiler/pipeline');
-  const { lowerModel } = require('../../compiler/ir/lower') as typeof import('../../compiler/ir/lower');
-  const { optimize } = require('../../compiler/optimize') as typeof import('../../compiler/optimize');
-  const { InputError } = require('../../compiler/model/diagnostics') as typeof import('../../compiler/model/diagnostics');
-  const t0 = process.hrtime.bigint();
-  const { model, diagnostics } = loadModel(inputs);
-  const t1 = process.hrtime.bigint();
-  const lowered = lowerModel(model, diagnostics);
-  if (diagnostics.hasErrors()) throw new InputError(diagnostics.items);
-  const t2 = process.hrtime.bigint();
-  const program = optimize(lowered);
-  const t3 = process.hrtime.bigint();
-  const d = (a: bigint, b: bigint): number => Number(b - a) / 1e6;
-  return { program, stages: { loadModelMs: d(t0, t1), lowerMs: d(t1, t2), optimizeMs: d(t2, t3) } };
+  const { compile } = require('../../compiler/pipeline') as typeof import('../../compiler/pipeline');
+  const { program, stages } = compile(inputs);
+  if (!stages) throw new Error('compile() reported no stage times');
+  return { program, stages };
 }
 
 function loadPipeline(): { compile?: CompileFn; missing?: string } {
