@@ -6,7 +6,9 @@ import type { Packet, Program } from '../compiler/ir/types';
 
 /** What one load or update through the loader did and cost. */
 export interface TollgateLoadFigures {
-  mode: 'maps-only' | 'new-object';
+  mode: 'maps-only' | 'new-object' | 'incremental';
+  /** why an update through the loader's dataplane handle was not incremental */
+  fallback?: string;
   clang: 'ran' | 'cached' | 'not-needed';
   verified: boolean;
   /** from the call until the new policy enforces (the switch done) */
