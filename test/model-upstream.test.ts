@@ -70,6 +70,15 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
     assert.deepEqual(ok.model.calicoPolicies[0].ingress[0].destination.nets, ['fd00::1/128']);
   });
 
+  it('a rule without ipVersion takes the family of its nets/notNets (felix FilterRuleToIPVersion)', () => {
+    const version = (rule: string) => load(calicoRule(rule)).model.calicoPolicies[0].ingress[0].ipVersion;
+    assert.equal(version('{action: Allow, source: {notNets: [10.2.0.0/16]}}'), 4);
+    assert.equal(version('{action: Allow, destination: {nets: ["fd00::/64"]}, source: {selector: all()}}'), 6);
+    assert.equal(version('{action: Allow, destination: {notNets: ["fd00::/64"]}}'), 6);
+    assert.equal(version('{action: Allow, source: {selector: all()}}'), undefined);
+    assert.equal(version('{action: Allow, ipVersion: 4, source: {nets: [10.0.0.0/8]}}'), 4);
+  });
+
   it('notNets may not be a catch-all (0.0.0.0/0 or ::/0 matches no traffic)', () => {
     assert.deepEqual(load(calicoRule('{action: Allow, source: {notNets: [0.0.0.0/0]}}')).codes, ['bad-value']);
     assert.deepEqual(load(calicoRule('{action: Allow, destination: {notNets: ["::/0"]}}')).codes, ['bad-value']);

@@ -159,6 +159,10 @@ export interface CalicoEntity {
 
 export interface CalicoRule {
   action: CalicoAction;
+  /**
+   * As written, else the family of the rule's nets/notNets (felix FilterRuleToIPVersion renders a rule only for
+   * the IP version of its CIDRs; one rule cannot mix families).
+   */
   ipVersion?: Family;
   protocol?: number;
   notProtocol?: number;

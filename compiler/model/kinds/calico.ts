@@ -105,7 +105,14 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   if (m.http !== undefined && m.http !== null) r.error('bad-value', [...path, 'http'], 'expected no http match (it needs an L7 proxy, which Tollgate is not), found one');
   const source = readEntity(r, m.source, [...path, 'source'], protocol, family);
   const destination = readEntity(r, m.destination, [...path, 'destination'], protocol, family);
-  if (source && destination) checkRuleFamilies(r, path, source, destination);
+  if (source && destination) {
+    // felix FilterRuleToIPVersion drops a rule for the IP version none of a nets/notNets field's CIDRs has: a rule
+    // with CIDRs (all of one family, checked here) and no ipVersion is a rule of that family only.
+    if (checkRuleFamilies(r, path, source, destination) && family === undefined) {
+      const cidr = [source.nets, source.notNets, destination.nets, destination.notNets].flat()[0];
+      if (cidr !== undefined) family = cidr.includes(':') ? 6 : 4;
+    }
+  }
   // Without a protocol felix looks names up as TCP; notPorts names then exclude TCP packets only, and the rest of
   // the rule matches every other protocol. With notProtocol other than TCP that rest is "neither TCP nor
   // notProtocol", which one IR rule cannot say (ir/lower.ts splitNamedNotPorts): refused rather than widened.
@@ -207,8 +214,9 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   };
 }
 
-/** libcalico-go: one rule's nets (source/destination, nets/notNets) are all IPv4 or all IPv6. */
-function checkRuleFamilies(r: Reader, path: Path, source: CalicoEntity, destination: CalicoEntity): void {
+/** libcalico-go: one rule's nets (source/destination, nets/notNets) are all IPv4 or all IPv6. Whether they are. */
+function checkRuleFamilies(r: Reader, path: Path, source: CalicoEntity, destination: CalicoEntity): boolean {
+  let ok = true;
   let seen4 = false;
   let seen6 = false;
   const fields: [Path, string[]][] = [
@@ -221,10 +229,12 @@ function checkRuleFamilies(r: Reader, path: Path, source: CalicoEntity, destinat
     if ((v4 && v6) || (v4 && seen6) || (v6 && seen4)) {
       const expected = seen4 ? 'IPv4 networks like the rule\'s other networks' : seen6 ? 'IPv6 networks like the rule\'s other networks' : 'networks of one IP family';
       r.error('mixed-family', p, `expected ${expected}, found ${v4 && v6 ? 'both IPv4 and IPv6' : v4 ? 'IPv4' : 'IPv6'} in ${JSON.stringify(nets)}`);
+      ok = false;
     }
     seen4 ||= v4;
     seen6 ||= v6;
   }
+  return ok;
 }
 
 /** Calico port (numorstring.Port): a number 1..65535, the same as a string, "first:last" (first <= last), or a name. */
