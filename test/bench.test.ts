@@ -7,7 +7,7 @@ import * as path from 'path';
 import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, syntheticProgram, trafficPositions } from '../bench/generate';
 import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
 import { QUICK } from '../bench/trials';
-import { compileTarget, lineChart, tcpStalls, writeReport } from '../bench/report';
+import { ceiling, compileTarget, lineChart, tcpStalls, whyMissed, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { compile } from '../compiler/pipeline';
 import { stagedCompile } from '../bench/drivers/compile';
@@ -160,6 +160,24 @@ describe('bench: report', () => {
     assert.deepEqual(tcpStalls(res), ['TCP through **tollgate** stalled in 1 of 2 runs (under a quarter of no policy\'s median 11.0 Gbit/s: N=10000 0.20 Gbit/s, 3 retransmits).']);
   });
 
+  it('computes the path\'s ceiling from the run\'s own figures, and says when it, not Tollgate, bounds the ratio', () => {
+    const res = sampleResult(true);
+    const c = ceiling(res);
+    const near = (a: number | null | undefined, b: number): void => assert.ok(typeof a === 'number' && Math.abs(a - b) < 1e-6, `${a} != ${b}`);
+    near(c?.fixedNs, 1e9 / 300000);
+    near(c?.legacyEvenNs, 1e9 / 30000);
+    near(c?.zeroCostEven, 10);
+    near(c?.zeroCostWorst, 20);
+    near(c?.legacyPerRuleNs, (1e9 / 15000 - 1e9 / 240000) / 9990);
+    near(c?.tollgateOverFixedNs, 1e9 / 280000 - 1e9 / 300000);
+    assert.equal(c?.generator, 'raw');
+    // 9.33x: the path would allow 10x (a dataplane costing nothing), Tollgate's own cost is what is over
+    assert.match(whyMissed(res).join('\n'), /10x needs at most 3333 ns per packet, 0 ns over the path's fixed cost; Tollgate's packets cost 238 ns over it/);
+    // a path twice as costly: no dataplane could reach 10x on it
+    for (const f of res.figures) if (f.dataplane === 'none') f.evenPps = 150000;
+    assert.match(whyMissed(res).join('\n'), /the path's fixed cost bounds the ratio below the target \(5\.0x for a dataplane costing nothing\), not Tollgate/);
+  });
+
   it('writes the JSON, the Markdown with its tables and the charts it links', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgb-report-'));
     try {
@@ -172,6 +190,7 @@ describe('bench: report', () => {
       }
       assert.match(md, /\| traffic_10k_over_iptables_legacy \| 9\.333 \| >= 10 \| no \(93% of the target\) \|/);
       assert.match(md, /\| iptables-legacy \| 10000 \| 30,000 \| 15,000 \|/);
+      assert.match(md, /The path's ceiling \(this run, raw generator\): with no policy a packet costs 3333 ns .* a dataplane costing nothing would reach 10\.0x \(the worst case, the last rule: 20\.0x\)/);
       assert.deepEqual(JSON.parse(fs.readFileSync(files.json, 'utf8')).ratios, res.ratios);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
