@@ -126,6 +126,17 @@ describe('model: Kubernetes NetworkPolicy as the API server validates it', () =>
     assert.deepEqual(m.networkPolicies[0].egress[0].ports, [{ protocol: 6, port: { kind: 'range', from: 53, to: 53 } }]);
     assert.deepEqual(load(np('  egress: []\n')).model.networkPolicies[0].policyTypes, ['ingress']);
   });
+  it('an egress rule naming a port towards an ipBlock is accepted with a warning (the ipBlock matches no named port)', () => {
+    const warnings = (spec: string) => {
+      const d = new Diagnostics();
+      buildModel(parseText(np(spec), 'u.yaml', d), d);
+      return [d.errors.length, ...d.warnings.map((w) => `${w.code} ${w.path?.join('.')}`)];
+    };
+    assert.deepEqual(warnings('  egress: [{to: [{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: 53}, {port: dns, protocol: UDP}]}]\n'), [0, 'not-enforced spec.egress.0.ports.1.port']);
+    assert.deepEqual(warnings('  egress: [{to: [{podSelector: {}}], ports: [{port: dns}]}]\n'), [0]);
+    assert.deepEqual(warnings('  egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: 53}]}]\n'), [0]);
+    assert.deepEqual(warnings('  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: dns}]}]\n'), [0]);
+  });
 });
 
 describe('model: AdminNetworkPolicy v1alpha1 as its CRD validates it', () => {

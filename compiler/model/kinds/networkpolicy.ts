@@ -54,6 +54,16 @@ function readRule(r: Reader, v: unknown, path: Path, peersKey: 'from' | 'to'): K
     const port = readPort(r, p, [...path, 'ports', i]);
     if (port) ports.push(port);
   });
+  // Egress named ports resolve per destination pod; an ipBlock peer has none to look the name up in. The API leaves
+  // it undefined (Calico matches pods inside the block that have the name); Tollgate takes the safe reading, the
+  // ipBlock matches no named port (NetworkPolicy rules only allow). Said, since the rule then allows less.
+  if (peersKey === 'to' && peers.some((p) => p.kind === 'ipBlock')) {
+    const i = ports.findIndex((p) => p.port?.kind === 'named');
+    const named = ports[i]?.port;
+    if (named?.kind === 'named') {
+      r.warn('not-enforced', [...path, 'ports', i, 'port'], `named port ${JSON.stringify(named.name)} is resolved per destination pod; the rule's ipBlock peers match no named port (no pod to take the name from), only the pod peers do`);
+    }
+  }
   // An absent or empty list matches everything.
   return { ...(peerList.length ? { peers } : {}), ...(portList.length ? { ports } : {}), path };
 }
