@@ -3,7 +3,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Dataplane } from './dataplanes';
-import { RATIO_NAMES, TARGETS, figureAt, median, type BenchResult } from './run';
+import { RATIO_NAMES, TARGETS, figureAt, type BenchResult } from './run';
+import { median } from './stats';
 
 const COLORS: Record<Dataplane, string> = {
   none: '#888888',

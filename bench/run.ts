@@ -11,6 +11,7 @@ import { measureCompileLimited, type CompileSample } from './drivers/compile';
 import { measureCounts, type CountSample } from './drivers/rulecount';
 import { measureFloor, measureNewflow, type FloorSample, type TestRunSample } from './drivers/testrun';
 import { tollgateHook } from './hook';
+import { harmonicMean, median } from './stats';
 
 export interface FloodRow {
   dataplane: Dataplane;
@@ -99,16 +100,6 @@ export interface BenchResult {
 
 export type Progress = (msg: string) => void;
 type Attempt = (what: string, f: () => Promise<void> | void) => Promise<void>;
-
-function harmonic(xs: number[]): number {
-  return xs.length / xs.reduce((s, x) => s + 1 / x, 0);
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * Every dataplane at one N, each in a topology of its own (no table, set or hook left over from another), all
@@ -201,8 +192,8 @@ function figures(res: BenchResult): DataplaneFigure[] {
     const tcp = res.tcp.filter((r) => r.dataplane === dp && r.rules === Number(nText)).map((r) => r.bps);
     const tcpBps = tcp.length ? median(tcp) : null;
     out.push({
-      dataplane: dp as Dataplane, rules: Number(nText), evenPps: harmonic(med('even', (r) => r.pps)), worstPps: harmonic(med('worst', (r) => r.pps)),
-      evenWallPps: harmonic(med('even', (r) => r.wallPps ?? r.pps)), spread, tcpBps,
+      dataplane: dp as Dataplane, rules: Number(nText), evenPps: harmonicMean(med('even', (r) => r.pps)), worstPps: harmonicMean(med('worst', (r) => r.pps)),
+      evenWallPps: harmonicMean(med('even', (r) => r.wallPps ?? r.pps)), spread, tcpBps,
     });
   }
   return out;

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, syntheticProgram, trafficPositions } from '../bench/generate';
 import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
 import { QUICK } from '../bench/trials';
+import { harmonicMean, median } from '../bench/stats';
 import { ceiling, compileTarget, lineChart, tcpStalls, whyMissed, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { compile } from '../compiler/pipeline';
@@ -99,6 +100,20 @@ function sampleResult(withTollgate: boolean): BenchResult {
   reduce(res);
   return res;
 }
+
+describe('bench: stats', () => {
+  it('median: the middle value, the mean of the two middle ones for an even count, NaN for none; input untouched', () => {
+    const xs = [5, 1, 4, 2];
+    assert.equal(median(xs), 3);
+    assert.deepEqual(xs, [5, 1, 4, 2]);
+    assert.equal(median([7, 1, 3]), 3);
+    assert.ok(Number.isNaN(median([])));
+  });
+
+  it('harmonic mean of rates: the rate of the mean cost', () => {
+    assert.equal(harmonicMean([100, 300]), 150); // costs 1/100 and 1/300: mean 1/150
+  });
+});
 
 describe('bench: reducing samples to ratios', () => {
   it('uses the harmonic mean of the even positions (traffic spread evenly = mean cost per packet)', () => {
