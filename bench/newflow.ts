@@ -10,6 +10,7 @@
 import type { Program, Rule } from '../compiler/ir/types';
 import { BpfHarness } from '../compiler/engines/bpf';
 import { craft, TCP } from '../compiler/emit/bpf/packet';
+import { median } from './stats';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,11 +32,6 @@ export function syntheticProgram(n: number, ranges = false): Program {
     endpoints: [{ id: 'bench/server', namespace: 'bench', name: 'server', ips: ['192.168.0.1'], labels: {}, ports: [],
       ingress: { tiers: [{ name: 'default', kind: 'calico', rules, end: { action: 'Deny', reason: 'bench', policies: [] } }] }, egress: { tiers: [] } }],
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 export interface Row {
