@@ -142,10 +142,24 @@ struct ResolveUndefined {
 	}
 };
 
-// The one worker behind every blocking operation. `work(state, err)` runs on a libuv pool thread (syscalls only,
-// no JS); on the JS thread `settled(state, err)` runs first (bookkeeping owed either way), then the promise is
-// rejected with `err` as a JS error (code, errno, syscall) when work set it, else resolved with
-// `result(env, state)`. The worker owns `state` (dup'ed fds, copied buffers) until it is done.
+// A JS Buffer that a worker reads off the JS thread without a copy. The reference keeps the Buffer (and so its
+// ArrayBuffer) from being collected until the worker is destroyed, which happens on the JS thread after the
+// promise settles. The pointer is taken here, on the JS thread, and stays valid: a Buffer's bytes live in its
+// ArrayBuffer's backing store, outside the JS heap, which the GC never moves (napi_get_buffer_info goes through
+// ArrayBufferView::Buffer(), which gives a small on-heap typed array such a store first). What the addon cannot
+// prevent: JS that changes the bytes, or transfers the ArrayBuffer away, before the promise settles (the callers
+// of updateBatch await it with Buffers of their own).
+struct HeldBuffer {
+	explicit HeldBuffer(Napi::Buffer<uint8_t> b) : ref(Napi::Persistent(b)), data(b.Data()) {}
+	Napi::Reference<Napi::Buffer<uint8_t>> ref;
+	const uint8_t *data;
+};
+
+// The one worker behind every blocking operation. `work(state, err, what)` runs on a libuv pool thread (syscalls
+// only, no JS; `what` names the operation in its errors); on the JS thread `settled(state, err)` runs first
+// (bookkeeping owed either way), then the promise is rejected with `err` as a JS error (code, errno, syscall)
+// when work set it, else resolved with `result(env, state)`. The worker owns `state` (dup'ed fds, held or copied
+// buffers) until it is done; it is destroyed on the JS thread.
 template <typename State, typename Work, typename Result, typename Settled>
 class TaskWorker : public Napi::AsyncWorker {
 public:
@@ -160,7 +174,7 @@ protected:
 	void Execute() override
 	{
 		try {
-			work_(state_, err_);
+			work_(state_, err_, what_);
 		} catch (...) {
 			err_ = OsErrorFromException(what_);
 		}

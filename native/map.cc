@@ -171,11 +171,12 @@ Napi::Value NativeMap::Keys(const Napi::CallbackInfo &info)
 	return arr;
 }
 
-// Packed keys and values; BPF_MAP_UPDATE_BATCH when the map type has it, element by element when it does not
-// (LPM tries, for one, answer ENOTSUPP/EINVAL). The batch continues from where the kernel stopped.
+// Packed keys and values, read from the caller's Buffers (held, not copied); BPF_MAP_UPDATE_BATCH when the map
+// type has it, element by element when it does not (LPM tries, for one, answer ENOTSUPP/EINVAL). The batch
+// continues from where the kernel stopped.
 struct BatchState {
 	OwnedFd fd;
-	std::vector<uint8_t> keys, values;
+	HeldBuffer keys, values;
 	uint32_t count, keySize;
 	size_t valueBytes;
 };
@@ -186,7 +187,7 @@ static void UpdateBatchWork(BatchState &s, OsError &err, const std::string &what
 	struct bpf_map_batch_opts opts;
 	memset(&opts, 0, sizeof(opts));
 	opts.sz = sizeof(opts);
-	if (bpf_map_update_batch(s.fd.Get(), s.keys.data(), s.values.data(), &done, &opts) == 0)
+	if (bpf_map_update_batch(s.fd.Get(), s.keys.data, s.values.data, &done, &opts) == 0)
 		return;
 	int e = errno;
 	if (e != EINVAL && e != 524 /* ENOTSUPP */ && e != EOPNOTSUPP) {
@@ -197,8 +198,8 @@ static void UpdateBatchWork(BatchState &s, OsError &err, const std::string &what
 	if (done > s.count)
 		done = 0;
 	for (uint32_t i = done; i < s.count; i++) {
-		if (bpf_map_update_elem(s.fd.Get(), s.keys.data() + static_cast<size_t>(i) * s.keySize,
-					s.values.data() + static_cast<size_t>(i) * s.valueBytes, BPF_ANY) < 0) {
+		if (bpf_map_update_elem(s.fd.Get(), s.keys.data + static_cast<size_t>(i) * s.keySize,
+					s.values.data + static_cast<size_t>(i) * s.valueBytes, BPF_ANY) < 0) {
 			err = MakeOsError(errno, "bpf_map_update_elem", what,
 					  "entry " + std::to_string(i) + " of " + std::to_string(s.count) +
 						  " failed; entries before it were written");
@@ -212,16 +213,13 @@ Napi::Value NativeMap::UpdateBatch(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 	std::string what = What("updateBatch");
 	OwnedFd fd = DupForWorker(env, Fd(env, "updateBatch"), what);
-	Napi::Buffer<uint8_t> keys = info[0].As<Napi::Buffer<uint8_t>>();
-	Napi::Buffer<uint8_t> values = info[1].As<Napi::Buffer<uint8_t>>();
-	uint32_t count = info[2].As<Napi::Number>().Uint32Value();
 	BatchState st{std::move(fd),
-		      std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()),
-		      std::vector<uint8_t>(values.Data(), values.Data() + values.Length()),
-		      count,
+		      HeldBuffer(info[0].As<Napi::Buffer<uint8_t>>()),
+		      HeldBuffer(info[1].As<Napi::Buffer<uint8_t>>()),
+		      info[2].As<Napi::Number>().Uint32Value(),
 		      keySize_,
 		      ValueBytes()};
-	return RunAsync(env, what, std::move(st), [what](BatchState &s, OsError &err) { UpdateBatchWork(s, err, what); });
+	return RunAsync(env, what, std::move(st), UpdateBatchWork);
 }
 
 void InitMap(Napi::Env env, Napi::Object exports)

@@ -328,7 +328,7 @@ Napi::Value NativeObject::Load(const Napi::CallbackInfo &info)
 	LoadState st{this, Napi::Persistent(info.This().As<Napi::Object>()), path_};
 	Napi::Promise p = RunAsync(
 		env, what, std::move(st),
-		[what](LoadState &s, OsError &err) {
+		[](LoadState &s, OsError &err, const std::string &what) {
 			LibbpfCapture cap;
 			std::vector<char> &log = s.o->logBuf();
 			log[0] = '\0';

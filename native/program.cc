@@ -108,7 +108,7 @@ Napi::Value NativeProgram::TestRun(const Napi::CallbackInfo &info)
 			info[1].As<Napi::Number>().Uint32Value(),
 			info[2].As<Napi::Number>().Int64Value()};
 	return RunAsync(
-		env, what, std::move(st), [what](TestRunState &s, OsError &err) { TestRunWork(s, err, what); },
+		env, what, std::move(st), TestRunWork,
 		[](Napi::Env env, TestRunState &s) {
 			Napi::Object r = Napi::Object::New(env);
 			r.Set("retval", Napi::Number::New(env, static_cast<int32_t>(s.retval)));

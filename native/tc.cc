@@ -46,7 +46,7 @@ static void InitHook(struct bpf_tc_hook *h, int ifindex, bool ingress)
 	h->attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
-// Runs `op(target, ifindex, state, err)` in a worker that has entered the target's network namespace and found
+// Runs `op(target, ifindex, state, err, what)` in a worker that has entered the target's network namespace and found
 // its interface; resolves with `result(env, state)`.
 template <typename State, typename Op, typename Result = ResolveUndefined>
 static Napi::Promise OnHook(Napi::Env env, const std::string &what, TcTarget t, State state, Op op,
@@ -58,13 +58,13 @@ static Napi::Promise OnHook(Napi::Env env, const std::string &what, TcTarget t, 
 	};
 	return RunAsync(
 		env, what, HookState{std::move(t), std::move(state)},
-		[op](HookState &h, OsError &err) {
+		[op](HookState &h, OsError &err, const std::string &what) {
 			NetnsGuard ns;
 			if (!ns.Enter(h.t.netns, &err))
 				return;
 			unsigned ifindex = ResolveIfindex(h.t.ifname, h.t.netns, &err);
 			if (ifindex)
-				op(h.t, static_cast<int>(ifindex), h.s, err);
+				op(h.t, static_cast<int>(ifindex), h.s, err, what);
 		},
 		[result](Napi::Env env, HookState &h) { return result(env, h.s); });
 }
@@ -75,7 +75,7 @@ struct AttachState {
 	bool hookCreated = false;
 };
 
-static void AttachWork(const TcTarget &t, int ifindex, AttachState &s, OsError &err)
+static void AttachWork(const TcTarget &t, int ifindex, AttachState &s, OsError &err, const std::string &what)
 {
 	struct bpf_tc_hook hook;
 	InitHook(&hook, ifindex, t.ingress);
@@ -95,7 +95,7 @@ static void AttachWork(const TcTarget &t, int ifindex, AttachState &s, OsError &
 	opts.priority = s.prio;
 	r = bpf_tc_attach(&hook, &opts);
 	if (r < 0) {
-		err = MakeOsError(r, "bpf_tc_attach", "attaching to " + t.Where());
+		err = MakeOsError(r, "bpf_tc_attach", what);
 		if (hookCreated) {  // destroy only what we created
 			hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
 			bpf_tc_hook_destroy(&hook);
@@ -129,7 +129,7 @@ struct FilterId {
 	uint32_t handle, prio;
 };
 
-static void DetachWork(const TcTarget &t, int ifindex, FilterId &f, OsError &err)
+static void DetachWork(const TcTarget &t, int ifindex, FilterId &f, OsError &err, const std::string &)
 {
 	struct bpf_tc_hook hook;
 	InitHook(&hook, ifindex, t.ingress);
@@ -154,7 +154,7 @@ static Napi::Value DetachTc(const Napi::CallbackInfo &info)
 }
 
 // Removes the clsact qdisc (and with it every filter on both hooks). Resolves false when there was none.
-static void DestroyHookWork(const TcTarget &t, int ifindex, bool &removed, OsError &err)
+static void DestroyHookWork(const TcTarget &t, int ifindex, bool &removed, OsError &err, const std::string &what)
 {
 	struct bpf_tc_hook hook;
 	InitHook(&hook, ifindex, true);
@@ -165,7 +165,7 @@ static void DestroyHookWork(const TcTarget &t, int ifindex, bool &removed, OsErr
 		return;
 	}
 	if (r < 0) {
-		err = MakeOsError(r, "bpf_tc_hook_destroy", "removing the clsact qdisc of '" + t.ifname + "'");
+		err = MakeOsError(r, "bpf_tc_hook_destroy", what);
 		return;
 	}
 	removed = true;
@@ -280,7 +280,7 @@ static Napi::Value ListTc(const Napi::CallbackInfo &info)
 	TcTarget t = ReadTarget(info[0].As<Napi::Object>());
 	return OnHook(
 		info.Env(), "listing the filters of " + t.Where(), t, std::vector<TcFilter>(),
-		[](const TcTarget &t, int ifindex, std::vector<TcFilter> &filters, OsError &err) {
+		[](const TcTarget &t, int ifindex, std::vector<TcFilter> &filters, OsError &err, const std::string &) {
 			DumpFilters(ifindex, t.ingress, &filters, &err);
 		},
 		[](Napi::Env env, std::vector<TcFilter> &filters) {

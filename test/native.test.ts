@@ -6,6 +6,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import { Worker } from 'worker_threads';
 
 import {
@@ -252,6 +254,43 @@ describe('native addon: objects, maps, programs', function () {
     await rejects(Promise.resolve().then(() => m.updateBatch(keys, values, n + 1)), (e) =>
       assert.equal(e.message, "BpfMap.updateBatch (map 'scratch'): keys must be a Buffer of 4004 bytes " +
         '(1001 keys of 4 bytes), got a Buffer of 4000 bytes'));
+  });
+
+  it('updateBatch reads the caller\'s Buffers while its worker runs: collected garbage and reused memory around it change nothing', async function () {
+    // The addon holds the Buffers (no copy) until the worker is done. Here nothing else references them once the
+    // call returns; the loop below collects garbage and allocates same-sized junk while the batch is written, so
+    // a worker reading Buffers nobody holds would write junk (or fail with EFAULT).
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const n = 1 << 17;
+    const o = open(verdictObj);
+    o.setMapMaxEntries('scratch', n);
+    await o.load();
+    const m = o.map('scratch');
+    const start = (): Promise<void> => {
+      const keys = Buffer.alloc(n * 4);
+      const values = Buffer.alloc(n * 8);
+      for (let i = 0; i < n; i++) {
+        keys.writeUInt32LE(i, i * 4);
+        values.writeBigUInt64LE(BigInt(i) * 7n + 1n, i * 8);
+      }
+      return m.updateBatch(keys, values, n);
+    };
+    let settled = false;
+    const done = start().finally(() => (settled = true));
+    let rounds = 0;
+    const junk: Buffer[] = [];
+    while (!settled) {
+      gc();
+      junk.splice(0, junk.length, Buffer.alloc(n * 4, 0xa5), Buffer.alloc(n * 8, 0xa5));
+      rounds++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    // every key holds its value; the map has room for n entries, so there is no junk key beside them
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (m.lookup(u32(i))?.readBigUInt64LE(0) !== BigInt(i) * 7n + 1n) wrong++;
+    assert.equal(wrong, 0, `${wrong} of ${n} entries are not what was written (${rounds} collections while the batch ran)`);
   });
 
   it('LPM trie (IPv4 key): longest-prefix lookups, batch update falls back to a loop, and the program obeys it', async function () {
