@@ -104,6 +104,20 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
   });
 });
 
+describe('model: pods as network policy implementations see them', () => {
+  // libcalico-go conversion IsFinished (and kube-router's isFinished): a pod in phase Failed, Succeeded or Completed
+  // has no workload endpoint; its address may already belong to a new pod, so it must not stay in any peer set.
+  it('a finished pod (phase Succeeded, Failed, Completed) holds no address (warning no-ip)', () => {
+    const pod = (phase: string) => {
+      const d = new Diagnostics();
+      const m = buildModel(parseText(`apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec: {containers: [{name: c}]}\nstatus: {phase: ${phase}, podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.1}]}\n`, 'u.yaml', d), d);
+      return [m.pods[0].ips, d.errors.length, ...d.warnings.map((w) => w.code)];
+    };
+    for (const done of ['Succeeded', 'Failed', 'Completed']) assert.deepEqual(pod(done), [[], 0, 'no-ip'], done);
+    for (const live of ['Running', 'Pending', 'Unknown']) assert.deepEqual(pod(live), [['10.0.0.1'], 0], live);
+  });
+});
+
 describe('model: Kubernetes NetworkPolicy as the API server validates it', () => {
   const np = (spec: string): string => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n, namespace: a}\nspec:\n${spec}`;
   it('endPort may equal port; below port, with a named port or without a port is an error', () => {

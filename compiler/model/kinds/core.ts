@@ -59,7 +59,13 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
     if (m) addIp(m.ip, ['status', 'podIPs', i, 'ip']);
   });
   const hostNetwork = r.bool(spec.hostNetwork, ['spec', 'hostNetwork'], false);
-  if (ips.length === 0) r.warn('no-ip', ['status'], 'pod has no IP address (status.podIP/podIPs); its policy cannot be enforced');
+  // A finished pod has no network (libcalico-go conversion IsFinished: phase Failed, Succeeded or Completed); the
+  // addresses its status still lists may belong to a new pod already, so they are dropped.
+  const phase = status.phase;
+  if (typeof phase === 'string' && ['Succeeded', 'Failed', 'Completed'].includes(phase)) {
+    if (ips.length) r.warn('no-ip', ['status', 'phase'], `pod has finished (phase ${phase}); its addresses ${ips.join(', ')} are no longer its own and are ignored`);
+    ips.length = 0;
+  } else if (ips.length === 0) r.warn('no-ip', ['status'], 'pod has no IP address (status.podIP/podIPs); its policy cannot be enforced');
   if (hostNetwork) r.warn('not-enforced', ['spec', 'hostNetwork'], 'pod uses the host network; pod policy is not enforced on host interfaces');
 
   const iface = meta.annotations[INTERFACE_ANNOTATION];
