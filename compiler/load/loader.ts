@@ -37,7 +37,7 @@ export const TC_HANDLE = 0x7467;
 export const TC_PRIORITY = 1;
 const PROGRAMS = { ingress: 'tollgate_egress', egress: 'tollgate_ingress' } as const; // tc hook -> program
 /** A packet that read the old endpoint entry may still be looking its classes up: wait before deleting them. */
-const GRACE_MS = 10;
+export const GRACE_MS = 10;
 /** Up to this many entries per map are written with plain updates, more with one batch (in a worker). */
 const SYNC_WRITE_MAX = 512;
 
@@ -81,7 +81,10 @@ export interface LoadTimings {
 }
 
 export interface LoadReport {
-  mode: 'maps-only' | 'new-object';
+  /** 'incremental': rules modified in place, written into the live tables (compiler/load/dataplane.ts) */
+  mode: 'maps-only' | 'new-object' | 'incremental';
+  /** why an update through a dataplane handle was not incremental */
+  fallback?: string;
   /** 'ran' or 'cached' when an object was needed; 'not-needed' for maps-only */
   clang: 'ran' | 'cached' | 'not-needed';
   /** whether a program went through the verifier */
@@ -127,7 +130,7 @@ export function shapeKey(cText: string): string {
 // ---------------------------------------------------------------------------------------------------------
 // Interfaces
 
-interface LocalEndpoint {
+export interface LocalEndpoint {
   ep: Endpoint;
   ifname: string;
   ifindex: number;
@@ -254,7 +257,7 @@ async function writeContents(maps: Map<string, BpfMap>, contents: MapContents[])
   }
 }
 
-async function zeroCounters(m: BpfMap, base: number, count: number): Promise<void> {
+export async function zeroCounters(m: BpfMap, base: number, count: number): Promise<void> {
   if (count <= SYNC_WRITE_MAX) {
     const zero = Buffer.alloc(m.valueBytes);
     const key = Buffer.alloc(4);
@@ -275,13 +278,13 @@ function policyMapNames(shape: Record<string, number>): string[] {
   return names;
 }
 
-function openPinnedMaps(dir: string): Map<string, BpfMap> {
+export function openPinnedMaps(dir: string): Map<string, BpfMap> {
   const out = new Map<string, BpfMap>();
   for (const f of fs.readdirSync(dir)) if (f.startsWith('tg_')) out.set(f, BpfMap.openPinned(path.join(dir, f)));
   return out;
 }
 
-function closeAll(maps: Map<string, BpfMap>): void {
+export function closeAll(maps: Map<string, BpfMap>): void {
   for (const m of maps.values()) m.close();
 }
 
@@ -353,7 +356,7 @@ function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions
   return { gen, epIdBase, t, shape, cText, key: shapeKey(cText), ruleBase, bank, local, skipped, epRecords, rules, contents: policyContents(t) };
 }
 
-function epKeyOf(r: { ifindex: number; direction: 'ingress' | 'egress'; family: 4 | 6; addr: string }): Buffer {
+export function epKeyOf(r: { ifindex: number; direction: 'ingress' | 'egress'; family: 4 | 6; addr: string }): Buffer {
   return epKey({ ifindex: r.ifindex, direction: r.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: r.family, addr: r.addr });
 }
 
@@ -361,7 +364,7 @@ function pinsPresent(s: LoadState): boolean {
   return fs.existsSync(s.mapsDir) && fs.existsSync(s.conntrackPin) && fs.existsSync(s.objectPath);
 }
 
-function describeErr(err: unknown): string {
+export function describeErr(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -369,7 +372,7 @@ function describeErr(err: unknown): string {
  * One load/unload at a time per scope: a lock file next to the state, holding the owner's pid. A lock whose
  * owner is dead is taken over, and then `crashed` is true (its half-written entries are purged).
  */
-function acquireLock(statePath: string): { release: () => void; crashed: boolean } {
+export function acquireLock(statePath: string): { release: () => void; crashed: boolean } {
   const lock = `${statePath}.lock`;
   fs.mkdirSync(path.dirname(lock), { recursive: true });
   let crashed = false;
@@ -393,6 +396,11 @@ function acquireLock(statePath: string): { release: () => void; crashed: boolean
 }
 
 export async function load(program: Program, opts: LoadOptions = {}): Promise<LoadReport> {
+  return (await loadKeeping(program, opts)).report;
+}
+
+/** load(), also handing back the tables it wrote and the node's endpoints (a dataplane handle indexes them). */
+export async function loadKeeping(program: Program, opts: LoadOptions = {}): Promise<{ report: LoadReport; tables: BpfTables; local: LocalEndpoint[] }> {
   const t0 = process.hrtime.bigint();
   ensureBpffs();
   const paths = scopePaths(opts);
@@ -403,14 +411,15 @@ export async function load(program: Program, opts: LoadOptions = {}): Promise<Lo
     const tablesMs = ms(t0);
     // After a crashed load some interfaces may run a program over maps the state does not name: replace them all.
     const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
-    return mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
+    const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
+    return { report, tables: p.t, local: p.local };
   } finally {
     lock.release();
   }
 }
 
 /** Per-rule packets and bytes, summed over CPUs. */
-function readCounters(m: BpfMap, index: number): { packets: number; bytes: number } {
+export function readCounters(m: BpfMap, index: number): { packets: number; bytes: number } {
   const key = Buffer.alloc(4);
   key.writeUInt32LE(index);
   let packets = 0n;

@@ -1,0 +1,301 @@
+// A long-lived dataplane handle for agents that embed Tollgate and keep their policy in memory (as Cilium's and
+// Calico's agents do): `openDataplane(opts)` -> `{ load(program), close() }`.
+//
+// The first load is the ordinary transactional load() (loader.ts); the handle keeps what it wrote: an index of
+// the tables (compiler/emit/bpf/delta.ts), the state, the pinned maps open. A later load whose Program differs
+// from the previous one only by rules modified in place, each in one dimension (peer set, port/protocol set,
+// source ports) or only in its action, is applied INCREMENTALLY into the live tables (no new table ids, no
+// buildTables over the Program, no interface lookups, no JSON of the rules before the switch):
+//   1. endpoint entries whose flags gain a map to look up: the wider flags, same ep_id (same answers);
+//   2. decisions of new classes, then class entries longest first (delta.ts says why every packet meanwhile
+//      gets the old policy or the new one);
+//   3. the switch: the affected endpoint entries get fresh ep_ids (conntrack re-checks flows the old policy
+//      allowed), same table_id and rule_base;
+//   4. after the grace period: entries no longer wanted; the state (rule records, ep ids; a rule whose id
+//      changed has its counter row carried under the old id and zeroed).
+// Anything else falls back to load(), and the report says why (`fallback`). A failed write restores every
+// entry written (in reverse order) and reports "nothing was changed"; the next load is then a full one.
+import * as fs from 'fs';
+import type { Program } from '../ir/types';
+import { buildIndex, computeDelta, diffPrograms, IndexError, type Delta, type Op, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
+import { classValue, decisionKey, decisionValue, epValue, peerKey, portKey } from '../emit/bpf/layout';
+import { familyWidth, prefixBytes, PORT_WIDTH } from '../emit/bpf/prefix';
+import { policyName, type EndpointEntry } from '../emit/bpf/tables';
+import {
+  acquireLock, closeAll, describeErr, epKeyOf, GRACE_MS, LoadError, loadKeeping, openPinnedMaps, readCounters, zeroCounters,
+  type LoadOptions, type LoadReport,
+} from './loader';
+import type { BpfMap } from './native';
+import { counterKey, readLoadState, scopePaths, writeLoadState, type LoadState } from './state';
+
+export interface DataplaneOptions extends LoadOptions {
+  /** tests: an incremental update fails at its Nth map write (0 = the first), after the writes before it */
+  failIncrementalAt?: number;
+}
+
+export interface DataplaneReport extends LoadReport {
+  /** what an incremental update wrote: tables touched, entries written before the switch, endpoint entries
+   *  switched, entries deleted after it */
+  incremental?: { tables: number; written: number; switched: number; deleted: number };
+}
+
+export interface Dataplane {
+  load(program: Program): Promise<DataplaneReport>;
+  /** closes the maps the handle holds open (the policy stays loaded; `unload` removes it) */
+  close(): void;
+}
+
+export function openDataplane(opts: DataplaneOptions = {}): Dataplane {
+  return new Handle(opts);
+}
+
+const ms = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e6;
+
+interface Kept {
+  program: Program;
+  /** undefined: the next load is a full one, for `stale` */
+  idx?: TablesIndex;
+  stale?: string;
+  state: LoadState;
+  stat: { ino: number; size: number; mtimeMs: number };
+  maps: Map<string, BpfMap>;
+  ifindex: Map<string, number>;
+  /** "endpoint|direction" -> absolute index of its first rule row */
+  rowBase: Map<string, number>;
+  report: LoadReport;
+  counts: Record<string, number>;
+}
+
+class Handle implements Dataplane {
+  private kept?: Kept;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly statePath: string;
+
+  constructor(private readonly opts: DataplaneOptions) {
+    this.statePath = scopePaths(opts).statePath;
+  }
+
+  load(program: Program): Promise<DataplaneReport> {
+    // one load at a time through a handle: each starts from what the previous one left
+    const run = this.queue.then(() => this.loadOne(program));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    if (this.kept) closeAll(this.kept.maps);
+    this.kept = undefined;
+  }
+
+  private async loadOne(program: Program): Promise<DataplaneReport> {
+    const k = this.kept;
+    if (!k) return this.full(program);
+    if (!k.idx) return this.full(program, k.stale ?? 'no index of the live tables');
+    const t0 = process.hrtime.bigint();
+    const lock = acquireLock(this.statePath);
+    let fallback: string;
+    try {
+      // a dead owner's lock taken over: interfaces may run programs the state does not name (load() replaces all)
+      const r = lock.crashed ? { reason: 'a crashed load left its lock' } : await this.incremental(k, k.idx, program, t0);
+      if ('report' in r) return r.report;
+      fallback = r.reason;
+    } finally {
+      lock.release();
+    }
+    return this.full(program, fallback);
+  }
+
+  /** The ordinary load; then the index of what it wrote, off the enforcing path. */
+  private async full(program: Program, fallback?: string): Promise<DataplaneReport> {
+    const { report, tables, local } = await loadKeeping(program, this.opts);
+    if (fallback !== undefined) report.fallback = fallback;
+    const old = this.kept;
+    const state = readLoadState(this.statePath);
+    if (!state) throw new LoadError(`no load state at ${this.statePath} after a load`);
+    const maps = old && old.state.mapsDir === state.mapsDir ? old.maps : openPinnedMaps(state.mapsDir);
+    if (old && old.maps !== maps) closeAll(old.maps);
+    let idx: TablesIndex | undefined;
+    let stale: string | undefined;
+    try {
+      idx = buildIndex(tables, { ...program, endpoints: local.map((l) => l.ep) });
+    } catch (err) {
+      if (!(err instanceof IndexError)) throw err;
+      stale = `the tables could not be indexed (${err.message})`;
+    }
+    const rowBase = new Map<string, number>();
+    for (const r of state.rules) if (r.endpoint && !rowBase.has(`${r.endpoint}|${r.direction}`)) rowBase.set(`${r.endpoint}|${r.direction}`, r.index);
+    this.kept = {
+      program, idx, stale, state, stat: statOf(this.statePath), maps, ifindex: new Map(local.map((l) => [l.ep.id, l.ifindex])), rowBase,
+      report, counts: { ...report.entries },
+    };
+    return report;
+  }
+
+  private async incremental(k: Kept, idx: TablesIndex, program: Program, t0: bigint): Promise<{ report: DataplaneReport } | { reason: string }> {
+    const st = statOf(this.statePath);
+    if (st.ino !== k.stat.ino || st.size !== k.stat.size || st.mtimeMs !== k.stat.mtimeMs) return { reason: 'the state changed since this handle wrote it (another load or unload)' };
+    const diff = diffPrograms(k.program, program, idx.local);
+    if ('reason' in diff) return { reason: diff.reason };
+    let r: ReturnType<typeof computeDelta>;
+    try {
+      r = computeDelta(idx, diff.changes, k.state.nextEpId);
+    } catch (err) {
+      if (!(err instanceof IndexError)) throw err;
+      r = { ok: false, reason: `the index of the live tables is inconsistent (${err.message})`, dirty: true };
+    }
+    if (!r.ok) {
+      if (r.dirty) k.idx = undefined;
+      return { reason: r.reason };
+    }
+    const d = r.delta;
+    const room = this.capacity(k, d);
+    if (room) {
+      k.idx = undefined;
+      return { reason: room };
+    }
+    const tablesMs = ms(t0);
+
+    // Writes: each one remembered with what it replaced, so a failure restores all of them (in reverse order).
+    const tw = process.hrtime.bigint();
+    const applied: { m: BpfMap; key: Buffer; before: Buffer | null }[] = [];
+    let n = 0;
+    const put = (map: string, key: Buffer, value: Buffer | null, before: Buffer | null): void => {
+      const m = k.maps.get(map);
+      if (!m) throw new Error(`no pinned map ${map}`);
+      if (this.opts.failIncrementalAt === n++) throw new Error(`injected failure at write ${n - 1} (${map})`);
+      if (value) m.update(key, value);
+      else m.delete(key);
+      applied.push({ m, key, before });
+    };
+    const eps = (f: { before: EndpointEntry; after: EndpointEntry }): void => put('tg_endpoints', this.epKey(k, f.after), epValue(f.after), epValue(f.before));
+    let ts = tw;
+    try {
+      for (const f of d.widen) eps(f);
+      for (const op of d.pre) {
+        const e = encode(op);
+        put(e.map, e.key, e.value, e.before);
+      }
+      ts = process.hrtime.bigint();
+      for (const f of d.flips) eps(f);
+    } catch (err) {
+      const notes: string[] = [];
+      for (const a of applied.reverse()) {
+        try {
+          if (a.before) a.m.update(a.key, a.before);
+          else a.m.delete(a.key);
+        } catch (e) {
+          notes.push(describeErr(e));
+        }
+      }
+      k.idx = undefined;
+      k.stale = 'the previous incremental update failed and was rolled back';
+      const how = notes.length ? ` (restoring failed for ${notes.length} entries: ${notes[0]})` : ' (the previous policy is enforcing)';
+      throw new LoadError(`nothing was changed: the incremental update failed and was rolled back${how}: ${describeErr(err)}`);
+    }
+    const writeMs = Number(ts - tw) / 1e6;
+    const switchMs = ms(ts);
+    const enforcingMs = ms(t0);
+
+    // After the switch: the grace period, entries no longer wanted, the state.
+    await new Promise((res) => setTimeout(res, GRACE_MS));
+    for (const op of d.post) {
+      const e = encode(op);
+      k.maps.get(e.map)?.delete(e.key);
+    }
+    for (const op of [...d.pre, ...d.post]) {
+      const e = encode(op);
+      k.counts[e.map] = (k.counts[e.map] ?? 0) + (e.before === null && e.value ? 1 : 0) - (e.before !== null && !e.value ? 1 : 0);
+    }
+    await this.writeState(k, d, diff.changes);
+    k.program = program;
+    const report: DataplaneReport = {
+      ...k.report, mode: 'incremental', clang: 'not-needed', verified: false, generation: k.state.generation, attachments: k.state.attachments,
+      entries: { ...k.counts }, timings: { tablesMs, writeMs, switchMs, enforcingMs, totalMs: ms(t0) },
+      incremental: { tables: d.tables, written: d.widen.length + d.pre.length, switched: d.flips.length, deleted: d.post.length },
+    };
+    delete report.fallback;
+    return { report };
+  }
+
+  /** Old and new entries side by side must fit each map; null when they do. */
+  private capacity(k: Kept, d: Delta): string | null {
+    const adds = new Map<string, number>();
+    for (const op of d.pre) {
+      const e = encode(op);
+      if (e.before === null && e.value) adds.set(e.map, (adds.get(e.map) ?? 0) + 1);
+    }
+    for (const [map, a] of adds) {
+      const m = k.maps.get(map);
+      const have = k.counts[map] ?? 0;
+      if (!m) return `the loaded object has no map ${map}`;
+      if (have + a > m.maxEntries) return `map ${map} (max_entries ${m.maxEntries}) cannot take ${a} more entries beside its ${have}`;
+    }
+    return null;
+  }
+
+  private epKey(k: Kept, e: EndpointEntry): Buffer {
+    const ifindex = k.ifindex.get(e.endpoint);
+    if (ifindex === undefined) throw new Error(`no interface known for ${e.endpoint}`);
+    return epKeyOf({ ifindex, direction: e.direction, family: e.family, addr: e.addr });
+  }
+
+  private async writeState(k: Kept, d: Delta, changes: RuleChange[]): Promise<void> {
+    const s = k.state;
+    const byKey = new Map(s.endpoints.map((r) => [`${r.endpoint}|${r.direction}|${r.addr}`, r]));
+    for (const f of d.flips) {
+      const rec = byKey.get(`${f.after.endpoint}|${f.after.direction}|${f.after.addr}`);
+      if (rec) Object.assign(rec, { epId: f.after.epId, value: epValue(f.after).toString('hex') });
+    }
+    s.nextEpId = Math.max(s.nextEpId, d.nextId);
+    const counters = k.maps.get('tg_counters');
+    const carried = (s.carried ??= {});
+    for (const c of changes) {
+      const base = k.rowBase.get(`${c.endpoint}|${c.direction}`);
+      if (base === undefined) continue;
+      const rec = s.rules[base + c.row - s.ruleBase];
+      if (!rec || rec.kind !== 'rule') continue;
+      if (counters && c.before.id !== c.after.id) {
+        // the row now counts another rule: what it counted so far stays with the old id
+        const n = readCounters(counters, rec.index);
+        if (n.packets || n.bytes) {
+          const key = counterKey(rec);
+          const prev = carried[key] ?? { packets: 0, bytes: 0 };
+          carried[key] = { packets: prev.packets + n.packets, bytes: prev.bytes + n.bytes };
+        }
+        await zeroCounters(counters, rec.index, 1);
+      }
+      rec.action = c.after.action;
+      rec.ruleId = c.after.id;
+      rec.policy = policyName(c.after.source);
+    }
+    s.loadedAt = new Date().toISOString();
+    writeLoadState(this.statePath, s);
+    k.stat = statOf(this.statePath);
+  }
+}
+
+function statOf(file: string): { ino: number; size: number; mtimeMs: number } {
+  try {
+    const s = fs.statSync(file);
+    return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+  } catch {
+    return { ino: -1, size: -1, mtimeMs: -1 };
+  }
+}
+
+/** An op as the map's key and value (null: delete) and what it held before (null: absent). */
+function encode(op: Op): { map: string; key: Buffer; value: Buffer | null; before: Buffer | null } {
+  if (op.kind === 'decision') {
+    const v = (x: { rule: number; verdict: number } | null): Buffer | null => (x ? decisionValue(x.rule, x.verdict) : null);
+    return { map: 'tg_decisions', key: decisionKey(op.tableId, op.peer, op.port, op.sport), value: v(op.value), before: v(op.before) };
+  }
+  const v = (c: number | null): Buffer | null => (c === null ? null : classValue(c));
+  if (op.dim === 'peer') {
+    const w = familyWidth(op.family);
+    const map = `tg_peer${op.family}${op.p.len === w ? '_exact' : ''}`;
+    return { map, key: peerKey(op.family, op.tableId, prefixBytes(op.p, w), op.p.len), value: v(op.cls), before: v(op.before) };
+  }
+  const b = prefixBytes(op.p, PORT_WIDTH);
+  const map = op.dim === 'sport' ? 'tg_sports' : op.p.len === PORT_WIDTH ? 'tg_port_exact' : 'tg_ports';
+  return { map, key: portKey(op.tableId, b[0], b.readUInt16BE(1), op.p.len), value: v(op.cls), before: v(op.before) };
+}
