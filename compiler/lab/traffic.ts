@@ -43,39 +43,30 @@ function waitFor(child: ChildProcess, io: ReturnType<typeof collect>, marker: st
   });
 }
 
-/** Opens one TCP connection from `from` to addr:port (a responder's port) and keeps it busy. */
-export async function startStream(state: LabState, from: string, addr: string, port: number, intervalMs = 10): Promise<Running<StreamStats>> {
+/** Runs the agent's `mode` in the source pod's netns; resolves once it printed `ready`, stop() with its report. */
+async function startAgent<T>(state: LabState, from: string, mode: 'stream' | 'flood', cfg: StreamConfig | FloodConfig, ready: string): Promise<Running<T>> {
   const src = findPod(state, from);
-  const cfg: StreamConfig = { addr, port, intervalMs };
-  const [cmd, ...args] = ['ip', 'netns', 'exec', src.netns, ...agentCommand(), 'stream', JSON.stringify(cfg)];
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const what = `${mode} ${from} -> [${cfg.addr}]:${cfg.port}`;
+  const child = spawn('ip', ['netns', 'exec', src.netns, ...agentCommand(), mode, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
   const io = collect(child);
-  await waitFor(child, io, 'connected\n', `stream ${from} -> [${addr}]:${port}`);
+  await waitFor(child, io, ready, what);
   return {
-    async stop(): Promise<StreamStats> {
+    async stop(): Promise<T> {
       child.stdin!.end();
       const code = await io.closed;
       const line = io.out().split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || !line) throw new Error(`stream ${from} -> [${addr}]:${port}: exited ${code}: ${io.err().trim()}`);
-      return JSON.parse(line) as StreamStats;
+      if (code !== 0 || !line) throw new Error(`${what}: exited ${code}: ${io.err().trim()}`);
+      return JSON.parse(line) as T;
     },
   };
 }
 
+/** Opens one TCP connection from `from` to addr:port (a responder's port) and keeps it busy. */
+export function startStream(state: LabState, from: string, addr: string, port: number, intervalMs = 10): Promise<Running<StreamStats>> {
+  return startAgent<StreamStats>(state, from, 'stream', { addr, port, intervalMs }, 'connected\n');
+}
+
 /** UDP requests from `from` to addr:port (a responder's UDP port) every intervalMs, counting the answers. */
-export async function startFlood(state: LabState, from: string, addr: string, port: number, intervalMs = 5): Promise<Running<FloodStats>> {
-  const src = findPod(state, from);
-  const cfg: FloodConfig = { addr, port, intervalMs };
-  const child = spawn('ip', ['netns', 'exec', src.netns, ...agentCommand(), 'flood', JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const io = collect(child);
-  await waitFor(child, io, 'started\n', `flood ${from} -> [${addr}]:${port}`);
-  return {
-    async stop(): Promise<FloodStats> {
-      child.stdin!.end();
-      const code = await io.closed;
-      const line = io.out().split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || !line) throw new Error(`flood ${from} -> [${addr}]:${port}: exited ${code}: ${io.err().trim()}`);
-      return JSON.parse(line) as FloodStats;
-    },
-  };
+export function startFlood(state: LabState, from: string, addr: string, port: number, intervalMs = 5): Promise<Running<FloodStats>> {
+  return startAgent<FloodStats>(state, from, 'flood', { addr, port, intervalMs }, 'started\n');
 }
