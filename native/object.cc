@@ -217,21 +217,44 @@ Napi::Value NativeObject::SetConst(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+// The names of an object's maps or programs, in the object's order.
+template <typename T, typename Next, typename Name>
+static std::vector<std::string> NamesOf(bpf_object *obj, Next next, Name name)
+{
+	std::vector<std::string> out;
+	for (T *it = next(obj, nullptr); it; it = next(obj, it))
+		out.push_back(name(it));
+	return out;
+}
+static std::vector<std::string> MapNameList(bpf_object *obj)
+{
+	return NamesOf<bpf_map>(obj, bpf_object__next_map, bpf_map__name);
+}
+static std::vector<std::string> ProgramNameList(bpf_object *obj)
+{
+	return NamesOf<bpf_program>(obj, bpf_object__next_program, bpf_program__name);
+}
+
+// ENOENT: "no <kind> named '<name>' in '<path>' (<kind>s: a, b)", the names the object does have.
+[[noreturn]] static void ThrowNotFound(Napi::Env env, const std::string &syscall, const std::string &what,
+				       const std::string &kind, const std::string &name, const std::string &path,
+				       const std::vector<std::string> &names)
+{
+	std::string list;
+	for (const std::string &n : names)
+		list += (list.empty() ? "" : ", ") + n;
+	ThrowOs(env, MakeOsError(ENOENT, syscall, what,
+				 "no " + kind + " named '" + name + "' in '" + path + "' (" + kind + "s: " +
+					 (list.empty() ? "none" : list) + ")"));
+}
+
 static bpf_map *FindMapOrThrow(Napi::Env env, bpf_object *obj, const std::string &name, const std::string &what,
 			       const std::string &path)
 {
 	bpf_map *m = bpf_object__find_map_by_name(obj, name.c_str());
-	if (m)
-		return m;
-	std::string names;
-	bpf_map *it;
-	bpf_object__for_each_map(it, obj)
-	{
-		names += (names.empty() ? "" : ", ") + std::string(bpf_map__name(it));
-	}
-	ThrowOs(env, MakeOsError(ENOENT, "bpf_object__find_map_by_name", what,
-				 "no map named '" + name + "' in '" + path + "' (maps: " + (names.empty() ? "none" : names) +
-					 ")"));
+	if (!m)
+		ThrowNotFound(env, "bpf_object__find_map_by_name", what, "map", name, path, MapNameList(obj));
+	return m;
 }
 
 Napi::Value NativeObject::SetMapMaxEntries(const Napi::CallbackInfo &info)
@@ -376,17 +399,8 @@ Napi::Value NativeObject::Program(const Napi::CallbackInfo &info)
 	std::string what = "program('" + name + "')";
 	RequireLoaded(env, what.c_str());
 	bpf_program *p = bpf_object__find_program_by_name(obj_, name.c_str());
-	if (!p) {
-		std::string names;
-		bpf_program *it;
-		bpf_object__for_each_program(it, obj_)
-		{
-			names += (names.empty() ? "" : ", ") + std::string(bpf_program__name(it));
-		}
-		ThrowOs(env, MakeOsError(ENOENT, "bpf_object__find_program_by_name", what,
-					 "no program named '" + name + "' in '" + path_ + "' (programs: " +
-						 (names.empty() ? "none" : names) + ")"));
-	}
+	if (!p)
+		ThrowNotFound(env, "bpf_object__find_program_by_name", what, "program", name, path_, ProgramNameList(obj_));
 	int fd = DupFd(bpf_program__fd(p));
 	if (fd < 0)
 		ThrowOs(env, MakeOsError(errno, "fcntl", what));
@@ -394,32 +408,24 @@ Napi::Value NativeObject::Program(const Napi::CallbackInfo &info)
 	return GetData(env)->progCtor.New({Napi::External<HandleInit>::New(env, &init)});
 }
 
+static Napi::Array ToArray(Napi::Env env, const std::vector<std::string> &names)
+{
+	Napi::Array arr = Napi::Array::New(env, names.size());
+	for (size_t i = 0; i < names.size(); i++)
+		arr.Set(static_cast<uint32_t>(i), names[i]);
+	return arr;
+}
+
 Napi::Value NativeObject::MapNames(const Napi::CallbackInfo &info)
 {
-	Napi::Env env = info.Env();
-	RequireOpen(env, "mapNames");
-	Napi::Array arr = Napi::Array::New(env);
-	uint32_t i = 0;
-	bpf_map *m;
-	bpf_object__for_each_map(m, obj_)
-	{
-		arr.Set(i++, bpf_map__name(m));
-	}
-	return arr;
+	RequireOpen(info.Env(), "mapNames");
+	return ToArray(info.Env(), MapNameList(obj_));
 }
 
 Napi::Value NativeObject::ProgramNames(const Napi::CallbackInfo &info)
 {
-	Napi::Env env = info.Env();
-	RequireOpen(env, "programNames");
-	Napi::Array arr = Napi::Array::New(env);
-	uint32_t i = 0;
-	bpf_program *p;
-	bpf_object__for_each_program(p, obj_)
-	{
-		arr.Set(i++, bpf_program__name(p));
-	}
-	return arr;
+	RequireOpen(info.Env(), "programNames");
+	return ToArray(info.Env(), ProgramNameList(obj_));
 }
 
 Napi::Value NativeObject::Close(const Napi::CallbackInfo &info)

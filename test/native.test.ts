@@ -208,7 +208,11 @@ describe('native addon: objects, maps, programs', function () {
     assert.equal(o.map('scratch').maxEntries, 77);
     throws(() => o.map('missing'), (e) => {
       assert.equal(e.code, 'ENOENT');
-      assert.match(e.message, /no map named 'missing'/);
+      assert.equal(e.message.split('\n')[1], `no map named 'missing' in '${verdictObj}' (maps: ${o.mapNames().join(', ')})`);
+    });
+    throws(() => o.program('missing'), (e) => {
+      assert.equal(e.code, 'ENOENT');
+      assert.equal(e.message.split('\n')[1], `no program named 'missing' in '${verdictObj}' (programs: tgn_verdict)`);
     });
   });
 
