@@ -9,8 +9,8 @@ import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { buildTables, type BpfTables, type ClassEntry } from '../compiler/emit/bpf/tables';
 import { policyContents } from '../compiler/emit/bpf/serialize';
-import { classValue, peerKey } from '../compiler/emit/bpf/layout';
-import { prefixBytes } from '../compiler/emit/bpf/prefix';
+import { classValue, decisionKey, decisionValue, peerKey, portKey } from '../compiler/emit/bpf/layout';
+import { PORT_WIDTH, prefixBytes } from '../compiler/emit/bpf/prefix';
 import type { Action, Chain, Endpoint, Match, Rule } from '../compiler/ir/types';
 
 const MATCHES: Match[] = [
@@ -121,7 +121,7 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
     assert.ok(shared > 300, `only ${shared} entries shared a table in all`);
   });
 
-  it('the peer maps are written entry by entry as peerKey and classValue lay them out (prefix bytes computed once per prefix)', () => {
+  it('the class and decision maps are written entry by entry as peerKey, portKey, classValue, decisionKey and decisionValue lay them out', () => {
     fc.assert(
       fc.property(fc.array(tierSpec, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(ADDRS.length - 1), { minLength: 1, maxLength: 5 }), (tiers, addrs) => {
         const c = chainOf(tiers);
@@ -139,6 +139,24 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
         expect('tg_peer4_exact', 4, t.peer4.filter((e) => e.p.len === 32));
         expect('tg_peer6', 6, t.peer6.filter((e) => e.p.len !== 128));
         expect('tg_peer6_exact', 6, t.peer6.filter((e) => e.p.len === 128));
+        const expectPorts = (map: string, es: ClassEntry[]): void => {
+          const m = byMap.get(map)!;
+          assert.equal(m.count, es.length, map);
+          const key = (e: ClassEntry): Buffer => {
+            const b = prefixBytes(e.p, PORT_WIDTH);
+            return portKey(e.tableId, b[0], b.readUInt16BE(1), e.p.len);
+          };
+          assert.ok(m.keys.equals(Buffer.concat(es.map(key))), `${map} keys`);
+          assert.ok(m.values.equals(Buffer.concat(es.map((e) => classValue(e.cls)))), `${map} values`);
+        };
+        expectPorts('tg_ports', t.ports.filter((e) => e.p.len !== PORT_WIDTH));
+        expectPorts('tg_port_exact', t.ports.filter((e) => e.p.len === PORT_WIDTH));
+        if (t.haveSports) expectPorts('tg_sports', t.sports);
+        else assert.equal(byMap.get('tg_sports'), undefined);
+        const d = byMap.get('tg_decisions')!;
+        assert.equal(d.count, t.decisions.length);
+        assert.ok(d.keys.equals(Buffer.concat(t.decisions.map((x) => decisionKey(x.tableId, x.peer, x.port, x.sport)))), 'tg_decisions keys');
+        assert.ok(d.values.equals(Buffer.concat(t.decisions.map((x) => decisionValue(x.rule, x.verdict)))), 'tg_decisions values');
       }),
       { numRuns: 200 },
     );

@@ -22,7 +22,7 @@ export interface DimRule {
 export interface DimClasses {
   width: number;
   /** trie entries: prefix -> class id */
-  entries: { p: Prefix; cls: number }[];
+  entries: { p: Prefix; cls: number; tableId?: number }[];
   /** number of classes, ids 0..count-1 */
   count: number;
   /** classes each constrained rule matches (unconstrained rules match all classes) */
@@ -60,6 +60,8 @@ function tags(n: number, seed: number): Uint32Array {
 export interface ClassOptions {
   /** the per-rule tag generator of the set hash (tests inject colliding ones); default: xorshift tags */
   tags?: (nRules: number) => Uint32Array;
+  /** the entries are made with this table_id first (tables.ts's ClassEntry), so they go into the maps as they are */
+  tableId?: number;
 }
 
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
@@ -99,6 +101,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
   const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
+  const { tableId } = opts;
   const posCount = new Int32Array(nRules);
   const negCount = new Int32Array(nRules);
   // the active rules (those matching the current node): a list, and each rule's place in it (-1: inactive)
@@ -143,7 +146,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     return true;
   };
   const classesOfRule: (number[] | undefined)[] = new Array(nRules);
-  const entries: { p: Prefix; cls: number }[] = [];
+  const entries: DimClasses['entries'] = [];
   const stack: Node[] = [];
   for (const n of nodes) {
     // prefixes nest or are disjoint, and n comes after the top in address order: n is inside it or past its end
@@ -168,7 +171,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
       }
     }
     n.cls = cls;
-    if (cls !== parentCls) entries.push({ p: n.p, cls });
+    if (cls !== parentCls) entries.push(tableId === undefined ? { p: n.p, cls } : { tableId, p: n.p, cls });
   }
   const classesOf = new Map<number, number[]>();
   classesOfRule.forEach((l, r) => l && classesOf.set(r, l));

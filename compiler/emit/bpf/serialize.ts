@@ -2,7 +2,7 @@
 // that), in files with a 16-byte header: "TGM1", key size, value size, count (u32 little-endian each).
 import type { Family } from '../../model/types';
 import { DIR } from './codes';
-import { classValue, decisionKey, decisionValue, epKey, epValue, LAYOUT, portKey } from './layout';
+import { epKey, epValue, LAYOUT } from './layout';
 import { prefixBytes, PORT_WIDTH, type Prefix } from './prefix';
 import type { BpfTables, ClassEntry, EndpointEntry } from './tables';
 
@@ -31,36 +31,63 @@ export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEn
   ]));
 }
 
-// Entries of several tables may share one Prefix object (classes computed by the same rules): its address bytes
-// are computed once.
+// Entries of several tables may share one Prefix object (classes computed by the same rules): its IPv6 address
+// bytes are computed once (an IPv4 address is written as a number).
 const addrOf = [new WeakMap<Prefix, Buffer>(), new WeakMap<Prefix, Buffer>()];
 
+/** Keys and values written in place, entry i at i * keySize and i * valueSize. */
+function inPlace<T>(map: string, keySize: number, valueSize: number, items: T[], write: (x: T, keys: Buffer, k: number, values: Buffer, v: number) => void): MapContents {
+  const keys = Buffer.alloc(items.length * keySize);
+  const values = Buffer.alloc(items.length * valueSize);
+  items.forEach((x, i) => write(x, keys, i * keySize, values, i * valueSize));
+  return { map, keySize, valueSize, count: items.length, keys, values };
+}
+
+// The maps below are written as peerKey, portKey, classValue, decisionKey and decisionValue lay them out
+// (test/emit-bpf-shared.test.ts checks against those).
 function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
   const width = family === 4 ? 32 : 128;
   const cache = addrOf[family === 4 ? 0 : 1];
-  // Written in place, as peerKey and classValue lay them out (test/emit-bpf-shared.test.ts checks against those);
   // prefixlen is written as is: full-length entries (the *_exact hashes) carry the maximum, 64 or 160
   const L = family === 4 ? LAYOUT.tg_peer4_key : LAYOUT.tg_peer6_key;
   const V = LAYOUT.tg_class_value;
-  const keys = Buffer.alloc(es.length * L.size);
-  const values = Buffer.alloc(es.length * V.size);
-  es.forEach((e, i) => {
-    let a = cache.get(e.p);
-    if (!a) cache.set(e.p, (a = prefixBytes(e.p, width)));
-    const k = i * L.size;
+  return inPlace(map, L.size, V.size, es, (e, keys, k, values, v) => {
     keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
     keys.writeUInt32LE(e.tableId, k + L.table_id);
-    a.copy(keys, k + L.addr);
-    values.writeUInt32LE(e.cls, i * V.size + V.class_id);
+    if (family === 4) keys.writeUInt32BE(Number(e.p.v), k + L.addr);
+    else {
+      let a = cache.get(e.p);
+      if (!a) cache.set(e.p, (a = prefixBytes(e.p, width)));
+      a.copy(keys, k + L.addr);
+    }
+    values.writeUInt32LE(e.cls, v + V.class_id);
   });
-  return { map, keySize: L.size, valueSize: V.size, count: es.length, keys, values };
 }
 
 function portContents(map: string, es: ClassEntry[]): MapContents {
-  return pack(map, 12, 4, es.map((e) => {
-    const b = prefixBytes(e.p, PORT_WIDTH);
-    return [portKey(e.tableId, b[0], b.readUInt16BE(1), e.p.len), classValue(e.cls)];
-  }));
+  const L = LAYOUT.tg_port_key;
+  const V = LAYOUT.tg_class_value;
+  return inPlace(map, L.size, V.size, es, (e, keys, k, values, v) => {
+    const pp = Number(e.p.v); // protocol << 16 | port
+    keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
+    keys.writeUInt32LE(e.tableId, k + L.table_id);
+    keys.writeUInt8(pp >>> 16, k + L.proto);
+    keys.writeUInt16BE(pp & 0xffff, k + L.port);
+    values.writeUInt32LE(e.cls, v + V.class_id);
+  });
+}
+
+function decisionContents(ds: BpfTables['decisions']): MapContents {
+  const L = LAYOUT.tg_decision_key;
+  const V = LAYOUT.tg_decision_value;
+  return inPlace('tg_decisions', L.size, V.size, ds, (d, keys, k, values, v) => {
+    keys.writeUInt32LE(d.tableId, k + L.table_id);
+    keys.writeUInt32LE(d.peer, k + L.peer_class);
+    keys.writeUInt32LE(d.port, k + L.port_class);
+    keys.writeUInt32LE(d.sport, k + L.sport_class);
+    values.writeUInt32LE(d.rule, v + V.rule);
+    values.writeUInt8(d.verdict, v + V.verdict);
+  });
 }
 
 /** Every map whose contents do not depend on the node (all but tg_endpoints and tg_ifaces). */
@@ -74,7 +101,7 @@ export function policyContents(t: BpfTables): MapContents[] {
     peerContents('tg_peer6_exact', 6, t.peer6.filter(full(128))),
     portContents('tg_ports', t.ports.filter(part(PORT_WIDTH))),
     portContents('tg_port_exact', t.ports.filter(full(PORT_WIDTH))),
-    pack('tg_decisions', 16, 8, t.decisions.map((d) => [decisionKey(d.tableId, d.peer, d.port, d.sport), decisionValue(d.rule, d.verdict)])),
+    decisionContents(t.decisions),
   ];
   if (t.haveSports) out.push(portContents('tg_sports', t.sports));
   return out;

@@ -112,6 +112,14 @@ interface Flat {
   index: number; // rule table index
 }
 
+/** A chain's rules flattened, with the rule indexes of its tier ends and default row (from base on). */
+interface ChainRows {
+  flat: Flat[];
+  ends: number[];
+  def: number;
+  base: number;
+}
+
 export function buildTables(program: Program, opts: TableOptions = {}): BpfTables {
   const ceiling = opts.maxDecisionsPerEndpoint ?? 1_000_000;
   const t: BpfTables = { rules: [], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
@@ -122,11 +130,13 @@ export function buildTables(program: Program, opts: TableOptions = {}): BpfTable
     for (const direction of ['ingress', 'egress'] as const) {
       const chain = ep[direction];
       const base = t.rules.length;
-      const { flat, ends, def } = ruleTable(t, memo, ep, direction, chain);
+      ruleRows(t, memo, ep, direction, chain);
       const chainKey = memo.chainKey(direction, chain);
+      let rows: ChainRows | undefined; // only a new table needs them
+      const rowsOf = (): ChainRows => (rows ??= flatten(chain, base));
       for (const addr of ep.ips) {
         const family = cidrFamily(addr) as Family;
-        emitEndpoint(t, memo, chainKey, ep, direction, chain, { flat, ends, def, base }, addr, family, ids, ceiling, { tags: opts.classTags });
+        emitEndpoint(t, memo, chainKey, ep, direction, chain, base, rowsOf, addr, family, ids, ceiling, { tags: opts.classTags });
       }
     }
   }
@@ -156,15 +166,27 @@ class TableMemo {
   private readonly admitted = [new Map<Match, boolean>(), new Map<Match, boolean>()];
   private readonly policies = new Map<RuleSource, string>();
   readonly written = new Map<string, Written>();
+  /** chain keys of the chains with a rule on local addresses (their entries' rules depend on the address) */
+  private readonly localChains = new Set<string>();
 
   /** Equal for two chains whose walk is the same: tier ends, rule actions and matches, in order. */
   chainKey(direction: Direction, chain: Chain): string {
     let k = direction;
+    let local = false;
     for (const tier of chain.tiers) {
       k += `;${tier.end.action}:`;
-      for (const r of tier.rules) k += `${r.action[0]}${this.matchId(r.match)},`;
+      for (const r of tier.rules) {
+        k += `${r.action[0]}${this.matchId(r.match)},`;
+        if (r.match.local || r.match.notLocal) local = true;
+      }
     }
+    if (local) this.localChains.add(k);
     return k;
+  }
+
+  /** Whether which rules an entry of the chain admits depends on more than the family (see chainKey). */
+  hasLocal(chainKey: string): boolean {
+    return this.localChains.has(chainKey);
   }
 
   // Equal texts are equal matches (fields in another order only cost a second computation). Texts are long
@@ -218,22 +240,30 @@ function shapeOf(_key: string, v: unknown): unknown {
   return `${v.length}|${JSON.stringify(v[0])}|${JSON.stringify(v[v.length >> 1])}|${JSON.stringify(v[v.length - 1])}`;
 }
 
-function ruleTable(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain): { flat: Flat[]; ends: number[]; def: number } {
-  const flat: Flat[] = [];
-  const ends: number[] = [];
+/** The rule rows of one endpoint and direction: each tier's rules then its end, then the default row. */
+function ruleRows(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain): void {
   chain.tiers.forEach((tier, ti) => {
     tier.rules.forEach((rule, position) => {
       const index = t.rules.length;
       t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: memo.policyOf(rule.source) });
-      flat.push({ rule, tier: ti, index });
     });
     const index = t.rules.length;
     t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'tier-end', action: tier.end.action, reason: tier.end.reason });
-    ends.push(index);
   });
   const def = t.rules.length;
   t.rules.push({ index: def, endpoint: ep.id, direction, tier: '', tierIndex: chain.tiers.length, kind: 'default', action: 'Allow', reason: 'no policy decided: allowed' });
-  return { flat, ends, def };
+}
+
+/** The rows of ruleRows for the chain, numbered from base, as the tier walk reads them. */
+function flatten(chain: Chain, base: number): ChainRows {
+  const flat: Flat[] = [];
+  const ends: number[] = [];
+  let index = base;
+  chain.tiers.forEach((tier, ti) => {
+    for (const rule of tier.rules) flat.push({ rule, tier: ti, index: index++ });
+    ends.push(index++);
+  });
+  return { flat, ends, def: index, base };
 }
 
 /** The tier walk over the rules that match (flat indexes, ascending), as compiler/ir/evaluate.ts walks. */
@@ -344,23 +374,18 @@ export function usesL4(m: Match): boolean {
 }
 
 function emitEndpoint(
-  t: BpfTables, memo: TableMemo, chainKey: string, ep: Endpoint, direction: Direction, chain: Chain,
-  rt: { flat: Flat[]; ends: number[]; def: number; base: number }, addr: string, family: Family, ids: { next: number }, ceiling: number, co: ClassOptions,
+  t: BpfTables, memo: TableMemo, chainKey: string, ep: Endpoint, direction: Direction, chain: Chain, base: number,
+  rowsOf: () => ChainRows, addr: string, family: Family, ids: { next: number }, ceiling: number, co: ClassOptions,
 ): void {
-  const { flat, base } = rt;
-  const included: number[] = [];
-  flat.forEach((f, i) => {
-    const m = f.rule.match;
-    if (m.family !== undefined && m.family !== family) return;
-    if (m.local && !addrIn(addr, m.local)) return;
-    if (m.notLocal && addrIn(addr, m.notLocal)) return;
-    if (memo.admits(m, family)) included.push(i);
-  });
-  const key = `${family}|${chainKey}|${included.join(',')}`;
+  // Which rules the entry admits depends on its chain and family only, unless a rule names local addresses:
+  // then the admitted rules are part of the key.
+  let included: number[] | undefined;
+  const key = memo.hasLocal(chainKey) ? `${family}|${chainKey}|${(included = admitted(memo, chain, addr, family)).join(',')}` : `${family}|${chainKey}`;
   let w = memo.written.get(key);
   if (!w) {
     // a new table: its entries are written into t once, under a fresh id; the memo keeps only what entries share
-    memo.written.set(key, (w = computeWritten(t, memo, ep, direction, chain, rt, included, family, ceiling, co, ids.next++)));
+    included ??= admitted(memo, chain, addr, family);
+    memo.written.set(key, (w = computeWritten(t, memo, ep, direction, chain, rowsOf(), included, family, ceiling, co, ids.next++)));
   }
   // rule indexes of the table are relative to the chain's first row; this entry's own rows start at base
   t.endpoints.push({
@@ -369,8 +394,23 @@ function emitEndpoint(
   });
 }
 
+/** Positions (in the flattened chain) of the rules that can match packets of this local address. */
+function admitted(memo: TableMemo, chain: Chain, addr: string, family: Family): number[] {
+  const out: number[] = [];
+  let i = 0;
+  for (const tier of chain.tiers) {
+    for (const rule of tier.rules) {
+      const m = rule.match;
+      const ok = (m.family === undefined || m.family === family) && !(m.local && !addrIn(addr, m.local)) && !(m.notLocal && addrIn(addr, m.notLocal));
+      if (ok && memo.admits(m, family)) out.push(i);
+      i++;
+    }
+  }
+  return out;
+}
+
 function computeWritten(
-  t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: { flat: Flat[]; ends: number[]; def: number; base: number },
+  t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain, rt: ChainRows,
   included: number[], family: Family, ceiling: number, co: ClassOptions, tableId: number,
 ): Written {
   const { flat, ends, def, base } = rt;
@@ -391,6 +431,7 @@ function computeWritten(
     if (m.sports || m.notSports) flags |= EP_FLAG.SPORTS;
   }
   const n = flat.length;
+  co = { ...co, tableId }; // the entries are ClassEntry of this table
   const peerC = computeClasses(familyWidth(family), peerRules, n, co);
   const portC = computeClasses(PORT_WIDTH, portRules, n, co);
   // Without source-port rules every rule is unconstrained here: one class (0), and no trie entries.
@@ -449,9 +490,9 @@ function computeWritten(
   for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
   if (flags & EP_FLAG.SPORTS) t.haveSports = true;
   const peers = family === 4 ? t.peer4 : t.peer6;
-  for (const e of peerC.entries) peers.push({ tableId, p: e.p, cls: e.cls });
-  for (const e of portC.entries) t.ports.push({ tableId, p: e.p, cls: e.cls });
-  if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push({ tableId, p: e.p, cls: e.cls });
+  for (const e of peerC.entries) peers.push(e as ClassEntry);
+  for (const e of portC.entries) t.ports.push(e as ClassEntry);
+  if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push(e as ClassEntry);
   return {
     tableId, flags, miss: { verdict: miss.verdict, rule: miss.rule - base },
     stats: { rules: included.length, peerClasses: peerC.count, portClasses: portC.count, sportClasses: sportC.count, decisions },
