@@ -2,19 +2,14 @@
 //   manifests (text -> located documents) -> model (typed, defaulted, validated objects)
 //   -> resolve + IR (selectors to address sets, policies to ordered per-endpoint chains) -> optimize.
 // Backends (emit/) and the loader (load/) start from the Program this returns.
-import { Diagnostics, InputError } from './model/diagnostics';
-import { loadSources } from './manifests/load';
-import { buildModel } from './model/build';
+import { InputError, type Diagnostics } from './model/diagnostics';
+import { loadModel, type LoadModelOptions } from './model/load';
 import { lowerModel } from './ir/lower';
 import { optimize } from './optimize';
 import type { Model } from './model/types';
 import type { Program } from './ir/types';
 
-export interface CompileOptions {
-  /** Shift-left: the inputs may hold only namespaced policy in these namespaces. */
-  tenants?: string[];
-  /** Text for the input path '-'. */
-  stdin?: string;
+export interface CompileOptions extends LoadModelOptions {
   /** Skip the optimizer (the reference semantics, rule for rule). */
   noOptimize?: boolean;
 }
@@ -36,15 +31,8 @@ export interface Compiled {
   stages?: CompileStages;
 }
 
-/** Loads and validates; throws InputError carrying every diagnostic when any input is bad. */
-export function loadModel(inputs: string[], opts: CompileOptions = {}): { model: Model; diagnostics: Diagnostics } {
-  const diagnostics = new Diagnostics();
-  const sources = loadSources(inputs, diagnostics, opts.stdin);
-  // The model is built even when loading reported errors, so one run reports every problem it can see.
-  const model = buildModel(sources, diagnostics, { tenants: opts.tenants });
-  if (diagnostics.hasErrors()) throw new InputError(diagnostics.items);
-  return { model, diagnostics };
-}
+/** manifests -> model (model/load.ts), for callers of the pipeline that want the model only. */
+export { loadModel };
 
 export function compile(inputs: string[], opts: CompileOptions = {}): Compiled {
   const t0 = performance.now();
