@@ -3,7 +3,6 @@
 // on every declared port. See compiler/lab/build.ts for the shape.
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { Diagnostics, InputError } from '../model/diagnostics';
 import { labDown, labExec, labOptions, labStatus, labUp, type LabState } from '../lab';
 import { CliError, printWarnings, readStdinIfNeeded, tenantOption } from './common';
 
@@ -39,14 +38,10 @@ export function register(program: Command): void {
     .addOption(tenantOption())
     .addOption(prefixOption())
     .action(async (paths: string[], opts: { keep?: boolean; tenant?: string[]; prefix: string }) => {
-      // The same two passes as pipeline.loadModel, without the IR (the lab needs pods, not rules). Required here,
-      // not at the top, so that `lab down` and `lab exec` work whatever state the compiler's passes are in.
-      const { loadSources } = require('../manifests/load') as typeof import('../manifests/load');
-      const { buildModel } = require('../model/build') as typeof import('../model/build');
-      const diagnostics = new Diagnostics();
-      const sources = loadSources(paths, diagnostics, readStdinIfNeeded(paths));
-      const model = buildModel(sources, diagnostics, { tenants: opts.tenant });
-      if (diagnostics.hasErrors()) throw new InputError(diagnostics.items);
+      // model/load, not the pipeline: the lab needs pods, not rules. Required here, not at the top, so that
+      // `lab down` and `lab exec` work whatever state the compiler's passes are in.
+      const { loadModel } = require('../model/load') as typeof import('../model/load');
+      const { model, diagnostics } = loadModel(paths, { stdin: readStdinIfNeeded(paths), tenants: opts.tenant });
       printWarnings(diagnostics);
       const started = Date.now();
       let state: LabState;

@@ -1,9 +1,7 @@
 // `tollgate validate PATHS... [--tenant NS,...]`: load and validate the manifests, print what was read.
 // Exit 0 with a summary (objects per kind, warnings), or exit 2 with every error (InputError, printed by main).
 import type { Command } from 'commander';
-import { Diagnostics, InputError } from '../model/diagnostics';
-import { loadSources } from '../manifests/load';
-import { buildModel } from '../model/build';
+import { loadModel } from '../model/load';
 import type { Model } from '../model/types';
 import { printWarnings, readStdinIfNeeded, tenantOption } from './common';
 
@@ -14,11 +12,8 @@ export function register(program: Command): void {
     .argument('<paths...>', 'manifest files or directories (*.yaml, *.yml, *.json), or - for stdin')
     .addOption(tenantOption())
     .action((paths: string[], opts: { tenant?: string[] }) => {
-      // The same two passes as pipeline.loadModel, without pulling in the IR (validate needs none of it).
-      const diagnostics = new Diagnostics();
-      const sources = loadSources(paths, diagnostics, readStdinIfNeeded(paths));
-      const model = buildModel(sources, diagnostics, { tenants: opts.tenant });
-      if (diagnostics.hasErrors()) throw new InputError(diagnostics.items);
+      // model/load, not the pipeline: validate needs none of the IR.
+      const { model, diagnostics } = loadModel(paths, { stdin: readStdinIfNeeded(paths), tenants: opts.tenant });
       printWarnings(diagnostics);
       process.stdout.write(summarize(model, diagnostics.warnings.length, opts.tenant));
     });
