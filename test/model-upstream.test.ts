@@ -93,6 +93,15 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
     assert.deepEqual(load(calicoRule('{action: Allow, source: {namespaceSelector: "global() && a == \'b\'"}}')).codes, ['bad-selector']);
   });
 
+  it('http and services matches (valid upstream, needing an L7 proxy or Services) are refused as unsupported', () => {
+    const http = load(calicoRule('{action: Allow, protocol: TCP, http: {methods: [GET], paths: [{exact: /a}]}}'));
+    assert.deepEqual(http.codes, ['unsupported']);
+    assert.match(http.errors[0], /spec\.ingress\[0\]\.http: .*found an http match/);
+    const svc = load(calicoRule('{action: Allow, source: {services: {name: web, namespace: x}}}'));
+    assert.deepEqual(svc.codes, ['unsupported']);
+    assert.match(svc.errors[0], /spec\.ingress\[0\]\.source\.services: /);
+  });
+
   it('an empty entity selector, notSelector, namespaceSelector or serviceAccounts is no constraint (rules.go tests != "")', () => {
     const src = (yaml: string) => load(calicoRule(`{action: Deny, source: ${yaml}}`)).model.calicoPolicies[0].ingress[0].source;
     const bare = src('{}');

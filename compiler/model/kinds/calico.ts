@@ -102,7 +102,7 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
   const notProtocol = readCalicoProtocol(r, m.notProtocol, [...path, 'notProtocol']);
   const icmp = readIcmp(r, m.icmp, [...path, 'icmp'], protocol, family);
   const notICMP = readIcmp(r, m.notICMP, [...path, 'notICMP'], protocol, family);
-  if (m.http !== undefined && m.http !== null) r.error('bad-value', [...path, 'http'], 'expected no http match (it needs an L7 proxy, which Tollgate is not), found one');
+  if (m.http !== undefined && m.http !== null) r.error('unsupported', [...path, 'http'], 'expected no http match (valid in Calico with an L7 proxy; Tollgate filters at L3/L4 and will not widen the rule by ignoring it), found an http match');
   const source = readEntity(r, m.source, [...path, 'source'], protocol, family);
   const destination = readEntity(r, m.destination, [...path, 'destination'], protocol, family);
   if (source && destination) {
@@ -189,7 +189,7 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
     const names = r.stringList(sa.names, [...path, 'serviceAccounts', 'names']);
     if (names.length || selector) serviceAccounts = { names, ...(selector ? { selector } : {}) };
   }
-  if (m.services !== undefined && m.services !== null) r.error('bad-value', [...path, 'services'], 'expected no services match (Kubernetes Services are not modelled), found one');
+  if (m.services !== undefined && m.services !== null) r.error('unsupported', [...path, 'services'], 'expected no services match (valid in Calico; Kubernetes Services and their endpoints are not modelled), found one');
   // global() selects non-namespaced endpoints: valid only as an entity's whole namespaceSelector.
   for (const k of ['selector', 'notSelector'] as const) {
     if (typeof m[k] === 'string' && (m[k] as string).includes('global(')) {
