@@ -15,6 +15,15 @@ namespace tollgate {
 
 static constexpr size_t kLogBufSize = 4 << 20;  // the kernel keeps the tail of the verifier log (rolling log)
 
+// Names for an error message: "a, b, c", or "none".
+static std::string NameList(const std::vector<std::string> &names)
+{
+	std::string list;
+	for (const std::string &n : names)
+		list += (list.empty() ? "" : ", ") + n;
+	return list.empty() ? "none" : list;
+}
+
 Napi::Function NativeObject::Define(Napi::Env env)
 {
 	return DefineClass(env, "NativeObject",
@@ -182,9 +191,9 @@ Napi::Value NativeObject::SetConst(const Napi::CallbackInfo &info)
 
 	std::vector<ConstVar> vars = RodataVars(obj_);
 	const ConstVar *found = nullptr;
-	std::string names;
+	std::vector<std::string> names;
 	for (const ConstVar &v : vars) {
-		names += (names.empty() ? "" : ", ") + v.name;
+		names.push_back(v.name);
 		if (v.name == name)
 			found = &v;
 	}
@@ -192,7 +201,7 @@ Napi::Value NativeObject::SetConst(const Napi::CallbackInfo &info)
 		OsError e = MakeOsError(ENOENT, "btf__find_by_name_kind",
 					"setConst('" + name + "')",
 					"no `const volatile` variable named '" + name + "' in the .rodata of '" + path_ +
-						"' (found: " + (names.empty() ? "none" : names) + ")");
+						"' (found: " + NameList(names) + ")");
 		ThrowOs(env, e);
 	}
 	if (value.Length() != found->size) {
@@ -240,12 +249,9 @@ static std::vector<std::string> ProgramNameList(bpf_object *obj)
 				       const std::string &kind, const std::string &name, const std::string &path,
 				       const std::vector<std::string> &names)
 {
-	std::string list;
-	for (const std::string &n : names)
-		list += (list.empty() ? "" : ", ") + n;
 	ThrowOs(env, MakeOsError(ENOENT, syscall, what,
-				 "no " + kind + " named '" + name + "' in '" + path + "' (" + kind + "s: " +
-					 (list.empty() ? "none" : list) + ")"));
+				 "no " + kind + " named '" + name + "' in '" + path + "' (" + kind + "s: " + NameList(names) +
+					 ")"));
 }
 
 static bpf_map *FindMapOrThrow(Napi::Env env, bpf_object *obj, const std::string &name, const std::string &what,
