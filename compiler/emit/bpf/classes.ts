@@ -88,25 +88,44 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   };
   const root = node({ v: 0n, len: 0 });
   const unconstrained = new Set<number>();
+  const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
+  const { tableId } = opts;
+  // Rules with the same positive list (the same array) and no negative one match in the same regions (the rules
+  // of one policy share its peer list): they are one unit here, tagged with the XOR of their rules' tags, so a
+  // set of units hashes as its set of rules does. The nodes, counts and active list hold units.
+  const unitRules: number[][] = [];
+  const unitTag: number[] = [];
+  const unitOfList = new Map<Prefix[], number>();
   for (const r of rules) {
     if (r.pos === 'all' && r.neg.length === 0) {
       unconstrained.add(r.rule);
       continue;
     }
-    if (r.pos === 'all') root.pos.push(r.rule);
-    else for (const p of r.pos) node(p).pos.push(r.rule);
-    for (const p of r.neg) node(p).neg.push(r.rule);
+    const shared = r.pos !== 'all' && r.neg.length === 0;
+    const same = shared ? unitOfList.get(r.pos as Prefix[]) : undefined;
+    if (same !== undefined) {
+      unitRules[same].push(r.rule);
+      unitTag[2 * same] ^= tag[2 * r.rule];
+      unitTag[2 * same + 1] ^= tag[2 * r.rule + 1];
+      continue;
+    }
+    const u = unitRules.length;
+    unitRules.push([r.rule]);
+    unitTag.push(tag[2 * r.rule], tag[2 * r.rule + 1]);
+    if (shared) unitOfList.set(r.pos as Prefix[], u);
+    if (r.pos === 'all') root.pos.push(u);
+    else for (const p of r.pos) node(p).pos.push(u);
+    for (const p of r.neg) node(p).neg.push(u);
   }
   // Address order, shorter first: ancestors come before their descendants, and each subtree is contiguous.
   nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
-  const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
-  const { tableId } = opts;
-  const posCount = new Int32Array(nRules);
-  const negCount = new Int32Array(nRules);
-  // the active rules (those matching the current node): a list, and each rule's place in it (-1: inactive)
-  const activeList = new Int32Array(nRules);
-  const activeAt = new Int32Array(nRules).fill(-1);
+  const nUnits = unitRules.length;
+  const posCount = new Int32Array(nUnits);
+  const negCount = new Int32Array(nUnits);
+  // the active units (those matching the current node): a list, and each unit's place in it (-1: inactive)
+  const activeList = new Int32Array(nUnits);
+  const activeAt = new Int32Array(nUnits).fill(-1);
   let activeN = 0;
   let h1 = 0;
   let h2 = 0;
@@ -114,8 +133,8 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     const on = posCount[r] > 0 && negCount[r] === 0;
     const at = activeAt[r];
     if (on === at >= 0) return;
-    h1 ^= tag[2 * r];
-    h2 ^= tag[2 * r + 1];
+    h1 ^= unitTag[2 * r];
+    h2 ^= unitTag[2 * r + 1];
     if (on) {
       activeAt[r] = activeN;
       activeList[activeN++] = r;
@@ -134,7 +153,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     for (let i = 0; i < neg.length; i++) refresh(neg[i]);
   };
 
-  // hash -> the classes with that hash; members[c] = the rules of class c (its canonical set). A hash only
+  // hash -> the classes with that hash; members[c] = the units of class c (its canonical set). A hash only
   // finds candidates: a class is reused only when its set equals the active one, so two sets that collide
   // get distinct ids (the next free one, in the deterministic walk order), never a shared class.
   const classIds = new Map<number, number>([[0, 0]]); // the first class with each hash
@@ -161,7 +180,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     if (cls === undefined) {
       cls = members.length;
       const set = activeList.slice(0, activeN);
-      for (let i = 0; i < set.length; i++) (classesOfRule[set[i]] ??= []).push(cls);
+      for (let i = 0; i < set.length; i++) for (const r of unitRules[set[i]]) (classesOfRule[r] ??= []).push(cls);
       members.push(set);
       if (first === undefined) classIds.set(key, cls);
       else {
