@@ -2,7 +2,8 @@
 // Calico tiers and rules, AdminNetworkPolicy / BaselineAdminNetworkPolicy, in both families.
 import { strict as assert } from 'assert';
 import { PROTO, type Model } from '../compiler/model/types';
-import { evaluate, evaluateConnection } from '../compiler/ir/evaluate';
+import { evaluate, evaluateConnection, walkTo } from '../compiler/ir/evaluate';
+import * as fx from './bpf-fixtures';
 import type { Program } from '../compiler/ir/types';
 import {
   anp, arule, cnp, crule, e2eWorld, entity, gnp, ipOf, knp, krule, lower, ns, pod, sel, tcp, tcpPacket, tier,
@@ -317,5 +318,71 @@ describe('evaluate: AdminNetworkPolicy and BaselineAdminNetworkPolicy', () => {
     m.namespaces.push(ns('empty', { ns: 'empty' }));
     m.adminPolicies.push(anp('nothing', 1, { ns: sel({ ns: 'none' }) }, { ingress: [arule('Deny', [{ kind: 'networks', cidrs: ['0.0.0.0/0'] }])] }));
     checkTruth(m, 80, () => true);
+  });
+});
+
+describe('walkTo: the walk to an outcome reached elsewhere (how trace --engine bpf explains the kernel)', () => {
+  // a/web ingress: tier sec logs everything, passes 10.0.0.2, denies 10.0.0.3, else passes; tier default allows
+  // 10.0.0.2 on TCP 80, denies 10.0.0.0/24, else denies at its end
+  const web = fx.endpoint('a/web', ['10.0.0.1'], [
+    fx.tier('sec', [
+      fx.rule('sec-log', 'Log', {}, 'log'),
+      fx.rule('sec-pass', 'Pass', { peer: ['10.0.0.2/32'] }, 'pass'),
+      fx.rule('sec-deny', 'Deny', { peer: ['10.0.0.3/32'] }, 'deny'),
+    ], 'Pass'),
+    fx.tier('default', [
+      fx.rule('web-in', 'Allow', { peer: ['10.0.0.2/32'], proto: 6, dports: [{ from: 80, to: 80 }] }, 'web'),
+      fx.rule('web-deny', 'Deny', { peer: ['10.0.0.0/24'] }, 'lan'),
+    ], 'Deny', 'default'),
+  ]);
+  const from = (src: string) => tcpPacket(src, '10.0.0.1', 80);
+  const by = 'the kernel';
+  const stop = "yet the kernel went on (the IR's walk would stop here)";
+  const logged = 'tier sec: Calico NetworkPolicy ns/log ingress[0] Log [sec-log]: logged, continue';
+
+  it('ending where the IR ends, it is the IR\'s own Decision', () => {
+    for (const [src, outcome] of [['10.0.0.2', { tierIndex: 1, position: 0, allowed: true }], ['10.0.0.3', { tierIndex: 0, position: 2, allowed: false }],
+      ['10.0.0.4', { tierIndex: 1, position: 1, allowed: false }], ['10.0.1.1', { tierIndex: 1, allowed: false }]] as const) {
+      assert.deepEqual(walkTo(web, 'ingress', from(src), { ...outcome, by }), evaluate(web, 'ingress', from(src)), src);
+    }
+  });
+
+  it('a rule past the IR\'s: the rule the IR stops at is named, the Pass before it still leaves its tier', () => {
+    assert.deepEqual(walkTo(web, 'ingress', from('10.0.0.2'), { tierIndex: 1, position: 1, allowed: false, by }), {
+      allowed: false,
+      decidedBy: 'tier default: Calico NetworkPolicy ns/lan ingress[0] Deny',
+      ruleId: 'web-deny',
+      tier: 'default',
+      steps: [
+        logged,
+        'tier sec: Calico NetworkPolicy ns/pass ingress[0] Pass [sec-pass]: pass to the next tier',
+        `tier default: Calico NetworkPolicy ns/web ingress[0] Allow [web-in]: matches, ${stop}`,
+        'tier default: Calico NetworkPolicy ns/lan ingress[0] Deny [web-deny]: denied',
+      ],
+    });
+  });
+
+  it('a tier end in the tier a Pass rule would have left: the Pass is named as where the IR stops', () => {
+    assert.deepEqual(walkTo(web, 'ingress', from('10.0.0.2'), { tierIndex: 0, allowed: true, by }), {
+      allowed: true,
+      decidedBy: 'tier sec: sec end',
+      tier: 'sec',
+      steps: [logged, `tier sec: Calico NetworkPolicy ns/pass ingress[0] Pass [sec-pass]: matches, ${stop}`, 'tier sec: sec end: allowed'],
+    });
+  });
+
+  it('the default past a deciding rule and past a deciding tier end', () => {
+    assert.deepEqual(walkTo(web, 'ingress', from('10.0.0.4'), { tierIndex: 2, allowed: true, by }).steps, [
+      logged, 'tier sec: sec end: pass', `tier default: Calico NetworkPolicy ns/lan ingress[0] Deny [web-deny]: matches, ${stop}`, 'no policy decided: allow',
+    ]);
+    assert.deepEqual(walkTo(web, 'ingress', from('10.0.1.1'), { tierIndex: 2, allowed: true, by }), {
+      allowed: true,
+      decidedBy: 'no policy decided: allow',
+      steps: [logged, 'tier sec: sec end: pass', `tier default: default end: Deny, ${stop}`, 'no policy decided: allow'],
+    });
+  });
+
+  it('a rule index past the end of its tier is an error, not a made-up step', () => {
+    assert.throws(() => walkTo(web, 'ingress', from('10.0.0.2'), { tierIndex: 1, position: 2, allowed: true, by }), /tier default has no rule at position 2/);
   });
 });
