@@ -113,6 +113,20 @@ describe('model: Calico v3 as libcalico-go validates it', () => {
   });
 });
 
+describe('model: policy kinds Tollgate does not read', () => {
+  // Skipping an enforcing policy would allow what it denies: refused. Staged policies enforce nothing: skipped.
+  it('ClusterNetworkPolicy (v1alpha2) is refused as unsupported; Calico staged policies are skipped with a warning', () => {
+    const cnp = load('apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: c}\nspec: {tier: Admin, priority: 1, subject: {namespaces: {}}}\n');
+    assert.deepEqual(cnp.codes, ['unsupported']);
+    assert.match(cnp.errors[0], /ClusterNetworkPolicy/);
+    for (const kind of ['StagedNetworkPolicy', 'StagedGlobalNetworkPolicy', 'StagedKubernetesNetworkPolicy']) {
+      const d = new Diagnostics();
+      buildModel(parseText(`apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata: {name: s, namespace: x}\nspec: {}\n`, 'u.yaml', d), d);
+      assert.deepEqual([d.errors.length, d.warnings.map((w) => w.code)], [0, ['skipped-kind']], kind);
+    }
+  });
+});
+
 describe('model: pods as network policy implementations see them', () => {
   // libcalico-go conversion IsFinished (and kube-router's isFinished): a pod in phase Failed, Succeeded or Completed
   // has no workload endpoint; its address may already belong to a new pod, so it must not stay in any peer set.

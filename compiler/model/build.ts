@@ -86,6 +86,14 @@ const KINDS: Record<string, KindInfo> = {
   },
 };
 
+/**
+ * Enforcing policy kinds Tollgate does not read: skipping one would allow what it denies, so it is refused. (Calico's
+ * staged policies enforce nothing and are skipped like any other kind.)
+ */
+const UNREAD_POLICY_KINDS: Record<string, string> = {
+  'policy.networking.k8s.io/ClusterNetworkPolicy': 'ClusterNetworkPolicy (network-policy-api v1alpha2) is not read by Tollgate, which reads AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1',
+};
+
 /** apiVersions Tollgate reads, by kind: to tell "wrong apiVersion" from "a kind we skip". */
 const API_VERSIONS_BY_KIND: Record<string, string[]> = {};
 for (const [key, info] of Object.entries(KINDS)) {
@@ -136,8 +144,11 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     const info = KINDS[`${apiVersion}/${kind}`];
     if (!info) {
       const known = API_VERSIONS_BY_KIND[kind];
+      const unread = UNREAD_POLICY_KINDS[`${apiVersion.split('/')[0]}/${kind}`];
       if (known) {
         diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(['apiVersion']), object: ref });
+      } else if (unread) {
+        diags.error('unsupported', `${unread}; refused rather than ignored, since ignoring a policy would allow what it denies`, { ...at(['kind']), object: ref });
       } else {
         diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(['kind']), object: ref });
       }
