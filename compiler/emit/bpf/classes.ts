@@ -9,7 +9,7 @@
 //
 // Class 0 is the region matched by no constrained rule. Rules that do not constrain the dimension at all
 // ("unconstrained") match every class and are kept apart, so they cost nothing here.
-import type { Prefix } from './prefix';
+import { cidrFamily, cidrToPrefix, type Prefix } from './prefix';
 
 export interface DimRule {
   /** index of the rule in the endpoint's flattened chain */
@@ -17,6 +17,11 @@ export interface DimRule {
   /** 'all' = the whole space */
   pos: Prefix[] | 'all';
   neg: Prefix[];
+  /**
+   * Address dimensions: positive CIDR texts instead of pos (then ignored); those of the dimension's family
+   * (width 32: IPv4, 128: IPv6) are the positive prefixes. Each text is looked up once per call, not per rule.
+   */
+  cidrs?: readonly string[];
 }
 
 export interface DimClasses {
@@ -87,6 +92,13 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     return n;
   };
   const root = node({ v: 0n, len: 0 });
+  const family = width === 32 ? 4 : width === 128 ? 6 : 0;
+  const byText = new Map<string, Node | null>(); // null: a CIDR of the other family
+  const nodeOfText = (c: string): Node | null => {
+    let n = byText.get(c);
+    if (n === undefined) byText.set(c, (n = cidrFamily(c) === family ? node(cidrToPrefix(c)) : null));
+    return n;
+  };
   const unconstrained = new Set<number>();
   const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
   const { tableId } = opts;
@@ -95,14 +107,15 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   // set of units hashes as its set of rules does. The nodes, counts and active list hold units.
   const unitRules: number[][] = [];
   const unitTag: number[] = [];
-  const unitOfList = new Map<Prefix[], number>();
+  const unitOfList = new Map<readonly unknown[], number>();
   for (const r of rules) {
-    if (r.pos === 'all' && r.neg.length === 0) {
+    const list = r.cidrs ?? (r.pos === 'all' ? undefined : r.pos); // the positive list, if any
+    if (!list && r.neg.length === 0) {
       unconstrained.add(r.rule);
       continue;
     }
-    const shared = r.pos !== 'all' && r.neg.length === 0;
-    const same = shared ? unitOfList.get(r.pos as Prefix[]) : undefined;
+    const shared = list !== undefined && r.neg.length === 0;
+    const same = shared ? unitOfList.get(list) : undefined;
     if (same !== undefined) {
       unitRules[same].push(r.rule);
       unitTag[2 * same] ^= tag[2 * r.rule];
@@ -112,8 +125,10 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     const u = unitRules.length;
     unitRules.push([r.rule]);
     unitTag.push(tag[2 * r.rule], tag[2 * r.rule + 1]);
-    if (shared) unitOfList.set(r.pos as Prefix[], u);
-    if (r.pos === 'all') root.pos.push(u);
+    if (shared) unitOfList.set(list, u);
+    if (r.cidrs) {
+      for (const c of r.cidrs) nodeOfText(c)?.pos.push(u);
+    } else if (r.pos === 'all') root.pos.push(u);
     else for (const p of r.pos) node(p).pos.push(u);
     for (const p of r.neg) node(p).neg.push(u);
   }

@@ -300,12 +300,11 @@ export function addrIn(addr: string, cidrs: string[]): boolean {
   return cidrs.some((c) => cidrFamily(c) === fam && contains(cidrToPrefix(c), a, familyWidth(fam)));
 }
 
-/** Peer dimension of a rule for one family; null = the rule can never match. `lists` caches peer lists' prefixes. */
-export function peerDim(m: Match, family: Family, lists?: Map<readonly string[], Prefix[]>): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
+/** Peer dimension of a rule for one family; null = the rule can never match. */
+export function peerDim(m: Match, family: Family): { pos: Prefix[] | 'all'; neg: Prefix[] } | null {
   let pos: Prefix[] | 'all' = 'all';
   if (m.peer) {
-    pos = lists?.get(m.peer) ?? familyPrefixes(m.peer, family);
-    lists?.set(m.peer, pos);
+    pos = familyPrefixes(m.peer, family);
     if (pos.length === 0) return null;
   }
   const neg = m.notPeer ? familyPrefixes(m.notPeer, family) : [];
@@ -418,13 +417,13 @@ function computeWritten(
   const portRules: DimRule[] = [];
   const sportRules: DimRule[] = [];
   let flags = 0;
-  // the rules of one policy share their peer list: its prefixes are found once per table (not kept longer: a
-  // build's lists hold millions of addresses)
-  const lists = new Map<readonly string[], Prefix[]>();
   for (const i of included) {
     const m = flat[i].rule.match;
     const d = memo.portsOf(m);
-    peerRules.push({ rule: i, ...peerDim(m, family, lists)! });
+    // peerDim, the peer list left as text: computeClasses parses each address once for the table (the lists of a
+    // table name the same addresses over and over; the rules of one policy share their list)
+    const neg = m.notPeer ? familyPrefixes(m.notPeer, family) : [];
+    peerRules.push(m.peer ? { rule: i, pos: [], neg, cidrs: m.peer } : { rule: i, pos: 'all', neg });
     portRules.push({ rule: i, ...d.port! });
     sportRules.push({ rule: i, ...d.sport! });
     if (usesL4(m)) flags |= EP_FLAG.L4_RULES;
