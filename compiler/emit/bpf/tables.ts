@@ -464,13 +464,16 @@ function computeWritten(
     const c = classesOfRule(d, r);
     return c === 'all' ? all(d) : c;
   };
-  const combos = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
+  // a combination's key: its number in the space of combinations (text only where that number could be inexact)
+  const [nq, ns] = [portC.count, sportC.count];
+  const exact = peerC.count * nq * ns <= Number.MAX_SAFE_INTEGER;
+  const combos = new Map<number | string, { p: number; q: number; s: number; rules: number[] }>();
   for (const r of constrained) {
     const ps = list(peerC, r);
     const qs = list(portC, r);
     const ss = list(sportC, r);
     for (const p of ps) for (const q of qs) for (const s of ss) {
-      const k = `${p},${q},${s}`;
+      const k = exact ? (p * nq + q) * ns + s : `${p},${q},${s}`;
       let c = combos.get(k);
       if (!c) combos.set(k, (c = { p, q, s, rules: [] }));
       c.rules.push(r);
