@@ -1,6 +1,6 @@
 // The Tollgate bench hook (compiler/load/bench-hook.ts) on the real loader, in the kernel: test-run verdicts
 // agree with the policy (allowed rule, a port no rule allows), a new flow costs more than an established one,
-// a one-rule change is a maps-only update without clang, map memory is the kernel's own memlock figure, and
+// a one-rule change is an incremental update without clang (the hook loads through a dataplane handle), map memory is the kernel's own memlock figure, and
 // nothing is left behind (netns, pins, state).
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
@@ -37,7 +37,7 @@ describe('bench hook on the real loader', function () {
     assert.ok(!run('ip', ['netns', 'list']).includes(`tgbh${process.pid.toString(36)}`), 'the test-run netns is gone');
   });
 
-  it('load into a netns, a one-rule maps-only update without clang, map memory, unload leaves nothing', async () => {
+  it('load into a netns, a one-rule incremental update without clang, map memory, unload leaves nothing', async () => {
     const h = hook.impl!;
     const ns = `${tag}-count`;
     run('ip', ['netns', 'add', ns]);
@@ -54,7 +54,7 @@ describe('bench hook on the real loader', function () {
         const changed = syntheticProgram({ rules: N, iface: `${tag}b`, serverIp: '10.77.2.2' });
         changed.endpoints[0].ingress.tiers[0].rules[0].match.dports = [{ from: 60999, to: 60999 }];
         const u = await l.update(changed);
-        assert.equal(u.mode, 'maps-only');
+        assert.equal(u.mode, 'incremental', u.fallback);
         assert.equal(u.clang, 'not-needed');
         assert.ok(u.enforcingMs > 0 && u.enforcingMs <= u.totalMs);
       } finally {

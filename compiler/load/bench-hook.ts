@@ -1,8 +1,10 @@
 // The benchmarks' way into Tollgate's dataplane (bench/hook.ts): the real transactional loader, as
 // `tollgate load --netns NAME` runs it (default pin root and state directory, scope netns-NAME).
 //
-//   loadIntoNetns: load(), then the kernel's own accounting of every map the load pinned (memlock from
-//                  /proc/self/fdinfo); update() loads again into the same scope (maps-only when the shape holds).
+//   loadIntoNetns: load() through a dataplane handle (openDataplane, as an agent embedding Tollgate keeps one),
+//                  then the kernel's own accounting of every map the load pinned (memlock from
+//                  /proc/self/fdinfo); update() loads again through the handle: incremental for rules modified
+//                  in place, else maps-only when the shape holds (the report says which, and why).
 //   testRun:       the Program is loaded by load() into a throwaway netns with its endpoint on that netns's
 //                  loopback (ifindex 1, which is also what BPF_PROG_TEST_RUN hands the program without an
 //                  ifindex); a second instance of the cached object over the pinned maps (loadInstance, no
@@ -15,14 +17,15 @@ import type { Endpoint, Packet, Program } from '../ir/types';
 import type { TollgateBenchHook, TollgateLoadFigures, TollgateLoaded, TollgateMapMemory } from '../../bench/hook';
 import { craft } from '../emit/bpf/packet';
 import { endpointByAddr } from '../ir/evaluate';
-import { load, loadInstance, unload, type LoadReport } from './loader';
+import { openDataplane, type DataplaneReport } from './dataplane';
+import { load, loadInstance, unload } from './loader';
 import { BpfMap, PIN_ROOT, type BpfObject, type BpfProgram } from './native';
 import { readLoadState, scopePaths, STATE_DIR } from './state';
 
-function figures(r: LoadReport): TollgateLoadFigures {
+function figures(r: DataplaneReport): TollgateLoadFigures {
   const t = r.timings;
   return {
-    mode: r.mode, clang: r.clang, verified: r.verified, enforcingMs: t.enforcingMs, totalMs: t.totalMs, tablesMs: t.tablesMs,
+    mode: r.mode, ...(r.fallback !== undefined ? { fallback: r.fallback } : {}), clang: r.clang, verified: r.verified, enforcingMs: t.enforcingMs, totalMs: t.totalMs, tablesMs: t.tablesMs,
     ...(t.clangMs !== undefined ? { clangMs: t.clangMs } : {}), ...(t.verifierMs !== undefined ? { verifierMs: t.verifierMs } : {}),
     writeMs: t.writeMs, switchMs: t.switchMs,
   };
@@ -52,7 +55,16 @@ function mapMemory(netns: string, entries: Record<string, number>): TollgateMapM
 }
 
 async function loadIntoNetns(program: Program, netns: string): Promise<TollgateLoaded> {
-  const r = await load(program, { netns });
+  const dp = openDataplane({ netns });
+  let r: DataplaneReport;
+  try {
+    r = await dp.load(program);
+  } catch (err) {
+    // the load may have gone through and the handle's indexing failed after it
+    dp.close();
+    await unload({ netns }).catch(() => undefined);
+    throw err;
+  }
   let loaded = true;
   try {
     const maps = mapMemory(netns, r.entries);
@@ -60,14 +72,16 @@ async function loadIntoNetns(program: Program, netns: string): Promise<TollgateL
       mapEntries: Object.values(r.entries).reduce((a, b) => a + b, 0),
       load: figures(r),
       maps,
-      update: async (p) => figures(await load(p, { netns })),
+      update: async (p) => figures(await dp.load(p)),
       unload: async () => {
         if (!loaded) return;
         loaded = false;
+        dp.close();
         await unload({ netns });
       },
     };
   } catch (err) {
+    dp.close();
     await unload({ netns });
     throw err;
   }
