@@ -169,16 +169,25 @@ class TableMemo {
   /** chain keys of the chains with a rule on local addresses (their entries' rules depend on the address) */
   private readonly localChains = new Set<string>();
 
+  // the part of a chain key for a tier's rules; the optimizer shares rule lists between endpoints' tiers
+  private readonly listKeys = new Map<readonly Rule[], { k: string; local: boolean }>();
+
   /** Equal for two chains whose walk is the same: tier ends, rule actions and matches, in order. */
   chainKey(direction: Direction, chain: Chain): string {
     let k = direction;
     let local = false;
     for (const tier of chain.tiers) {
-      k += `;${tier.end.action}:`;
-      for (const r of tier.rules) {
-        k += `${r.action[0]}${this.matchId(r.match)},`;
-        if (r.match.local || r.match.notLocal) local = true;
+      let l = this.listKeys.get(tier.rules);
+      if (!l) {
+        l = { k: '', local: false };
+        for (const r of tier.rules) {
+          l.k += `${r.action[0]}${this.matchId(r.match)},`;
+          if (r.match.local || r.match.notLocal) l.local = true;
+        }
+        this.listKeys.set(tier.rules, l);
       }
+      k += `;${tier.end.action}:${l.k}`;
+      local ||= l.local;
     }
     if (local) this.localChains.add(k);
     return k;
