@@ -5,7 +5,9 @@
 // Tollgate: loaded by the real loader through the hook (bench/hook.ts) into the same netns (its interface is a
 // veth there): load time (a new object: clang when the object cache misses, the verifier, every map written),
 // map entries, map memory (the kernel's memlock of every map, sized for two generations), and the single-rule
-// update: rule 0's port changed and loaded again, which the loader applies maps-only (no clang, no verifier).
+// update: rule 0's port changed and loaded again through the loader's dataplane handle, which applies it
+// incrementally (only the changed entries, into the live tables; no clang, no verifier); `mode` says so, or
+// names the fallback.
 // Flat iptables-legacy's single-rule update is `iptables -R` of rule 1 (the kernel takes the whole table anew).
 import type { Program } from '../../compiler/ir/types';
 import { syntheticProgram } from '../generate';
@@ -15,8 +17,10 @@ import { inNs, run } from '../netlab';
 import { tollgateHook } from '../hook';
 
 export interface UpdateSample {
-  /** 'maps-only' for Tollgate when the shape held; 'iptables -R' for flat iptables */
+  /** 'incremental' for Tollgate (its dataplane handle), else how it fell back ('maps-only'); 'iptables -R' for flat iptables */
   mode: string;
+  /** Tollgate: why an update was not incremental (the first reason seen) */
+  fallback?: string;
   clang?: string;
   /** median over the updates: until the new rule enforces */
   enforcingMs: number;
@@ -62,13 +66,18 @@ function withRule0Port(p: Program, port: number): Program {
 /** A port no synthetic rule uses. */
 export const UPDATE_PORT = 65000;
 
-function updateSample(mode: string, samples: { enforcingMs: number; totalMs: number; clang?: string; tablesMs?: number; writeMs?: number; switchMs?: number }[]): UpdateSample {
+function updateSample(mode: string, samples: { enforcingMs: number; totalMs: number; clang?: string; fallback?: string; tablesMs?: number; writeMs?: number; switchMs?: number }[]): UpdateSample {
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const part = (k: 'tablesMs' | 'writeMs' | 'switchMs'): Partial<UpdateSample> => (samples.every((x) => typeof x[k] === 'number') ? { [k]: med(samples.map((x) => x[k] as number)) } : {});
   return {
-    mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), enforcingMs: med(samples.map((x) => x.enforcingMs)), totalMs: med(samples.map((x) => x.totalMs)),
+    mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), ...fallbackOf(samples), enforcingMs: med(samples.map((x) => x.enforcingMs)), totalMs: med(samples.map((x) => x.totalMs)),
     samples: samples.map((x) => x.enforcingMs), ...part('tablesMs'), ...part('writeMs'), ...part('switchMs'),
   };
+}
+
+function fallbackOf(samples: { fallback?: string }[]): Partial<UpdateSample> {
+  const f = samples.find((x) => x.fallback !== undefined)?.fallback;
+  return f !== undefined ? { fallback: f } : {};
 }
 
 async function tollgateCounts(ns: string, program: Program, rules: number, setSize: number, updates: number): Promise<CountSample> {
@@ -79,7 +88,7 @@ async function tollgateCounts(ns: string, program: Program, rules: number, setSi
   const l = await hook.impl.loadIntoNetns(program, ns);
   try {
     const loadMs = ms(t0);
-    const ups: { enforcingMs: number; totalMs: number; clang?: string; mode: string }[] = [];
+    const ups: { enforcingMs: number; totalMs: number; clang?: string; mode: string; fallback?: string }[] = [];
     for (let i = 0; i < updates; i++) ups.push(await l.update(i % 2 === 0 ? withRule0Port(program, UPDATE_PORT) : program));
     const modes = [...new Set(ups.map((u) => u.mode))];
     return {
