@@ -244,9 +244,9 @@ export function updateMissed(res: BenchResult): string[] {
     ? ` At ${size(worst)}: building the tables from the IR ${u.tablesMs.toFixed(0)} ms, writing ${worst.mapEntries ?? '?'} entries ${u.writeMs.toFixed(0)} ms, the switch ${u.switchMs?.toFixed(1) ?? '?'} ms.`
     : '';
   return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `${size(c)}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
-    + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (maps-only), but the loader's maps-only update `
-    + 'rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. '
-    + `Meeting the target at scale needs incremental (diff) updates with stable ep ids for unchanged endpoints.${parts}`];
+    + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (${u.mode}${u.fallback ? `: ${u.fallback}` : ''}); `
+    + (u.mode === 'maps-only' ? 'a maps-only update rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. ' : '')
+    + `${parts}`];
 }
 
 export function markdown(res: BenchResult, files: { even: string; worst: string; load: string }): string {
@@ -304,7 +304,7 @@ export function markdown(res: BenchResult, files: { even: string; worst: string;
   L.push(`![load and update time](${path.basename(files.load)})`, '');
   L.push('The same policy in every dataplane, loaded into an empty netns. Tollgate: the real loader (`tollgate load --netns`), '
     + 'map entries written (policy and endpoint maps) and the memlock of every map as the kernel accounts it (maps are sized for two generations side by side, conntrack included). '
-    + `Single-rule update: rule 0 moved to another port and loaded again, median of ${res.trials.updates}; Tollgate applies it maps-only (no clang, no verifier), flat iptables-legacy with \`iptables -R\`. `
+    + `Single-rule update: rule 0 moved to another port and loaded again, median of ${res.trials.updates}; Tollgate applies it through the loader's dataplane handle, incrementally (only the changed entries; no clang, no verifier), flat iptables-legacy with \`iptables -R\`. `
     + `Target: a single-rule update applied in < ${UPDATE_TARGET_MS} ms without clang.`, '');
   L.push('| N | CIDR set | dataplane | rules | map / set entries | emit ms | load ms | 1-rule update ms | update mode | map memory |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const c of res.counts) {

@@ -32,7 +32,7 @@ describe('bench --quick (CI smoke run)', function () {
       assert.deepEqual(j.errors, []);
       assert.deepEqual(j.skipped, {});
       const tg = j.counts.filter((c: { dataplane: string }) => c.dataplane === 'tollgate');
-      assert.ok(tg.length > 0 && tg.every((c: { updateMode: string; memoryBytes: number }) => c.updateMode === 'maps-only' && c.memoryBytes > 0), JSON.stringify(tg));
+      assert.ok(tg.length > 0 && tg.every((c: { updateMode: string; memoryBytes: number }) => c.updateMode === 'incremental' && c.memoryBytes > 0), JSON.stringify(tg));
       const md = fs.readFileSync(j.report.md, 'utf8');
       for (const svg of j.report.svgs ?? []) assert.ok(md.includes(`](${path.basename(svg)})`) && fs.existsSync(svg));
       assert.equal(JSON.parse(fs.readFileSync(j.report.json, 'utf8')).ratios.traffic_10k_over_baseline, j.ratios.traffic_10k_over_baseline);
