@@ -194,16 +194,17 @@ function subtractList(a: Interval[], b: Interval[]): Interval[] {
   return out;
 }
 
-function listContainsValue(list: Interval[], v: bigint): boolean {
+/** The index of the interval of a normalised list that holds `v` (binary search), or -1. */
+function findInterval(list: readonly Interval[], v: bigint): number {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     if (v < list[mid][0]) hi = mid - 1;
     else if (v > list[mid][1]) lo = mid + 1;
-    else return true;
+    else return mid;
   }
-  return false;
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -263,17 +264,10 @@ function listSubset(a: Interval[], b: Interval[]): boolean {
   return true;
 }
 
-/** Is the interval inside one interval of the normalised list (binary search)? */
-function insideOne(list: Interval[], iv: Interval): boolean {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (iv[0] < list[mid][0]) hi = mid - 1;
-    else if (iv[0] > list[mid][1]) lo = mid + 1;
-    else return iv[1] <= list[mid][1];
-  }
-  return false;
+/** Is the interval inside one interval of the normalised list? */
+function insideOne(list: readonly Interval[], iv: Interval): boolean {
+  const i = findInterval(list, iv[0]);
+  return i >= 0 && iv[1] <= list[i][1];
 }
 
 /** a ⊆ b */
@@ -287,7 +281,7 @@ export function equalSets(a: IpSet, b: IpSet): boolean {
 
 export function containsAddr(s: IpSet, addr: string): boolean {
   const { family, value } = parseAddr(addr);
-  return listContainsValue(family === 4 ? s.v4 : s.v6, value);
+  return findInterval(family === 4 ? s.v4 : s.v6, value) >= 0;
 }
 
 /** Number of addresses in the set of one family (for tests and sizes). */
