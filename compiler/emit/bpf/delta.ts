@@ -137,8 +137,11 @@ function mix(x: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-function dimsOf(m: Match, family: Family): Record<DimName, DimSet> {
-  return { peer: peerDim(m, family), port: portDim(m, 'd'), sport: portDim(m, 's') };
+/** Stands for a dimension known to be unchanged and not null (never named or compared as prefixes). */
+const UNCHANGED: NonNullable<DimSet> = { pos: [], neg: [] };
+
+function dimsOf(m: Match, family: Family, peer = true): Record<DimName, DimSet> {
+  return { peer: peer ? peerDim(m, family) : null, port: portDim(m, 'd'), sport: portDim(m, 's') };
 }
 
 function isConstrained(s: NonNullable<DimSet>): boolean {
@@ -445,6 +448,18 @@ export type DiffResult = { changes: RuleChange[] } | { reason: string };
 
 const json = (x: unknown): string => JSON.stringify(x) ?? 'undefined';
 
+/** Field by field, identical values first (a rule changed in its ports keeps its peer list object). */
+function sameMatch(a: Match, b: Match): boolean {
+  if (a === b) return true;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof Match)[]);
+  for (const k of keys) if (a[k] !== b[k] && json(a[k]) !== json(b[k])) return false;
+  return true;
+}
+
+function sameRule(a: Rule, b: Rule): boolean {
+  return a === b || (a.action === b.action && sameMatch(a.match, b.match));
+}
+
 /**
  * The rules of the node's endpoints modified in place between two Programs; a reason when the Programs differ
  * otherwise (endpoints, addresses, interfaces, tiers, rule counts). Rule and chain objects are shared between
@@ -489,7 +504,7 @@ function diffChain(endpoint: string, direction: Direction, a: Chain, b: Chain, o
     for (let k = 0; k < x.rules.length; k++, flat++, row++) {
       const r = x.rules[k];
       const s = y.rules[k];
-      if (r === s || (r.id === s.id && r.action === s.action && json(r.source) === json(s.source) && (r.match === s.match || json(r.match) === json(s.match)))) continue;
+      if (r === s || (r.id === s.id && sameRule(r, s) && (r.source === s.source || json(r.source) === json(s.source)))) continue;
       out.push({ endpoint, direction, flat, row, before: r, after: s });
     }
     row++;
@@ -552,9 +567,9 @@ export function computeDelta(idx: TablesIndex, changes: RuleChange[], nextId: nu
     for (const t of idx.byChain.get(ck) ?? []) {
       if (seen.has(t)) continue;
       seen.add(t);
-      const sig = (l: RuleChange[] | undefined): string => (l ?? []).map((c) => `${c.flat}:${c.after.action}:${json(c.after.match)}`).join(';');
+      const same = (l: RuleChange[] | undefined): boolean => !!l && l.length === list.length && l.every((c, i) => c.flat === list[i].flat && sameRule(c.after, list[i].after));
       for (const other of t.chains) {
-        if (other !== ck && sig(byChain.get(other)) !== sig(list)) return { ok: false, reason: `table ${t.id} is shared by ${ck} and ${other}, whose rules now differ`, dirty: false };
+        if (other !== ck && !same(byChain.get(other))) return { ok: false, reason: `table ${t.id} is shared by ${ck} and ${other}, whose rules now differ`, dirty: false };
       }
       const tcs: TableChange[] = [];
       for (const c of list) {
@@ -607,16 +622,20 @@ function classify(t: TableIndex, c: RuleChange): TableChange | string {
   const a = c.before.match;
   const b = c.after.match;
   if (json([a.family, a.local, a.notLocal]) !== json([b.family, b.local, b.notLocal])) return 'its family or local addresses changed';
-  const old = dimsOf(a, t.family);
-  const now = dimsOf(b, t.family);
   const wasIn = t.included.has(c.flat);
+  // A rule changed elsewhere keeps its peer list objects: its (possibly long) peer dimension is not built at all
+  // when the rule was admitted (then it is not null, and it is not what changed).
+  const samePeer = a.peer === b.peer && a.notPeer === b.notPeer;
+  const oldPeer = samePeer && wasIn ? UNCHANGED : peerDim(a, t.family);
+  const old = { ...dimsOf(a, t.family, false), peer: oldPeer };
+  const now = { ...dimsOf(b, t.family, false), peer: samePeer ? oldPeer : peerDim(b, t.family) };
   // entries share a table because their addresses admit the same rules: each address must still agree
   for (const e of t.entries) {
     const isIn = admits(b, t.family, e.addr) && !!now.peer && !!now.port && !!now.sport;
     if (wasIn !== isIn) return `it ${isIn ? 'starts' : 'stops'} matching packets of table ${t.id} (${e.endpoint} ${e.addr})`;
   }
   if (!wasIn) return { c, old, now, kind: 'none' };
-  const dims = DIMS.filter((D) => dimText(old[D]) !== dimText(now[D]));
+  const dims = DIMS.filter((D) => old[D] !== now[D] && dimText(old[D]) !== dimText(now[D]));
   if (dims.length > 1) return `changed in ${dims.length} dimensions (${dims.join(', ')})`;
   if (dims.length === 1) {
     const D = dims[0];
