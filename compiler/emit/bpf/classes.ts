@@ -69,6 +69,24 @@ export interface ClassOptions {
   tableId?: number;
 }
 
+// DimRule.cidrs texts, kept across calls (a build's tables name the same addresses): each text is parsed and its
+// node key made once, and `stamp`/`node` find its node of the current call without a map of its own per call.
+interface TextSlot {
+  family: number;
+  p: Prefix;
+  key: number | string;
+  /** the call that last made the text's node, and that node's index in the call's nodes */
+  stamp: number;
+  node: number;
+}
+const TEXT_SLOTS = new Map<string, TextSlot>();
+let calls = 0;
+
+/** A node's key among equal prefixes: value and length (numbers up to 32 bits). */
+function valueKey(p: Prefix, small: boolean): number | string {
+  return small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
+}
+
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
   // Rules of one table name the same Prefix objects over and over (cidrToPrefix caches them): a node is found
   // by identity first, by value only for a Prefix object not seen yet. Up to 32 bits, values are numbers.
@@ -76,10 +94,9 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   const byObject = new Map<Prefix, Node>();
   const byValue = new Map<number | string, Node>();
   const nodes: Node[] = [];
-  const node = (p: Prefix): Node => {
+  const node = (p: Prefix, k = valueKey(p, small)): Node => {
     let n = byObject.get(p);
     if (n) return n;
-    const k = small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
     n = byValue.get(k);
     if (!n) {
       const lo = small ? Number(p.v) : p.v;
@@ -93,11 +110,23 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   };
   const root = node({ v: 0n, len: 0 });
   const family = width === 32 ? 4 : width === 128 ? 6 : 0;
-  const byText = new Map<string, Node | null>(); // null: a CIDR of the other family
+  const stamp = ++calls;
+  const made: Node[] = []; // the nodes made from texts in this call, as TextSlot.node numbers them
   const nodeOfText = (c: string): Node | null => {
-    let n = byText.get(c);
-    if (n === undefined) byText.set(c, (n = cidrFamily(c) === family ? node(cidrToPrefix(c)) : null));
-    return n;
+    let t = TEXT_SLOTS.get(c);
+    if (t === undefined) {
+      if (TEXT_SLOTS.size > 1_000_000) TEXT_SLOTS.clear();
+      const p = cidrToPrefix(c);
+      const fam = cidrFamily(c);
+      TEXT_SLOTS.set(c, (t = { family: fam, p, key: valueKey(p, fam === 4), stamp: 0, node: 0 }));
+    }
+    if (t.family !== family) return null;
+    if (t.stamp !== stamp) {
+      t.stamp = stamp;
+      t.node = made.length;
+      made.push(node(t.p, t.key));
+    }
+    return made[t.node];
   };
   const unconstrained = new Set<number>();
   const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
