@@ -189,6 +189,36 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     assert.deepEqual([r.retval, r.last.reason], [0, REASON.CT_ESTABLISHED]);
   });
 
+  it('conntrack: packets of a flow within one clock tick leave last_seen_ns alone (a write per tick, not per packet)', async () => {
+    // The entry is shared by the CPUs of a flow; refreshed on every packet, its cache line bounced between them on
+    // every packet. The datapath's clock is coarse (bpf_ktime_get_coarse_ns, one tick = 1/CONFIG_HZ s): packets in
+    // one tick read the same time and the refresh, forward only, writes nothing. With the precise clock every
+    // packet (each test run takes microseconds) moved last_seen_ns.
+    const p = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('udp', 'Allow', { proto: 17 })], 'Deny')]));
+    const h = await harness(p);
+    const udp = craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 17, sport: 5000, dport: 53 });
+    assert.equal((await h.run('egress', udp)).last.reason, REASON.POLICY);
+    const seen = (): bigint => {
+      const [k] = h.conntrack.keys();
+      const v = h.conntrack.lookup(k);
+      assert.ok(v);
+      return v.readBigUInt64LE(0);
+    };
+    const times: bigint[] = [seen()];
+    for (let i = 0; i < 40; i++) {
+      assert.equal((await h.run('egress', udp)).last.reason, REASON.CT_ESTABLISHED);
+      times.push(seen());
+    }
+    const unchanged = times.slice(1).filter((t, i) => t === times[i]).length;
+    const moves = times.length - 1 - unchanged;
+    assert.ok(unchanged > 0, `last_seen_ns moved on every one of ${times.length - 1} packets`);
+    assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), 'last_seen_ns never goes back');
+    // it does move with the clock: a packet after more than one tick (at most 10 ms at CONFIG_HZ >= 100) refreshes
+    await new Promise((r) => setTimeout(r, 25));
+    await h.run('egress', udp);
+    assert.ok(seen() > times[times.length - 1], `no refresh after 25 ms (${moves} moves before)`);
+  });
+
   it('conntrack: FIN moves the flow to the closing timeout, idle timeouts end entries (const volatile)', async () => {
     const p = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('out', 'Allow', { proto: 6 }), rule('udp', 'Allow', { proto: 17 })], 'Deny')]));
     // closing timeout 0: after a FIN the next packet finds the entry expired; UDP idle timeout 0 likewise
