@@ -4,7 +4,7 @@
 // ends tgiaPID / tgibPID live in the node netns. Pins under /sys/fs/bpf/tollgate-tgi-PID, state under
 // /run/tollgate/tgi-PID.
 import { strict as assert } from 'assert';
-import type { ChildProcess } from 'child_process';
+import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Action, Program, Rule } from '../compiler/ir/types';
@@ -22,14 +22,43 @@ const PIN_ROOT = `/sys/fs/bpf/tollgate-tgi-${PID}`;
 const STATE_DIR = `/run/tollgate/tgi-${PID}`;
 const SCOPE = { pinRoot: PIN_ROOT, stateDir: STATE_DIR, netns: topo.node };
 
+// A stream from pod A to B:8080: one message every 10 ms, each echoed; on SIGTERM prints what came back and when.
+const STREAM = `const s = require('net').connect({ host: '${topo.b}', port: 8080 });
+let got = 0, lastAt = 0, timer;
+s.on('connect', () => { console.log('connected'); timer = setInterval(() => s.write('m'), 10); });
+s.on('data', (d) => { got += d.length; lastAt = Date.now(); });
+s.on('error', () => {});
+process.on('SIGTERM', () => { clearInterval(timer); console.log(JSON.stringify({ got, lastAt })); process.exit(0); });`;
+
+function startStream(): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', topo.nsA, process.execPath, '-e', STREAM], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('the stream did not connect')), 3000);
+    child.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve(child);
+    });
+  });
+}
+
+async function stopStream(child: ChildProcess): Promise<{ got: number; lastAt: number }> {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((r) => child.on('exit', () => r()));
+  child.kill('SIGTERM');
+  await done;
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 function reach(): string {
   return `8080:${topo.probe(8080) ? 'open' : 'closed'} 9090:${topo.probe(9090) ? 'open' : 'closed'}`;
 }
 
 /** Pod B's ingress: rule r0 (action, peer, TCP port), then a rule that never matches here, then Deny. */
-function policy(action: Action, peer: string[], port: number, id = 'r0'): Program {
-  const r0: Rule = rule(id, action, { proto: 6, dports: [{ from: port, to: port }], peer });
-  const r1: Rule = RULE1;
+function policy(action: Action, peer: string[], port: number, r1: Rule = RULE1): Program {
+  const r0: Rule = rule('r0', action, { proto: 6, dports: [{ from: port, to: port }], peer });
   return program(endpoint('ns/a', [A]), endpoint('ns/b', [topo.b], [tier('default', [r0, r1], 'Deny', 'default')]));
 }
 const RULE1 = rule('r1', 'Allow', { proto: 17, dports: [{ from: 7, to: 7 }], peer: ['10.89.9.0/24'] });
@@ -142,5 +171,31 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     }
     assert.ok(at >= 3, `${at} writes`);
     assert.equal(reach(), '8080:open 9090:closed');
+  });
+
+  it('fresh ep ids: a running stream the update no longer allows is cut at once, one it still allows goes on', async function () {
+    const allow8080 = policy('Allow', FROM_A, 8080);
+    assert.notEqual((await dp!.load(allow8080)).mode, undefined);
+    const stream = await startStream();
+    try {
+      await sleep(300);
+      // another rule changes (its port): the stream's flow is re-checked under the new ep id and still allowed
+      const other = await dp!.load(policy('Allow', FROM_A, 8080, { ...RULE1, match: { ...RULE1.match, dports: [{ from: 8, to: 8 }] } }));
+      assert.equal(other.mode, 'incremental', other.fallback);
+      await sleep(300);
+      const mid = Date.now();
+      await sleep(200);
+      // the stream's rule moves to 9090: its established flow is denied from the switch on
+      const cut = await dp!.load(policy('Allow', FROM_A, 9090, { ...RULE1, match: { ...RULE1.match, dports: [{ from: 8, to: 8 }] } }));
+      assert.equal(cut.mode, 'incremental', cut.fallback);
+      const switchedAt = Date.now();
+      await sleep(400);
+      const r = await stopStream(stream);
+      assert.ok(r.got > 40, `echoes: ${r.got}`);
+      assert.ok(r.lastAt > mid, `the stream went on after the other rule's update (last echo ${mid - r.lastAt} ms before)`);
+      assert.ok(r.lastAt <= switchedAt + 50, `an echo ${r.lastAt - switchedAt} ms after the switch`);
+    } finally {
+      stream.kill('SIGKILL');
+    }
   });
 });
