@@ -81,3 +81,48 @@ describe('bpf classes: hash collisions of rule sets', () => {
     assert.deepEqual(bad, good);
   });
 });
+
+describe('bpf classes: peer lists given as CIDR texts', () => {
+  // Texts with host bits set (two texts, one prefix), duplicates, the other family, and lists shared by rules.
+  const TEXTS = ['10.0.0.0/8', '10.1.2.3/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3/32', '10.1.2.3/32', '10.9.0.1/32', '0.0.0.0/0', 'fd00::/64', 'fd00::1/128'];
+  const v4 = (t: string): boolean => !t.includes(':');
+  const spec = fc.array(
+    fc.record({ texts: fc.array(fc.constantFrom(...TEXTS), { minLength: 1, maxLength: 5 }), neg: fc.array(fc.constantFrom(...TEXTS.filter(v4)), { maxLength: 2 }), share: fc.boolean() }),
+    { minLength: 1, maxLength: 10 },
+  );
+
+  it('give the classes and entries their prefixes give, call after call (fast-check)', () => {
+    fc.assert(fc.property(spec, spec, (a, b) => {
+      const build = (s: typeof a): { text: DimRule[]; prefixes: DimRule[] } => {
+        const text: DimRule[] = [];
+        const prefixes: DimRule[] = [];
+        let last: string[] | undefined;
+        s.forEach((r, i) => {
+          // the same array object as the rule before: one unit when neither has negatives
+          const list = r.share && last ? last : [...r.texts];
+          last = list;
+          const neg = r.neg.map(parseV4);
+          text.push({ rule: i, pos: [], neg, cidrs: list });
+          prefixes.push({ rule: i, pos: list.filter(v4).map(parseV4), neg });
+        });
+        return { text, prefixes };
+      };
+      for (const s of [a, b, a]) {
+        const { text, prefixes } = build(s);
+        const got = computeClasses(32, text, s.length);
+        const want = computeClasses(32, prefixes, s.length);
+        assert.equal(got.count, want.count);
+        assert.deepEqual(entriesOf(got), entriesOf(want));
+        assert.deepEqual(setsOf(got), setsOf(want));
+      }
+    }), { numRuns: 300 });
+  });
+});
+
+/** A fresh Prefix for an IPv4 CIDR text (not the parser's cached object), host bits cleared. */
+function parseV4(t: string): Prefix {
+  const [addr, len] = t.split('/');
+  const v = addr.split('.').reduce((n, x) => (n << 8n) | BigInt(x), 0n);
+  const host = 32n - BigInt(len);
+  return { v: (v >> host) << host, len: Number(len) };
+}
