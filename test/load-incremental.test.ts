@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Action, Program, Rule } from '../compiler/ir/types';
-import { LoadError, unload } from '../compiler/load/loader';
+import { LoadError, status, unload } from '../compiler/load/loader';
 import { openDataplane, type Dataplane, type DataplaneOptions } from '../compiler/load/dataplane';
 import { BpfMap } from '../compiler/load/native';
 import { readLoadState, scopePaths } from '../compiler/load/state';
@@ -195,5 +195,26 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     } finally {
       stream.kill();
     }
+  });
+
+  it('a rule whose id changes keeps its row: what the row counted stays with the old id, the new id starts at 0', async function () {
+    const r1 = { ...RULE1, match: { ...RULE1.match, dports: [{ from: 8, to: 8 }] } };
+    const before = policy('Allow', FROM_A, 8080, r1);
+    await dp!.load(before);
+    for (let i = 0; i < 3; i++) assert.equal(topo.probe(8080), true);
+    const row = async (id: string) => (await status(SCOPE)).counters.find((c) => c.ruleId === id && c.endpoint === 'ns/b');
+    const counted = (await row('r0'))!.packets;
+    assert.ok(counted > 0, `r0 counted ${counted}`);
+    const renamed = policy('Allow', FROM_A, 8080, r1);
+    renamed.endpoints[1].ingress.tiers[0].rules[0] = { ...renamed.endpoints[1].ingress.tiers[0].rules[0], id: 'r0-renamed' };
+    const r = await dp!.load(renamed);
+    assert.equal(r.mode, 'incremental', r.fallback);
+    assert.equal(r.incremental!.switched, 0, 'no table changed');
+    assert.equal((await row('r0-renamed'))!.packets, 0);
+    assert.equal(await row('r0'), undefined);
+    const st = readLoadState(scopePaths(SCOPE).statePath)!;
+    assert.ok((st.carried?.['ns/b|ingress|r0']?.packets ?? 0) >= counted, JSON.stringify(st.carried));
+    assert.equal(topo.probe(8080), true);
+    assert.ok((await row('r0-renamed'))!.packets > 0, 'the row counts for the new id');
   });
 });
