@@ -315,5 +315,14 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
     const moved: Program = { ...p, endpoints: [{ ...a, ips: ['10.1.2.9'] }, b] };
     const d3 = diffPrograms(p, moved, idx.local);
     assert.ok('reason' in d3 && /addresses/.test(d3.reason));
+    // the decision ceiling: a delta over it falls back (as the full build would fail), and says the index changed
+    const both = withRule(p, ['ns/x', 'ns/y'], 0, (r) => ({ ...r, match: { ...r.match, dports: [{ from: 81, to: 81 }] } }))!;
+    const d4 = diffPrograms(p, both, idx.local);
+    assert.ok(!('reason' in d4));
+    const bound = [...idx.tables.values()].find((x) => x.chains.has('ns/x|ingress'))!.needed;
+    const r4 = computeDelta(idx, d4.changes, 100, bound - 1);
+    assert.ok(!r4.ok && /decision ceiling/.test(r4.reason) && r4.dirty, JSON.stringify(r4));
+    const r5 = computeDelta(buildIndex(t, p), d4.changes, 100, bound);
+    assert.ok(r5.ok, 'at the ceiling itself it goes through');
   });
 });
