@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Action, Program, Rule } from '../compiler/ir/types';
-import { LoadError, status, unload } from '../compiler/load/loader';
+import { load, LoadError, status, unload } from '../compiler/load/loader';
 import { openDataplane, type Dataplane, type DataplaneOptions } from '../compiler/load/dataplane';
 import { BpfMap } from '../compiler/load/native';
 import { readLoadState, scopePaths } from '../compiler/load/state';
@@ -216,5 +216,18 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     assert.ok((st.carried?.['ns/b|ingress|r0']?.packets ?? 0) >= counted, JSON.stringify(st.carried));
     assert.equal(topo.probe(8080), true);
     assert.ok((await row('r0-renamed'))!.packets > 0, 'the row counts for the new id');
+  });
+
+  it('a load by someone else in between (the CLI, another process) sends the handle down the ordinary path', async function () {
+    const r1 = { ...RULE1, match: { ...RULE1.match, dports: [{ from: 8, to: 8 }] } };
+    await load(policy('Allow', FROM_A, 9090, r1), opts);
+    assert.equal(reach(), '8080:closed 9090:open');
+    const r = await dp!.load(policy('Allow', FROM_A, 8080, r1));
+    assert.equal(r.mode, 'maps-only');
+    assert.match(r.fallback ?? '', /state changed since this handle wrote it/);
+    assert.equal(reach(), '8080:open 9090:closed');
+    const next = await dp!.load(policy('Allow', FROM_A, 9090, r1));
+    assert.equal(next.mode, 'incremental', next.fallback);
+    assert.equal(reach(), '8080:closed 9090:open');
   });
 });
