@@ -128,7 +128,7 @@ function answers(m: Maps, ps: Probe[]): Answer[] {
   return ps.map((p) => m.decide(byKey.get(p.ep)!, p.peer, p.l4, p.sport));
 }
 
-type Mutation = { kind: 'peer' | 'port' | 'sport' | 'action' | 'two'; pick: number; cidrs: string[]; port: number; action: Action; both: boolean };
+type Mutation = { kind: 'peer' | 'port' | 'sport' | 'action' | 'two'; pick: number; cidrs: string[]; port: number; action: Action; both: boolean; second?: { pick: number; cidrs: string[]; port: number } };
 
 const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3/32', '10.1.2.4/32', '10.200.0.0/14', '0.0.0.0/0', '192.168.0.0/16', 'fd00::/8', 'fd00:1::/32', 'fd00:1::3/128'];
 
@@ -247,6 +247,8 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
       port: fc.constantFrom(53, 80, 443, 1000, 1500, 8080),
       action: fc.constantFrom<Action>('Allow', 'Deny', 'Pass', 'Log'),
       both: fc.boolean(),
+      // now and then a second rule changed the same way (several rules of one table, one dimension)
+      second: fc.option(fc.record({ pick: fc.nat(12), cidrs: fc.array(fc.constantFrom(...CIDRS), { minLength: 1, maxLength: 2 }), port: fc.constantFrom(22, 80, 1200, 9000) }), { nil: undefined }),
     });
     const outcomes = new Map<string, number>();
     const reasons = new Map<string, string>();
@@ -255,7 +257,9 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
       const old = program(endpoint('ns/x', ['10.1.2.3', 'fd00:1::3'], chain, chain), endpoint('ns/y', ['10.1.2.4'], chain, chain));
       const count = chain.reduce((n, t) => n + t.rules.length, 0);
       if (count === 0) return;
-      const next = withRule(old, m.both ? ['ns/x', 'ns/y'] : ['ns/x'], m.pick % count, (r) => mutate(r, m))!;
+      const eps = m.both ? ['ns/x', 'ns/y'] : ['ns/x'];
+      let next = withRule(old, eps, m.pick % count, (r) => mutate(r, m))!;
+      if (m.second && m.second.pick % count !== m.pick % count) next = withRule(next, eps, m.second.pick % count, (r) => mutate(r, { ...m, ...m.second!, pick: m.second!.pick }))!;
       const got = check(old, next, true);
       const k = got === 'incremental' ? `${m.kind}: incremental` : `${m.kind}: fallback`;
       outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
