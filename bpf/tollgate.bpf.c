@@ -167,10 +167,15 @@ struct {
 	__type(value, struct tg_last);
 } tg_last SEC(".maps");
 
-/* What the parser found. Ports are host order; for ICMP dport is type << 8 | code. */
+/*
+ * What the parser found. Ports are host order; for ICMP dport is type << 8 | code. The addresses go straight to
+ * where tg_handle keeps them (its conntrack key), not through copies here: an established UDP packet of the
+ * 10,000-rule bench program took 117 ns in BPF_PROG_TEST_RUN with the copies, 110 without (medians of 7
+ * alternating runs).
+ */
 struct tg_pkt {
-	__u8 src[16];
-	__u8 dst[16];
+	__u8 *src; /* where the parser writes the addresses (16 bytes each, zeroed by the caller) */
+	__u8 *dst;
 	__u16 sport;
 	__u16 dport;
 	__u16 echo_id; /* ICMP echo identifier */
@@ -490,7 +495,10 @@ static __always_inline int tg_ct_pass(struct tg_ct_value *ct, const struct tg_ct
 
 static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 {
-	struct tg_pkt p = {};
+	/* The parser writes the addresses straight into the conntrack key (local = the pod's side). */
+	struct tg_ct_key ck = { .origin = dir };
+	struct tg_pkt p = { .src = dir == TG_DIR_INGRESS ? ck.peer : ck.local,
+			    .dst = dir == TG_DIR_INGRESS ? ck.local : ck.peer };
 	int parsed = tg_parse(skb, &p);
 	__u32 ifindex = skb->ifindex;
 
@@ -506,8 +514,8 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 	if (p.nd)
 		return tg_pass(TG_REASON_ND);
 
-	const __u8 *local = dir == TG_DIR_INGRESS ? p.dst : p.src;
-	const __u8 *peer = dir == TG_DIR_INGRESS ? p.src : p.dst;
+	const __u8 *local = ck.local;
+	const __u8 *peer = ck.peer;
 	__u16 local_port = dir == TG_DIR_INGRESS ? p.dport : p.sport;
 	__u16 peer_port = dir == TG_DIR_INGRESS ? p.sport : p.dport;
 
@@ -546,10 +554,10 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 	__u8 reason = TG_REASON_POLICY;
 	struct tg_result res = {};
 
-	struct tg_ct_key ck = { .local_port = local_port, .peer_port = peer_port,
-				.proto = p.proto, .family = p.family, .origin = dir };
-	__builtin_memcpy(ck.local, local, 16);
-	__builtin_memcpy(ck.peer, peer, 16);
+	ck.local_port = local_port;
+	ck.peer_port = peer_port;
+	ck.proto = p.proto;
+	ck.family = p.family;
 
 	if (tracked && !syn) {
 		/* 1. the flow's own direction */
