@@ -1,5 +1,6 @@
 // The incremental table delta (compiler/emit/bpf/delta.ts) against full builds: random Programs, random
-// single-rule mutations in one dimension (peer, ports, source ports, action) and in two (which must fall back).
+// single-rule mutations in one dimension (peer, ports, source ports, action) and in two (which must fall back),
+// and the conformance cases' Programs with their first rules moved to another port, peer block or action.
 // Class ids differ between a delta and a full build, so tables are compared by what the datapath answers:
 // a model of its lookups (endpoint entry, exact hash then trie per the entry's flags, source port only with
 // TG_EP_SPORTS, decision or miss) gives (rule row, verdict) for sampled packets, including every prefix
@@ -12,7 +13,9 @@ import { buildIndex, computeDelta, diffPrograms, tablesOf, type Op } from '../co
 import { cidrToPrefix, mask, PORT_WIDTH, type Prefix } from '../compiler/emit/bpf/prefix';
 import { EP_FLAG } from '../compiler/emit/bpf/codes';
 import { syntheticProgram } from '../bench/generate';
+import { compile } from '../compiler/pipeline';
 import { arbitraries, chainOf, endpoint, program } from './bpf-fixtures';
+import { discoverCases } from './conformance/cases';
 
 type Answer = string; // "rule/verdict"
 
@@ -328,5 +331,41 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
     assert.ok(!r4.ok && /decision ceiling/.test(r4.reason) && r4.dirty, JSON.stringify(r4));
     const r5 = computeDelta(buildIndex(t, p), d4.changes, 100, bound);
     assert.ok(r5.ok, 'at the ceiling itself it goes through');
+  });
+
+  it('the conformance cases\' Programs: each rule (shared by every endpoint it applies to) moved to another port, peer or action', () => {
+    const outcomes = new Map<string, number>();
+    // what the incremental path leaves to the ordinary load, by design
+    const expected = /starts constraining|stops constraining|starts matching|stops matching|matches every packet|shared by/;
+    for (const file of discoverCases()) {
+      let p: Program;
+      try {
+        p = compile([file]).program;
+      } catch {
+        continue; // cases that expect a compile error
+      }
+      const rules = [...new Set(p.endpoints.flatMap((e) => [...e.ingress.tiers, ...e.egress.tiers].flatMap((t) => t.rules)))].slice(0, 2);
+      for (const target of rules) {
+        const m = target.match;
+        const changes: [string, (r: Rule) => Rule][] = [['action', (r) => ({ ...r, action: r.action === 'Allow' ? 'Deny' : 'Allow' })]];
+        // another port of the same protocols, another peer block of the same families
+        if (m.dports) changes.push(['port', (r) => ({ ...r, match: { ...r.match, dports: [{ from: 4444, to: 4450 }] } })]);
+        if (m.peer?.length) {
+          const fams = new Set(m.peer.map((c) => (c.includes(':') ? 6 : 4)));
+          changes.push(['peer', (r) => ({ ...r, match: { ...r.match, peer: [...(fams.has(4) ? ['10.77.0.0/16', '10.0.1.1/32'] : []), ...(fams.has(6) ? ['fd00:77::/64'] : [])] } })]);
+        }
+        for (const [kind, f] of changes) {
+          const changed = f(target);
+          const swap = (ts: TierChain[]): TierChain[] => ts.map((t) => (t.rules.includes(target) ? { ...t, rules: t.rules.map((r) => (r === target ? changed : r)) } : t));
+          const next: Program = { ...p, endpoints: p.endpoints.map((e) => ({ ...e, ingress: { tiers: swap(e.ingress.tiers) }, egress: { tiers: swap(e.egress.tiers) } })) };
+          const res = check(p, next, false);
+          const got = res === 'incremental' ? 'incremental' : 'fallback';
+          if (got === 'fallback') assert.match(res, expected, `${file}: ${kind}`);
+          outcomes.set(`${kind}: ${got}`, (outcomes.get(`${kind}: ${got}`) ?? 0) + 1);
+        }
+      }
+    }
+    console.log(`      ${JSON.stringify([...outcomes])}`);
+    for (const kind of ['port', 'peer', 'action']) assert.ok((outcomes.get(`${kind}: incremental`) ?? 0) >= 20, JSON.stringify([...outcomes]));
   });
 });
