@@ -91,6 +91,7 @@ class Handle implements Dataplane {
     const k = this.kept;
     if (!k) return this.full(program);
     if (!k.idx) return this.full(program, k.stale ?? 'no index of the live tables');
+    if (this.opts.forceReload || this.opts.objectOverride) return this.full(program, 'a new object was asked for (forceReload / objectOverride)');
     const t0 = process.hrtime.bigint();
     const lock = acquireLock(this.statePath);
     let fallback: string;
