@@ -16,7 +16,7 @@ import type {
 } from '../model/types';
 import type { Action, Chain, Endpoint, Match, Program, Rule, RuleSource, TierChain, TierEnd } from './types';
 import {
-  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, podId, resolveNamedPort, toCidrs, union, UNIVERSE, type IpSet,
+  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, podId, resolveNamedPort, toCidrs, UNIVERSE, type IpSet,
 } from '../resolve';
 import { normalizePorts } from '../resolve/ports';
 import { PROTO } from '../model/types';
@@ -322,7 +322,7 @@ function calicoKind(p: CalicoPolicy): RuleSource['kind'] {
 
 /**
  * The policies of a tier that can select endpoints of a namespace, in tier order: the tier's global policies and
- * those of that namespace (k8sSelected and calicoSelects both require the namespace). Grouped in one pass.
+ * those of that namespace (a namespaced policy selects endpoints of its own namespace only). Grouped in one pass.
  */
 function tierCandidates(r: Resolver, tier: Tier, ns: string): Candidate[] {
   const t = r.memo('tier-candidates', tier, () => {
@@ -477,7 +477,7 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
   let m: Match = { ...base };
   if (local.pos) {
     const l = intersect(local.pos, own);
-    if (!isSubsetOf(own, l)) m.local = toCidrs(l);
+    if (!isSubset(own, l)) m.local = toCidrs(l);
   }
   const nl = intersect(local.neg, own);
   if (!isEmpty(nl)) m.notLocal = toCidrs(nl);
@@ -523,10 +523,6 @@ function calicoPieces(r: Resolver, pod: Pod, dir: Direction, pol: CalicoPolicy, 
   const restUseful = !(numericOnly.ports && numericOnly.ports.length === 0);
   if (restUseful && !isEmpty(pg.rest)) pieces.push({ match: withPeerSets(portsInto(m, peerWhich, numericOnly), peerPos || pg.groupCount ? pg.rest : undefined) });
   return pieces;
-}
-
-function isSubsetOf(a: IpSet, b: IpSet): boolean {
-  return isEmpty(difference(a, b));
 }
 
 // ---------------------------------------------------------------------------------------------------------
