@@ -446,18 +446,30 @@ export interface RuleChange {
 
 export type DiffResult = { changes: RuleChange[] } | { reason: string };
 
-const json = (x: unknown): string => JSON.stringify(x) ?? 'undefined';
 
-/** Field by field, identical values first (a rule changed in its ports keeps its peer list object). */
-function sameMatch(a: Match, b: Match): boolean {
+/**
+ * Equal plain data (IR values: objects, arrays, strings, numbers), identical parts first: a rule changed in its
+ * ports keeps its peer list object, and a Program compiled anew is compared without text built for it.
+ * Absent fields and fields set to undefined are equal.
+ */
+function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof Match)[]);
-  for (const k of keys) if (a[k] !== b[k] && json(a[k]) !== json(b[k])) return false;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in x) if (!same(x[k], y[k])) return false;
+  for (const k in y) if (!(k in x) && y[k] !== undefined) return false;
   return true;
 }
 
 function sameRule(a: Rule, b: Rule): boolean {
-  return a === b || (a.action === b.action && sameMatch(a.match, b.match));
+  return a === b || (a.action === b.action && same(a.match, b.match));
 }
 
 /**
@@ -504,7 +516,7 @@ function diffChain(endpoint: string, direction: Direction, a: Chain, b: Chain, o
     for (let k = 0; k < x.rules.length; k++, flat++, row++) {
       const r = x.rules[k];
       const s = y.rules[k];
-      if (r === s || (r.id === s.id && sameRule(r, s) && (r.source === s.source || json(r.source) === json(s.source)))) continue;
+      if (r === s || (r.id === s.id && sameRule(r, s) && same(r.source, s.source))) continue;
       out.push({ endpoint, direction, flat, row, before: r, after: s });
     }
     row++;
@@ -621,7 +633,7 @@ export function computeDelta(idx: TablesIndex, changes: RuleChange[], nextId: nu
 function classify(t: TableIndex, c: RuleChange): TableChange | string {
   const a = c.before.match;
   const b = c.after.match;
-  if (json([a.family, a.local, a.notLocal]) !== json([b.family, b.local, b.notLocal])) return 'its family or local addresses changed';
+  if (a.family !== b.family || !same(a.local, b.local) || !same(a.notLocal, b.notLocal)) return 'its family or local addresses changed';
   const wasIn = t.included.has(c.flat);
   // A rule changed elsewhere keeps its peer list objects: its (possibly long) peer dimension is not built at all
   // when the rule was admitted (then it is not null, and it is not what changed).
@@ -705,7 +717,7 @@ function decisionOp(t: TableIndex, c: { p: number; q: number; s: number }, value
   const key = dkey(c.p, c.q, c.s);
   const had = t.decisions.get(key);
   const before = had ? { rule: had.rule, verdict: had.verdict } : null;
-  if (json(before) === json(value)) return undefined;
+  if (same(before, value)) return undefined;
   if (value) t.decisions.set(key, { peer: c.p, port: c.q, sport: c.s, ...value });
   else t.decisions.delete(key);
   return { kind: 'decision', tableId: t.id, peer: c.p, port: c.q, sport: c.s, value, before };
