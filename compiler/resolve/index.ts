@@ -195,12 +195,10 @@ export class Resolver {
   // -------------------------------------------------------------------------------------------------------
   // Kubernetes NetworkPolicy
 
-  /** spec.podSelector: endpoints of the policy's namespace. */
-  k8sSelected(namespace: string, podSelector: Selector, pod: Pod): boolean {
-    return isEndpoint(pod) && pod.namespace === namespace && selectorMatches(podSelector, pod.labels);
-  }
-
-  /** The endpoints k8sSelected holds for, as a set shared by every policy of the namespace selecting alike. */
+  /**
+   * The endpoints a NetworkPolicy's spec.podSelector selects (those of its namespace whose labels match), as a set
+   * shared by every policy of the namespace selecting alike.
+   */
   k8sSelectedSet(namespace: string, podSelector: Selector): ReadonlySet<Pod> {
     return this.once(`ksel|${namespace}|${this.selKey(podSelector)}`, () => new Set(this.podsOf([namespace], podSelector, (p) => p.labels)));
   }
@@ -323,7 +321,10 @@ export class Resolver {
       and(fromAddrs(saPods.flatMap((p) => p.ips)));
     }
     let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
-    if (ent.notSelector) neg = this.unionOf(ent.notNets.length ? [neg, this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector))] : [this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector))]);
+    if (ent.notSelector) {
+      const excluded = this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector));
+      neg = ent.notNets.length ? this.unionOf([neg, excluded]) : excluded;
+    }
     return { pos, neg, pods };
   }
 }
