@@ -8,8 +8,9 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { buildTables, type BpfTables, type ClassEntry } from '../compiler/emit/bpf/tables';
-import { policyContents } from '../compiler/emit/bpf/serialize';
-import { classValue, decisionKey, decisionValue, peerKey, portKey } from '../compiler/emit/bpf/layout';
+import { endpointContents, policyContents } from '../compiler/emit/bpf/serialize';
+import { DIR } from '../compiler/emit/bpf/codes';
+import { classValue, decisionKey, decisionValue, epKey, epValue, peerKey, portKey } from '../compiler/emit/bpf/layout';
 import { PORT_WIDTH, prefixBytes } from '../compiler/emit/bpf/prefix';
 import type { Action, Chain, Endpoint, Match, Rule } from '../compiler/ir/types';
 
@@ -121,7 +122,7 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
     assert.ok(shared > 300, `only ${shared} entries shared a table in all`);
   });
 
-  it('the class and decision maps are written entry by entry as peerKey, portKey, classValue, decisionKey and decisionValue lay them out', () => {
+  it('the maps are written entry by entry as peerKey, portKey, classValue, decisionKey, decisionValue, epKey and epValue lay them out', () => {
     fc.assert(
       fc.property(fc.array(tierSpec, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(ADDRS.length - 1), { minLength: 1, maxLength: 5 }), (tiers, addrs) => {
         const c = chainOf(tiers);
@@ -157,6 +158,12 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
         assert.equal(d.count, t.decisions.length);
         assert.ok(d.keys.equals(Buffer.concat(t.decisions.map((x) => decisionKey(x.tableId, x.peer, x.port, x.sport)))), 'tg_decisions keys');
         assert.ok(d.values.equals(Buffer.concat(t.decisions.map((x) => decisionValue(x.rule, x.verdict)))), 'tg_decisions values');
+        const ifindexOf = (e: BpfTables['endpoints'][number]): number => 100 + e.epId * 3;
+        const epMap = endpointContents(t.endpoints, ifindexOf);
+        assert.equal(epMap.count, t.endpoints.length);
+        const epKeys = t.endpoints.map((e) => epKey({ ifindex: ifindexOf(e), direction: e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: e.family, addr: e.addr }));
+        assert.ok(epMap.keys.equals(Buffer.concat(epKeys)), 'tg_endpoints keys');
+        assert.ok(epMap.values.equals(Buffer.concat(t.endpoints.map((e) => epValue(e)))), 'tg_endpoints values');
       }),
       { numRuns: 200 },
     );

@@ -2,7 +2,7 @@
 // that), in files with a 16-byte header: "TGM1", key size, value size, count (u32 little-endian each).
 import type { Family } from '../../model/types';
 import { DIR } from './codes';
-import { epKey, epValue, LAYOUT } from './layout';
+import { addrBytes, epValue, LAYOUT } from './layout';
 import { prefixBytes, PORT_WIDTH, type Prefix } from './prefix';
 import type { BpfTables, ClassEntry, EndpointEntry } from './tables';
 
@@ -15,20 +15,16 @@ export interface MapContents {
   values: Buffer;
 }
 
-function pack(map: string, keySize: number, valueSize: number, pairs: [Buffer, Buffer][]): MapContents {
-  return {
-    map, keySize, valueSize, count: pairs.length,
-    keys: Buffer.concat(pairs.map((p) => p[0]), pairs.length * keySize),
-    values: Buffer.concat(pairs.map((p) => p[1]), pairs.length * valueSize),
-  };
-}
-
 /** Endpoint entries need the ifindex, known only on the node: the loader passes a resolver. */
 export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEntry) => number): MapContents {
-  return pack('tg_endpoints', LAYOUT.tg_ep_key.size, LAYOUT.tg_ep_value.size, eps.map((e) => [
-    epKey({ ifindex: ifindexOf(e), direction: e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, family: e.family, addr: e.addr }),
-    epValue(e),
-  ]));
+  const K = LAYOUT.tg_ep_key;
+  return inPlace('tg_endpoints', K.size, LAYOUT.tg_ep_value.size, eps, (e, keys, k, values, v) => {
+    keys.writeUInt32LE(ifindexOf(e), k + K.ifindex);
+    keys.writeUInt8(e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, k + K.direction);
+    keys.writeUInt8(e.family, k + K.family);
+    addrBytes(e.addr).bytes.copy(keys, k + K.addr);
+    epValue(e).copy(values, v);
+  });
 }
 
 // Entries of several tables may share one Prefix object (classes computed by the same rules): its IPv6 address
@@ -43,7 +39,7 @@ function inPlace<T>(map: string, keySize: number, valueSize: number, items: T[],
   return { map, keySize, valueSize, count: items.length, keys, values };
 }
 
-// The maps below are written as peerKey, portKey, classValue, decisionKey and decisionValue lay them out
+// The maps are written in place as peerKey, portKey, classValue, decisionKey, decisionValue and epKey lay them out
 // (test/emit-bpf-shared.test.ts checks against those).
 function peerContents(map: string, family: Family, es: ClassEntry[]): MapContents {
   const width = family === 4 ? 32 : 128;
