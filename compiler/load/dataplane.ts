@@ -17,7 +17,7 @@
 // entry written (in reverse order) and reports "nothing was changed"; the next load is then a full one.
 import * as fs from 'fs';
 import type { Program } from '../ir/types';
-import { buildIndex, computeDelta, diffPrograms, IndexError, type Delta, type Op, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
+import { buildIndex, computeDelta, diffPrograms, IndexError, warmUp, type Delta, type Op, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
 import { classValue, decisionKey, decisionValue, epValue, peerKey, portKey } from '../emit/bpf/layout';
 import { familyWidth, prefixBytes, PORT_WIDTH } from '../emit/bpf/prefix';
 import { policyName, type EndpointEntry } from '../emit/bpf/tables';
@@ -119,6 +119,7 @@ class Handle implements Dataplane {
     let stale: string | undefined;
     try {
       idx = buildIndex(tables, { ...program, endpoints: local.map((l) => l.ep) });
+      warmUp(program, idx.local);
     } catch (err) {
       if (!(err instanceof IndexError)) throw err;
       stale = `the tables could not be indexed (${err.message})`;

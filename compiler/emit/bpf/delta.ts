@@ -33,7 +33,7 @@ import type { Direction, Family } from '../../model/types';
 import type { Chain, Match, Program, Rule } from '../../ir/types';
 import { EP_FLAG } from './codes';
 import { contains, familyWidth, mask, PORT_WIDTH, type Prefix } from './prefix';
-import { addrIn, peerDim, portDim, usesL4, walk, type BpfTables, type ClassEntry, type EndpointEntry } from './tables';
+import { addrIn, buildTables, peerDim, portDim, usesL4, walk, type BpfTables, type ClassEntry, type EndpointEntry } from './tables';
 
 export type DimName = 'peer' | 'port' | 'sport';
 const DIMS: readonly DimName[] = ['peer', 'port', 'sport'];
@@ -495,6 +495,36 @@ export function diffPrograms(before: Program, after: Program, local: Set<string>
     }
   }
   return { changes };
+}
+
+/**
+ * Runs the comparison over a copy of `program` that shares its rules (as the next Program of an agent will), a
+ * few times, and a small delta of each kind: the code is then compiled before the first update needs it (64k
+ * rules: the first updates took 3-8 ms in the comparison instead of 0.5). Off the enforcing path: after a full
+ * load.
+ */
+export function warmUp(program: Program, local: Set<string>): void {
+  const copy: Program = {
+    ...program,
+    endpoints: program.endpoints.map((e) => ({ ...e, ingress: { tiers: e.ingress.tiers.map((t) => ({ ...t })) }, egress: { tiers: e.egress.tiers.map((t) => ({ ...t })) } })),
+  };
+  for (let i = 0; i < 3; i++) diffPrograms(program, copy, local);
+  // and one small delta of each kind, on tables of their own
+  const r = (port: number, action: Rule['action'] = 'Allow'): Rule => ({
+    id: 'warm', action, match: { peer: ['10.0.0.0/8'], proto: 6, dports: [{ from: port, to: port }] }, source: { kind: 'NetworkPolicy', name: 'warm', direction: 'ingress', index: 0 },
+  });
+  const p = (rule: Rule): Program => ({
+    version: 1,
+    endpoints: [{ id: 'w/w', namespace: 'w', name: 'w', ips: ['10.0.0.1'], labels: {}, ports: [], ingress: { tiers: [{ name: 't', kind: 'default', rules: [rule], end: { action: 'Deny', reason: '', policies: [] } }] }, egress: { tiers: [] } }],
+  });
+  const a = p(r(80));
+  const idx = buildIndex(buildTables(a), a);
+  let prev = a;
+  for (const next of [p(r(81)), p(r(81, 'Deny'))]) {
+    const d = diffPrograms(prev, next, idx.local);
+    if ('changes' in d) computeDelta(idx, d.changes, 1 << 30);
+    prev = next;
+  }
 }
 
 function diffChain(endpoint: string, direction: Direction, a: Chain, b: Chain, out: RuleChange[]): string | undefined {
