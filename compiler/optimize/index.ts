@@ -49,7 +49,8 @@ interface MatchInfo {
 // lists by identity first, then by content), so telling two tiers apart costs a few lookups per rule.
 class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
-  private readonly listByText = new Map<string, number>();
+  /** port lists by their text (numbers only: "from-to,...") */
+  private readonly portListByText = new Map<string, number>();
   private nextListId = 0;
   /** address lists by length and a few elements (lists of thousands of prefixes: no joined text to build and hold) */
   private readonly cidrLists = new Map<string, { list: readonly string[]; id: number; hash?: number }[]>();
@@ -123,7 +124,8 @@ class ChainMemo {
 
   /**
    * No memo: tiers are optimised once per distinct structure, so a pair of matches rarely comes back (10000
-   * policies over 5000 pods remembered ~0.6M pairs, none met twice), and the address check is one merge.
+   * policies over 5000 pods remembered ~0.6M pairs, none met twice), and the address check is a few binary
+   * searches, then one merge (isSubset).
    */
   private contains(a: Normal, b: Normal): boolean {
     // the checks that cost little first: most pairs differ in protocol or ports
@@ -135,33 +137,32 @@ class ChainMemo {
     const id = this.cidrListId(v);
     let c = this.canonLists.get(id);
     if (!c) {
-      // lowering writes canonical lists already (printed by toCidrs): keep the input as it is
-      let fresh = canonicalSetOf(v) ? (v as string[]) : toCidrs(setOf(v));
-      // a list canonical by chance is kept too (no second copy of its strings to hold)
-      if (fresh !== v && fresh.length === v.length && fresh.every((x, i) => x === v[i])) fresh = v as string[];
-      const f = fresh;
-      const cid = f === v ? id : this.cidrListId(f);
-      c = this.canonLists.get(cid) ?? f;
-      if (!setCache.has(c) && !canonicalSetOf(c)) setCache.set(c, setOf(v));
+      // lowering writes canonical lists already (printed by toCidrs): the input is kept as it is, and so is a
+      // list canonical by chance (no second copy of its strings to hold; setOf has its set)
+      const printed: readonly string[] = canonicalSetOf(v) ? v : toCidrs(setOf(v));
+      const same = printed === v || (printed.length === v.length && printed.every((x, i) => x === v[i]));
+      const cid = same ? id : this.cidrListId(printed);
+      c = this.canonLists.get(cid) ?? ((same ? v : printed) as string[]);
       this.canonLists.set(cid, c);
       this.canonLists.set(id, c);
     }
     return c;
   };
 
-  private listId(v: readonly unknown[], text: () => string): number {
+  /** An id of a port list: equal content, equal id. */
+  private portListId(v: readonly PortRange[]): number {
     let id = this.listIds.get(v);
     if (id === undefined) {
-      const k = text();
-      id = this.listByText.get(k);
-      if (id === undefined) this.listByText.set(k, (id = this.nextListId++));
+      const k = v.map((r) => `${r.from}-${r.to}`).join(',');
+      id = this.portListByText.get(k);
+      if (id === undefined) this.portListByText.set(k, (id = this.nextListId++));
       this.listIds.set(v, id);
     }
     return id;
   }
 
   /**
-   * listId of an address list: equal content, equal id. Lists are grouped by length and three elements (first,
+   * An id of an address list: equal content, equal id. Lists are grouped by length and three elements (first,
    * middle, last: different lists mostly differ there); only lists that meet one of their group are hashed whole,
    * and compared in full when the hashes agree.
    */
@@ -219,7 +220,7 @@ class ChainMemo {
       const v = m[f];
       if (v === undefined) key += '|';
       else if (MATCH_FIELDS[f] === 'cidrs') key += `${this.cidrListId(v as string[])}|`;
-      else if (MATCH_FIELDS[f] === 'ports') key += `${this.listId(v as PortRange[], () => (v as PortRange[]).map((r) => `${r.from}-${r.to}`).join(','))}|`;
+      else if (MATCH_FIELDS[f] === 'ports') key += `${this.portListId(v as PortRange[])}|`;
       else if (MATCH_FIELDS[f] === 'icmp') key += `${(v as { type: number }).type}/${(v as { code?: number }).code ?? ''}|`;
       else key += `${v as number}|`;
     }
