@@ -1,9 +1,12 @@
-// CIDR algebra over both address families, exact, with bigint arithmetic.
+// CIDR algebra over both address families, exact, with bigint arithmetic (IPv4 sorted and printed as doubles,
+// exact below 2^53).
 //
 // A set of addresses is kept as sorted, disjoint, non-adjacent closed intervals per family ([lo, hi] as
-// bigints). Every operation (union, intersection, difference, containment) is a linear merge over those lists,
-// and `toCidrs` turns a set back into the minimal list of prefixes that covers exactly its addresses (each
-// interval split greedily into the largest aligned blocks; no shorter list of prefixes covers the same set).
+// bigints). Union, intersection and difference are linear merges over those lists (a union of many sets sorts
+// once), containment is a merge after a few binary searches, membership one binary search; interval tuples and
+// lists are shared between sets and never changed in place. `toCidrs` turns a set back into the minimal list of
+// prefixes that covers exactly its addresses (each interval split greedily into the largest aligned blocks; no
+// shorter list of prefixes covers the same set).
 import * as ipaddr from 'ipaddr.js';
 import type { Cidr, Family } from '../model/types';
 
@@ -44,7 +47,6 @@ function bigintToBytes(v: bigint, n: number): number[] {
   return out;
 }
 
-/** Parses an address (either family) to its family and numeric value; throws on text that is not an address. */
 const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 // Parsing and printing addresses is most of the work of resolving big clusters (the same pod addresses are
@@ -60,6 +62,7 @@ function remember<K, V>(m: Map<K, V>, k: K, v: V): V {
   return v;
 }
 
+/** Parses an address (either family) to its family and numeric value; throws on text that is not an address. */
 export function parseAddr(text: string): { family: Family; value: bigint } {
   const hit = addrCache.get(text);
   if (hit) return hit;
