@@ -191,8 +191,10 @@ class Handle implements Dataplane {
       }
       k.idx = undefined;
       k.stale = 'the previous incremental update failed and was rolled back';
-      const how = notes.length ? ` (restoring failed for ${notes.length} entries: ${notes[0]})` : ' (the previous policy is enforcing)';
-      throw new LoadError(`nothing was changed: the incremental update failed and was rolled back${how}: ${describeErr(err)}`);
+      if (notes.length) {
+        throw new LoadError(`the incremental update failed and restoring ${notes.length} of the ${applied.length} entries it wrote failed too (${notes[0]}); load the policy again: ${describeErr(err)}`);
+      }
+      throw new LoadError(`nothing was changed: the incremental update failed and was rolled back (the previous policy is enforcing): ${describeErr(err)}`);
     }
     const writeMs = Number(ts - tw) / 1e6;
     const switchMs = ms(ts);
