@@ -17,9 +17,8 @@
 // entry written (in reverse order) and reports "nothing was changed"; the next load is then a full one.
 import * as fs from 'fs';
 import type { Program } from '../ir/types';
-import { buildIndex, computeDelta, diffPrograms, IndexError, warmUp, type Delta, type Op, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
-import { classValue, decisionKey, decisionValue, epValue, peerKey, portKey } from '../emit/bpf/layout';
-import { familyWidth, prefixBytes, PORT_WIDTH } from '../emit/bpf/prefix';
+import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, type Delta, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
+import { epValue } from '../emit/bpf/layout';
 import { policyName, type EndpointEntry } from '../emit/bpf/tables';
 import {
   acquireLock, closeAll, describeErr, epKeyOf, GRACE_MS, LoadError, loadKeeping, openPinnedMaps, readCounters, zeroCounters,
@@ -174,7 +173,7 @@ class Handle implements Dataplane {
     try {
       for (const f of d.widen) eps(f);
       for (const op of d.pre) {
-        const e = encode(op);
+        const e = opEntry(op);
         put(e.map, e.key, e.value, e.before);
       }
       ts = process.hrtime.bigint();
@@ -203,11 +202,11 @@ class Handle implements Dataplane {
     // After the switch: the grace period, entries no longer wanted, the state.
     await new Promise((res) => setTimeout(res, GRACE_MS));
     for (const op of d.post) {
-      const e = encode(op);
+      const e = opEntry(op);
       k.maps.get(e.map)?.delete(e.key);
     }
     for (const op of [...d.pre, ...d.post]) {
-      const e = encode(op);
+      const e = opEntry(op);
       k.counts[e.map] = (k.counts[e.map] ?? 0) + (e.before === null && e.value ? 1 : 0) - (e.before !== null && !e.value ? 1 : 0);
     }
     await this.writeState(k, d, diff.changes);
@@ -225,7 +224,7 @@ class Handle implements Dataplane {
   private capacity(k: Kept, d: Delta): string | null {
     const adds = new Map<string, number>();
     for (const op of d.pre) {
-      const e = encode(op);
+      const e = opEntry(op);
       if (e.before === null && e.value) adds.set(e.map, (adds.get(e.map) ?? 0) + 1);
     }
     for (const [map, a] of adds) {
@@ -285,21 +284,4 @@ function statOf(file: string): { ino: number; size: number; mtimeMs: number } {
   } catch {
     return { ino: -1, size: -1, mtimeMs: -1 };
   }
-}
-
-/** An op as the map's key and value (null: delete) and what it held before (null: absent). */
-function encode(op: Op): { map: string; key: Buffer; value: Buffer | null; before: Buffer | null } {
-  if (op.kind === 'decision') {
-    const v = (x: { rule: number; verdict: number } | null): Buffer | null => (x ? decisionValue(x.rule, x.verdict) : null);
-    return { map: 'tg_decisions', key: decisionKey(op.tableId, op.peer, op.port, op.sport), value: v(op.value), before: v(op.before) };
-  }
-  const v = (c: number | null): Buffer | null => (c === null ? null : classValue(c));
-  if (op.dim === 'peer') {
-    const w = familyWidth(op.family);
-    const map = `tg_peer${op.family}${op.p.len === w ? '_exact' : ''}`;
-    return { map, key: peerKey(op.family, op.tableId, prefixBytes(op.p, w), op.p.len), value: v(op.cls), before: v(op.before) };
-  }
-  const b = prefixBytes(op.p, PORT_WIDTH);
-  const map = op.dim === 'sport' ? 'tg_sports' : op.p.len === PORT_WIDTH ? 'tg_port_exact' : 'tg_ports';
-  return { map, key: portKey(op.tableId, b[0], b.readUInt16BE(1), op.p.len), value: v(op.cls), before: v(op.before) };
 }

@@ -32,7 +32,8 @@
 import type { Direction, Family } from '../../model/types';
 import type { Chain, Match, Program, Rule } from '../../ir/types';
 import { EP_FLAG } from './codes';
-import { contains, familyWidth, mask, PORT_WIDTH, type Prefix } from './prefix';
+import { classValue, decisionKey, decisionValue, peerKey, portKey } from './layout';
+import { contains, familyWidth, mask, prefixBytes, PORT_WIDTH, type Prefix } from './prefix';
 import { addrIn, buildTables, peerDim, portDim, usesL4, walk, type BpfTables, type ClassEntry, type EndpointEntry } from './tables';
 
 export type DimName = 'peer' | 'port' | 'sport';
@@ -899,3 +900,19 @@ export function tablesOf(idx: TablesIndex): Pick<BpfTables, 'endpoints' | 'peer4
   return out;
 }
 
+/** An op as its map's key and value (null: delete) and what it held before (null: absent), as serialize.ts lays entries out. */
+export function opEntry(op: Op): { map: string; key: Buffer; value: Buffer | null; before: Buffer | null } {
+  if (op.kind === 'decision') {
+    const v = (x: { rule: number; verdict: number } | null): Buffer | null => (x ? decisionValue(x.rule, x.verdict) : null);
+    return { map: 'tg_decisions', key: decisionKey(op.tableId, op.peer, op.port, op.sport), value: v(op.value), before: v(op.before) };
+  }
+  const v = (c: number | null): Buffer | null => (c === null ? null : classValue(c));
+  if (op.dim === 'peer') {
+    const w = familyWidth(op.family);
+    const map = `tg_peer${op.family}${op.p.len === w ? '_exact' : ''}`;
+    return { map, key: peerKey(op.family, op.tableId, prefixBytes(op.p, w), op.p.len), value: v(op.cls), before: v(op.before) };
+  }
+  const b = prefixBytes(op.p, PORT_WIDTH);
+  const map = op.dim === 'sport' ? 'tg_sports' : op.p.len === PORT_WIDTH ? 'tg_port_exact' : 'tg_ports';
+  return { map, key: portKey(op.tableId, b[0], b.readUInt16BE(1), op.p.len), value: v(op.cls), before: v(op.before) };
+}
