@@ -106,7 +106,7 @@ export function policyName(s: RuleSource): string {
   return `${s.kind} ${s.namespace ? `${s.namespace}/` : ''}${s.name}`;
 }
 
-interface Flat {
+export interface Flat {
   rule: Rule;
   tier: number;
   index: number; // rule table index
@@ -264,7 +264,7 @@ function ruleRows(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direct
 }
 
 /** The rows of ruleRows for the chain, numbered from base, as the tier walk reads them. */
-function flatten(chain: Chain, base: number): ChainRows {
+export function flatten(chain: Chain, base = 0): ChainRows {
   const flat: Flat[] = [];
   const ends: number[] = [];
   let index = base;
@@ -402,15 +402,20 @@ function emitEndpoint(
   });
 }
 
+/** Whether a match's family and local addresses admit packets of this local address (its other fields aside). */
+export function admitsAddr(m: Match, family: Family, addr: string): boolean {
+  if (m.family !== undefined && m.family !== family) return false;
+  if (m.local && !addrIn(addr, m.local)) return false;
+  return !(m.notLocal && addrIn(addr, m.notLocal));
+}
+
 /** Positions (in the flattened chain) of the rules that can match packets of this local address. */
 function admitted(memo: TableMemo, chain: Chain, addr: string, family: Family): number[] {
   const out: number[] = [];
   let i = 0;
   for (const tier of chain.tiers) {
     for (const rule of tier.rules) {
-      const m = rule.match;
-      const ok = (m.family === undefined || m.family === family) && !(m.local && !addrIn(addr, m.local)) && !(m.notLocal && addrIn(addr, m.notLocal));
-      if (ok && memo.admits(m, family)) out.push(i);
+      if (admitsAddr(rule.match, family, addr) && memo.admits(rule.match, family)) out.push(i);
       i++;
     }
   }
@@ -490,7 +495,7 @@ function computeWritten(
   }
   let decisions = 0;
   for (const c of combos.values()) {
-    const w = walk(chain, flat, everywhere.length ? mergeSorted(c.rules, everywhere) : c.rules, ends, def);
+    const w = walk(chain, flat, mergeSorted(c.rules, everywhere), ends, def);
     if (w.rule === miss.rule && w.verdict === miss.verdict) continue;
     t.decisions.push({ tableId, peer: c.p, port: c.q, sport: c.s, rule: w.rule - base, verdict: w.verdict });
     decisions++;
@@ -510,7 +515,10 @@ function computeWritten(
   };
 }
 
-function mergeSorted(a: number[], b: number[]): number[] {
+/** Two ascending lists as one (one of them as it is when the other is empty). */
+export function mergeSorted(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
   const out: number[] = [];
   let i = 0;
   let j = 0;
