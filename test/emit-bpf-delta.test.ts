@@ -132,7 +132,7 @@ function answers(m: Maps, ps: Probe[]): Answer[] {
   return ps.map((p) => m.decide(byKey.get(p.ep)!, p.peer, p.l4, p.sport));
 }
 
-type Mutation = { kind: 'peer' | 'port' | 'sport' | 'action' | 'two'; pick: number; cidrs: string[]; port: number; action: Action; both: boolean; second?: { pick: number; cidrs: string[]; port: number } };
+type Mutation = { kind: 'peer' | 'port' | 'sport' | 'action' | 'two' | 'dimAction'; pick: number; cidrs: string[]; port: number; action: Action; both: boolean; second?: { pick: number; cidrs: string[]; port: number } };
 
 const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3/32', '10.1.2.4/32', '10.200.0.0/14', '0.0.0.0/0', '192.168.0.0/16', 'fd00::/8', 'fd00:1::/32', 'fd00:1::3/128'];
 
@@ -163,6 +163,11 @@ function mutate(r: Rule, m: Mutation): Rule {
       match.peer = m.cidrs;
       portMatch();
       break;
+    case 'dimAction':
+      // one dimension (peer or ports) and the action together
+      if (m.pick % 2) match.peer = m.cidrs;
+      else portMatch();
+      return { ...r, match, action: m.action === r.action ? (r.action === 'Allow' ? 'Deny' : 'Allow') : m.action };
   }
   return { ...r, match };
 }
@@ -245,7 +250,7 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
   it('random Programs, random single-rule mutations (fast-check): answers, write order, fallbacks', () => {
     const { tiers } = arbitraries();
     const mutation: fc.Arbitrary<Mutation> = fc.record({
-      kind: fc.constantFrom<Mutation['kind']>('peer', 'port', 'sport', 'action', 'two', 'peer', 'port'),
+      kind: fc.constantFrom<Mutation['kind']>('peer', 'port', 'sport', 'action', 'two', 'dimAction', 'peer', 'port'),
       pick: fc.nat(12),
       cidrs: fc.array(fc.constantFrom(...CIDRS), { minLength: 1, maxLength: 3 }),
       port: fc.constantFrom(53, 80, 443, 1000, 1500, 8080),
@@ -273,6 +278,8 @@ describe('emit-bpf delta: incremental table updates equal full builds', function
     for (const kind of ['peer', 'port', 'sport', 'action']) assert.ok((outcomes.get(`${kind}: incremental`) ?? 0) >= 5, `${kind}: ${JSON.stringify([...outcomes])}`);
     assert.ok((outcomes.get('two: fallback') ?? 0) >= 5, JSON.stringify([...outcomes]));
     assert.match(reasons.get('two: fallback') ?? '', /dimensions|shared|more than one way|starts|stops|family/);
+    // a dimension and the action together: the classes the rule keeps would keep decisions walked with the old action
+    assert.ok((outcomes.get('dimAction: fallback') ?? 0) >= 5, JSON.stringify([...outcomes]));
   });
 
   it('the bench change (rule 0 port of 1000 rules) touches a handful of entries', () => {

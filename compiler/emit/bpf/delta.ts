@@ -682,6 +682,7 @@ function classify(t: TableIndex, c: RuleChange): TableChange | string {
   if (dims.length > 1) return `changed in ${dims.length} dimensions (${dims.join(', ')})`;
   if (dims.length === 1) {
     const D = dims[0];
+    if (c.before.action !== c.after.action) return `its action changed and its ${D} dimension too (the decisions of the classes it keeps would keep the old action)`;
     if (isConstrained(old[D]!) !== isConstrained(now[D]!)) return `it ${isConstrained(now[D]!) ? 'starts' : 'stops'} constraining the ${D} dimension`;
     return { c, old, now, kind: D };
   }
