@@ -230,4 +230,16 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     assert.equal(next.mode, 'incremental', next.fallback);
     assert.equal(reach(), '8080:closed 9090:open');
   });
+
+  it('a Program mutated in place (or the same object again) is loaded in full, never reported as an update without changes', async function () {
+    const p = policy('Allow', FROM_A, 8080);
+    await dp!.load(p);
+    assert.equal(reach(), '8080:open 9090:closed');
+    const t = p.endpoints[1].ingress.tiers[0];
+    t.rules[0] = { ...t.rules[0], match: { ...t.rules[0].match, dports: [{ from: 9090, to: 9090 }] } };
+    const r = await dp!.load(p);
+    assert.notEqual(r.mode, 'incremental');
+    assert.match(r.fallback ?? '', /same Program object/);
+    assert.equal(reach(), '8080:closed 9090:open');
+  });
 });

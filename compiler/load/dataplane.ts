@@ -13,8 +13,10 @@
 //      allowed), same table_id and rule_base;
 //   4. after the grace period: entries no longer wanted; the state (rule records, ep ids; a rule whose id
 //      changed has its counter row carried under the old id and zeroed).
-// Anything else falls back to load(), and the report says why (`fallback`). A failed write restores every
-// entry written (in reverse order) and reports "nothing was changed"; the next load is then a full one.
+// Anything else falls back to load(), and the report says why (`fallback`); so does the same Program object
+// again (the handle keeps the Program it loaded: a Program must not be mutated after a load, pass a changed
+// copy). A failed write restores every entry written (in reverse order) and reports "nothing was changed"; the
+// next load is then a full one.
 import * as fs from 'fs';
 import type { Program } from '../ir/types';
 import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, type Delta, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
@@ -91,6 +93,8 @@ class Handle implements Dataplane {
     if (!k) return this.full(program);
     if (!k.idx) return this.full(program, k.stale ?? 'no index of the live tables');
     if (this.opts.forceReload || this.opts.objectOverride) return this.full(program, 'a new object was asked for (forceReload / objectOverride)');
+    // the diff compares the kept Program with this one: the same object (mutated in place or not) would compare equal
+    if (program === k.program) return this.full(program, 'the same Program object as the previous load (Programs must not be changed after a load: a changed copy is compared)');
     const t0 = process.hrtime.bigint();
     const lock = acquireLock(this.statePath);
     let fallback: string;
