@@ -242,4 +242,19 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     assert.match(r.fallback ?? '', /same Program object/);
     assert.equal(reach(), '8080:closed 9090:open');
   });
+
+  it('a failure after the switch says the new policy is enforcing, and the next load is a full one', async function () {
+    const old = policy('Allow', FROM_A, 8080);
+    await dp!.load(old);
+    assert.equal(reach(), '8080:open 9090:closed');
+    opts.failAfterSwitch = true;
+    const err = await dp!.load(policy('Allow', FROM_A, 9090)).then(() => undefined, (e: unknown) => e);
+    opts.failAfterSwitch = undefined;
+    assert.ok(err instanceof LoadError && /new policy IS enforcing.*injected failure after the switch/.test(err.message), String(err));
+    assert.equal(reach(), '8080:closed 9090:open');
+    const back = await dp!.load(old);
+    assert.notEqual(back.mode, 'incremental');
+    assert.match(back.fallback ?? '', /after the switch/);
+    assert.equal(reach(), '8080:open 9090:closed');
+  });
 });

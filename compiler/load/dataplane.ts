@@ -15,8 +15,8 @@
 //      changed has its counter row carried under the old id and zeroed).
 // Anything else falls back to load(), and the report says why (`fallback`); so does the same Program object
 // again (the handle keeps the Program it loaded: a Program must not be mutated after a load, pass a changed
-// copy). A failed write restores every entry written (in reverse order) and reports "nothing was changed"; the
-// next load is then a full one.
+// copy). A failed write restores every entry written (in reverse order) and reports "nothing was changed"; a
+// failure after the switch reports that the new policy IS enforcing; either way the next load is a full one.
 import * as fs from 'fs';
 import type { Program } from '../ir/types';
 import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, type Delta, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
@@ -32,6 +32,8 @@ import { counterKey, readLoadState, scopePaths, writeLoadState, type LoadState }
 export interface DataplaneOptions extends LoadOptions {
   /** tests: an incremental update fails at its Nth map write (0 = the first), after the writes before it */
   failIncrementalAt?: number;
+  /** tests: an incremental update fails after the switch (before the entries no longer wanted are deleted) */
+  failAfterSwitch?: boolean;
 }
 
 export interface DataplaneReport extends LoadReport {
@@ -203,18 +205,27 @@ class Handle implements Dataplane {
     const switchMs = ms(ts);
     const enforcingMs = ms(t0);
 
-    // After the switch: the grace period, entries no longer wanted, the state.
-    await new Promise((res) => setTimeout(res, GRACE_MS));
-    for (const op of d.post) {
-      const e = opEntry(op);
-      k.maps.get(e.map)?.delete(e.key);
-    }
-    for (const op of [...d.pre, ...d.post]) {
-      const e = opEntry(op);
-      k.counts[e.map] = (k.counts[e.map] ?? 0) + (e.before === null && e.value ? 1 : 0) - (e.before !== null && !e.value ? 1 : 0);
-    }
-    await this.writeState(k, d, diff.changes);
+    // The switch is made: the maps and the index hold `program` from here on, whatever fails below.
     k.program = program;
+    // After the switch: the grace period, entries no longer wanted, the state.
+    try {
+      await new Promise((res) => setTimeout(res, GRACE_MS));
+      if (this.opts.failAfterSwitch) throw new Error('injected failure after the switch');
+      for (const op of d.post) {
+        const e = opEntry(op);
+        k.maps.get(e.map)?.delete(e.key);
+      }
+      for (const op of [...d.pre, ...d.post]) {
+        const e = opEntry(op);
+        k.counts[e.map] = (k.counts[e.map] ?? 0) + (e.before === null && e.value ? 1 : 0) - (e.before !== null && !e.value ? 1 : 0);
+      }
+      await this.writeState(k, d, diff.changes);
+    } catch (err) {
+      // entries no longer wanted may remain, the state may be behind: the next load rewrites everything
+      k.idx = undefined;
+      k.stale = `the previous incremental update failed after the switch (${describeErr(err)})`;
+      throw new LoadError(`the new policy IS enforcing (the switch was made), but the work after it failed; the next load through this handle is a full one: ${describeErr(err)}`);
+    }
     const report: DataplaneReport = {
       ...k.report, mode: 'incremental', clang: 'not-needed', verified: false, generation: k.state.generation, attachments: k.state.attachments,
       entries: { ...k.counts }, timings: { tablesMs, writeMs, switchMs, enforcingMs, totalMs: ms(t0) },
