@@ -212,14 +212,14 @@ describe('evaluate: Calico tiers and rules', () => {
       cnp('x/rules', {
         ingress: [
           crule('Deny', { source: entity({ notNets: ['10.0.0.0/8'] }) }), // anything outside 10/8 denied
-          crule('Allow', { protocol: PROTO.TCP, source: entity({ nets: ['10.0.2.0/24'], notSelector: { op: 'eq', key: 'pod', value: 'c' } }), destination: entity({ notPorts: [{ kind: 'range', from: 81, to: 81 }] }) }),
+          crule('Allow', { protocol: PROTO.TCP, source: entity({ nets: ['10.0.2.0/24'], namespaceSelector: sel({ ns: 'y' }), notSelector: { op: 'eq', key: 'pod', value: 'c' } }), destination: entity({ notPorts: [{ kind: 'range', from: 81, to: 81 }] }) }),
           crule('Allow', { protocol: PROTO.TCP, source: entity({ ports: [{ kind: 'range', from: 40000, to: 40000 }], namespaceSelector: sel({ ns: 'z' }) }) }),
           crule('Allow', { notProtocol: PROTO.TCP, source: entity({ nets: ['10.0.1.0/24'] }) }),
         ],
       }),
     );
-    // notSelector in a namespaced policy is scoped to x: y/c is not excluded
-    checkTruth(m, 80, (f, t) => nsOf(t) !== 'x' || nsOf(f) === 'y' || nsOf(f) === 'z');
+    // notSelector is not scoped (libcalico-go copies it as written): y/c is excluded
+    checkTruth(m, 80, (f, t) => nsOf(t) !== 'x' || (nsOf(f) === 'y' && f !== 'y/c') || nsOf(f) === 'z');
     checkTruth(m, 81, (f, t) => nsOf(t) !== 'x' || nsOf(f) === 'z');
     checkTruth(m, 80, (f, t) => nsOf(t) !== 'x' || nsOf(f) === 'x', { proto: PROTO.UDP });
     const p = lower(m);

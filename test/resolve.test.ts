@@ -37,10 +37,13 @@ describe('resolve', () => {
     assert.deepEqual(toCidrs(r.calicoEntity('x', entity({ selector: db, namespaceSelector: { op: 'global' } })).pos!), ['192.168.0.0/24']);
     const byNs = r.calicoEntity('x', entity({ selector: { op: 'eq', key: 'projectcalico.org/namespace', value: 'z' }, namespaceSelector: { op: 'all' } }));
     assert.deepEqual(ids(byNs.pods!), ['z/a', 'z/b', 'z/c']);
-    // nets AND selector; notNets and notSelector are exclusions
+    // nets AND selector; notNets and notSelector are exclusions, notSelector as written (every namespace)
     const e = r.calicoEntity('x', entity({ nets: ['10.0.1.0/30'], selector: { op: 'all' }, notSelector: { op: 'eq', key: 'pod', value: 'a' }, notNets: ['10.0.1.3/32'] }));
     assert.deepEqual(toCidrs(e.pos!), ['10.0.1.1/32', '10.0.1.2/31']); // the pods of x inside 10.0.1.0/30, merged
-    assert.deepEqual(toCidrs(e.neg), ['10.0.1.1/32', '10.0.1.3/32', 'fd00::1:1/128']);
+    assert.deepEqual(toCidrs(e.neg), ['10.0.1.1/32', '10.0.1.3/32', '10.0.2.1/32', '10.0.3.1/32', 'fd00::1:1/128', 'fd00::2:1/128', 'fd00::3:1/128']);
+    // notSelector alone in a namespaced policy limits the entity to the namespace (libcalico-go getEndpointSelector)
+    assert.deepEqual(ids(r.calicoEntity('x', entity({ notSelector: { op: 'eq', key: 'pod', value: 'a' } })).pods!), ['x/a', 'x/b', 'x/c']);
+    assert.equal(r.calicoEntity(undefined, entity({ notSelector: { op: 'eq', key: 'pod', value: 'a' } })).pos, undefined);
   });
 
   it('Calico policy selection: namespace, types, namespaceSelector and serviceAccountSelector', () => {

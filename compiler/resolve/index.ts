@@ -5,6 +5,7 @@
 // by policy and, as a peer, is matched only by address rules (ipBlock, nets, networks, nodes); a pod without
 // an address is nowhere.
 import type { Labels, Selector } from '../model/selector/ast';
+import { ALL } from '../model/selector/ast';
 import type {
   AnpPods, CalicoEntity, CalicoPolicy, ContainerPort, Direction, HostEndpoint, K8sPeer, Model, NetworkSet, Node, Pod,
 } from '../model/types';
@@ -30,18 +31,26 @@ export function isEndpoint(p: Pod): boolean {
   return p.ips.length > 0 && !p.hostNetwork;
 }
 
-/** Does the selector use global() anywhere (only then can a namespaceSelector reach non-namespaced objects)? */
-function mentionsGlobal(sel: Selector): boolean {
+/**
+ * Whether a Calico namespaceSelector reaches the non-namespaced objects (GlobalNetworkSets, HostEndpoints).
+ * libcalico-go getEndpointSelector prefixes the selector's keys with the namespace-label prefix, which such an object
+ * never carries, and rewrites all() to has(projectcalico.org/namespace) and global() to its negation: so global()
+ * reaches them, all() does not, and so does any test a missing label passes (`ns != 'x'`, `!has(team)`).
+ */
+function reachesNonNamespaced(sel: Selector): boolean {
   switch (sel.op) {
+    case 'all':
+      return false;
     case 'global':
       return true;
     case 'not':
-      return mentionsGlobal(sel.arg);
+      return !reachesNonNamespaced(sel.arg);
     case 'and':
+      return sel.args.every(reachesNonNamespaced);
     case 'or':
-      return sel.args.some(mentionsGlobal);
+      return sel.args.some(reachesNonNamespaced);
     default:
-      return false;
+      return selectorMatches(sel, {});
   }
 }
 
@@ -275,7 +284,7 @@ export class Resolver {
     return this.once(key, () => {
       const nsOk = (ns: string): boolean =>
         namespaceSelector ? selectorMatches(namespaceSelector, this.calicoNsLabels(ns)) : scope === undefined || ns === scope;
-      const globalOk = namespaceSelector ? mentionsGlobal(namespaceSelector) && selectorMatches(namespaceSelector, {}, { global: true }) : scope === undefined;
+      const globalOk = namespaceSelector ? reachesNonNamespaced(namespaceSelector) : scope === undefined;
       const namespaces = namespaceSelector ? this.namespacesMatching(namespaceSelector, true) : scope === undefined ? [...this.nsPods.keys()] : [scope];
       return {
         pods: this.podsOf(namespaces, selector, (p) => this.calicoPodLabels(p)),
@@ -300,29 +309,25 @@ export class Resolver {
   calicoEntity(scope: string | undefined, ent: CalicoEntity): { pos?: IpSet; neg: IpSet; pods?: Pod[] } {
     let pos: IpSet | undefined = ent.nets.length ? fromCidrs(ent.nets) : undefined;
     let pods: Pod[] | undefined;
-    const and = (s: IpSet): void => {
-      pos = pos ? intersect(pos, s) : s;
-    };
-    if (ent.selector || ent.namespaceSelector) {
-      const objs = this.calicoObjects(scope, ent.selector ?? { op: 'all' }, ent.namespaceSelector);
-      pods = objs.pods;
-      and(this.objectAddrs(objs));
-    }
-    if (ent.serviceAccounts) {
+    // libcalico-go getEndpointSelector: one selector, (namespace part) && (service accounts) && (selector). The
+    // namespace part (namespaceSelector, else a namespaced policy's own namespace) applies as soon as any selector
+    // field is used, notSelector included; with serviceAccounts only endpoints can match (sets carry no account).
+    if (ent.selector || ent.namespaceSelector || ent.serviceAccounts || (scope !== undefined && ent.notSelector)) {
+      const objs = this.calicoObjects(scope, ent.selector ?? ALL, ent.namespaceSelector);
       const sa = ent.serviceAccounts;
-      const saPods = this.endpoints.filter(
-        (p) =>
-          (ent.namespaceSelector ? selectorMatches(ent.namespaceSelector, this.calicoNsLabels(p.namespace)) : scope === undefined || p.namespace === scope) &&
-          (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) &&
-          (!sa.selector || selectorMatches(sa.selector, this.saLabels(p))),
-      );
-      const inSa = new Set(saPods);
-      pods = pods ? pods.filter((p) => inSa.has(p)) : saPods;
-      and(fromAddrs(saPods.flatMap((p) => p.ips)));
+      if (sa) {
+        pods = objs.pods.filter((p) => (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) && (!sa.selector || selectorMatches(sa.selector, this.saLabels(p))));
+        const saAddrs = fromAddrs(pods.flatMap((p) => p.ips));
+        pos = pos ? intersect(pos, saAddrs) : saAddrs;
+      } else {
+        pods = objs.pods;
+        pos = pos ? intersect(pos, this.objectAddrs(objs)) : this.objectAddrs(objs);
+      }
     }
+    // notSelector as written (RuleAPIV2ToBackend's NotSrcSelector/NotDstSelector): not limited to any namespace.
     let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
     if (ent.notSelector) {
-      const excluded = this.objectAddrs(this.calicoObjects(scope, ent.notSelector, ent.namespaceSelector));
+      const excluded = this.objectAddrs(this.calicoObjects(undefined, ent.notSelector, undefined));
       neg = ent.notNets.length ? this.unionOf([neg, excluded]) : excluded;
     }
     return { pos, neg, pods };
