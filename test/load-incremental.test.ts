@@ -257,4 +257,21 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     assert.match(back.fallback ?? '', /after the switch/);
     assert.equal(reach(), '8080:open 9090:closed');
   });
+
+  it('a load by someone else right after the handle\'s full load is noticed (the handle keeps the state it wrote, not one read later)', async function () {
+    const r1 = { ...RULE1, match: { ...RULE1.match, dports: [{ from: 8, to: 8 }] } };
+    const other = { ...RULE1, match: { ...RULE1.match, dports: [{ from: 9, to: 9 }] } };
+    const dp2 = openDataplane({ ...opts, afterFullLoad: async () => void (await load(policy('Allow', FROM_A, 9090, other), opts)) });
+    try {
+      const first = await dp2.load(policy('Allow', FROM_A, 8080, r1));
+      assert.notEqual(first.mode, 'incremental');
+      assert.equal(reach(), '8080:closed 9090:open', 'the other load came last');
+      const r = await dp2.load(policy('Allow', FROM_A, 9090, r1));
+      assert.notEqual(r.mode, 'incremental');
+      assert.match(r.fallback ?? '', /state changed since this handle wrote it/);
+      assert.equal(reach(), '8080:closed 9090:open');
+    } finally {
+      dp2.close();
+    }
+  });
 });

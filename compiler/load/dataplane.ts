@@ -27,13 +27,15 @@ import {
   type LoadOptions, type LoadReport,
 } from './loader';
 import type { BpfMap } from './native';
-import { counterKey, readLoadState, scopePaths, writeLoadState, type LoadState } from './state';
+import { counterKey, scopePaths, writeLoadState, type LoadState } from './state';
 
 export interface DataplaneOptions extends LoadOptions {
   /** tests: an incremental update fails at its Nth map write (0 = the first), after the writes before it */
   failIncrementalAt?: number;
   /** tests: an incremental update fails after the switch (before the entries no longer wanted are deleted) */
   failAfterSwitch?: boolean;
+  /** tests: runs when the handle's full load has released the lock (another process may load right then) */
+  afterFullLoad?: () => Promise<void>;
 }
 
 export interface DataplaneReport extends LoadReport {
@@ -113,10 +115,11 @@ class Handle implements Dataplane {
 
   /** The ordinary load; then the index of what it wrote, off the enforcing path. */
   private async full(program: Program, fallback?: string): Promise<DataplaneReport> {
-    const { report, tables, local } = await loadKeeping(program, this.opts);
+    // the state and its stat as the load wrote them (read under its lock): another load may follow at once
+    const { report, tables, local, state, stat } = await loadKeeping(program, this.opts);
+    await this.opts.afterFullLoad?.();
     if (fallback !== undefined) report.fallback = fallback;
     const old = this.kept;
-    const state = readLoadState(this.statePath);
     if (!state) throw new LoadError(`no load state at ${this.statePath} after a load`);
     const maps = old && old.state.mapsDir === state.mapsDir ? old.maps : openPinnedMaps(state.mapsDir);
     if (old && old.maps !== maps) closeAll(old.maps);
@@ -132,7 +135,7 @@ class Handle implements Dataplane {
     const rowBase = new Map<string, number>();
     for (const r of state.rules) if (r.endpoint && !rowBase.has(`${r.endpoint}|${r.direction}`)) rowBase.set(`${r.endpoint}|${r.direction}`, r.index);
     this.kept = {
-      program, idx, stale, state, stat: statOf(this.statePath), maps, ifindex: new Map(local.map((l) => [l.ep.id, l.ifindex])), rowBase,
+      program, idx, stale, state, stat: { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs }, maps, ifindex: new Map(local.map((l) => [l.ep.id, l.ifindex])), rowBase,
       report, counts: { ...report.entries },
     };
     return report;

@@ -399,8 +399,9 @@ export async function load(program: Program, opts: LoadOptions = {}): Promise<Lo
   return (await loadKeeping(program, opts)).report;
 }
 
-/** load(), also handing back the tables it wrote and the node's endpoints (a dataplane handle indexes them). */
-export async function loadKeeping(program: Program, opts: LoadOptions = {}): Promise<{ report: LoadReport; tables: BpfTables; local: LocalEndpoint[] }> {
+/** load(), also handing back the tables it wrote, the node's endpoints (a dataplane handle indexes them) and the
+ *  state it wrote with its file's stat, both read under the lock (another load may follow at once). */
+export async function loadKeeping(program: Program, opts: LoadOptions = {}): Promise<{ report: LoadReport; tables: BpfTables; local: LocalEndpoint[]; state: LoadState | undefined; stat: fs.Stats }> {
   const t0 = process.hrtime.bigint();
   ensureBpffs();
   const paths = scopePaths(opts);
@@ -412,7 +413,7 @@ export async function loadKeeping(program: Program, opts: LoadOptions = {}): Pro
     // After a crashed load some interfaces may run a program over maps the state does not name: replace them all.
     const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
     const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
-    return { report, tables: p.t, local: p.local };
+    return { report, tables: p.t, local: p.local, state: readLoadState(paths.statePath), stat: fs.statSync(paths.statePath) };
   } finally {
     lock.release();
   }
