@@ -148,6 +148,7 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
     let at = 0;
     for (;; at++) {
       const before = dumpMaps();
+      const nextBefore = readLoadState(scopePaths(SCOPE).statePath)!.nextEpId;
       opts.failIncrementalAt = at;
       let err: unknown;
       const r = await dp!.load(next).catch((e: unknown) => void (err = e));
@@ -160,6 +161,8 @@ describe('dataplane handle: incremental single-rule updates (real kernel and tra
       }
       assert.ok(err instanceof LoadError && /nothing was changed.*injected failure at write/.test(err.message), String(err));
       assert.equal(dumpMaps(), before, `after a failure at write ${at}`);
+      // flips before the failing one were live (conntrack may hold their ids): the state's next id is past them
+      assert.ok(readLoadState(scopePaths(SCOPE).statePath)!.nextEpId > nextBefore, `nextEpId after a failure at write ${at}`);
       assert.equal(reach(), '8080:closed 9090:open');
       // the handle no longer trusts its index: the next load is an ordinary one (here: the same policy again)
       const again = await dp!.load(was);

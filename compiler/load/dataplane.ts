@@ -27,7 +27,7 @@ import {
   type LoadOptions, type LoadReport,
 } from './loader';
 import type { BpfMap } from './native';
-import { counterKey, scopePaths, writeLoadState, type LoadState } from './state';
+import { counterKey, readLoadState, scopePaths, writeLoadState, type LoadState } from './state';
 
 export interface DataplaneOptions extends LoadOptions {
   /** tests: an incremental update fails at its Nth map write (0 = the first), after the writes before it */
@@ -199,10 +199,13 @@ class Handle implements Dataplane {
       }
       k.idx = undefined;
       k.stale = 'the previous incremental update failed and was rolled back';
+      // flips before the failing one were live: conntrack may hold their fresh ids, never to be handed out again
+      const bumped = this.keepIdsUsed(k, d.nextId);
+      const also = bumped ? `; ${bumped}` : '';
       if (notes.length) {
-        throw new LoadError(`the incremental update failed and restoring ${notes.length} of the ${applied.length} entries it wrote failed too (${notes[0]}); load the policy again: ${describeErr(err)}`);
+        throw new LoadError(`the incremental update failed and restoring ${notes.length} of the ${applied.length} entries it wrote failed too (${notes[0]}${also}); load the policy again: ${describeErr(err)}`);
       }
-      throw new LoadError(`nothing was changed: the incremental update failed and was rolled back (the previous policy is enforcing): ${describeErr(err)}`);
+      throw new LoadError(`nothing was changed: the incremental update failed and was rolled back (the previous policy is enforcing${also}): ${describeErr(err)}`);
     }
     const writeMs = Number(ts - tw) / 1e6;
     const switchMs = ms(ts);
@@ -227,7 +230,8 @@ class Handle implements Dataplane {
       // entries no longer wanted may remain, the state may be behind: the next load rewrites everything
       k.idx = undefined;
       k.stale = `the previous incremental update failed after the switch (${describeErr(err)})`;
-      throw new LoadError(`the new policy IS enforcing (the switch was made), but the work after it failed; the next load through this handle is a full one: ${describeErr(err)}`);
+      const bumped = this.keepIdsUsed(k, d.nextId);
+      throw new LoadError(`the new policy IS enforcing (the switch was made), but the work after it failed; the next load through this handle is a full one: ${describeErr(err)}${bumped ? ` (${bumped})` : ''}`);
     }
     const report: DataplaneReport = {
       ...k.report, mode: 'incremental', clang: 'not-needed', verified: false, generation: k.state.generation, attachments: k.state.attachments,
@@ -252,6 +256,21 @@ class Handle implements Dataplane {
       if (have + a > m.maxEntries) return `map ${map} (max_entries ${m.maxEntries}) cannot take ${a} more entries beside its ${have}`;
     }
     return null;
+  }
+
+  /** After a failed update: the state's next ep id past every id the update handed out (the state file on disk,
+   *  which the next full load starts from). A note when that could not be written. */
+  private keepIdsUsed(k: Kept, nextId: number): string | undefined {
+    try {
+      const s = readLoadState(this.statePath);
+      if (!s || s.nextEpId >= nextId) return undefined;
+      s.nextEpId = nextId;
+      writeLoadState(this.statePath, s);
+      k.state.nextEpId = Math.max(k.state.nextEpId, nextId);
+      return undefined;
+    } catch (e) {
+      return `the state's next ep id could not be raised to ${nextId} (${describeErr(e)})`;
+    }
   }
 
   private epKey(k: Kept, e: EndpointEntry): Buffer {
