@@ -385,8 +385,10 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     await rejects(tcxAttach({ ...hook, prog }), (e) => assert.equal(e.code, 'EEXIST'));
     await tcxDetach({ ...hook, progId: prog.id });
     await rejects(tcxList({ ifname: 'tgnnope', netns: NS_B, direction: 'ingress' }), (e) => assert.equal(e.code, 'ENODEV'));
-    assert.throws(() => tcxAttach({ ...hook, prog, replaceProgId: 0 }), /^tcxAttach: replaceProgId must be an integer from 1 to 4294967295, got 0$/);
-    assert.throws(() => tcxDetach({ ...hook, progId: -1 }), /tcxDetach: progId must be an integer from 1 to 4294967295, got -1/);
+    assert.throws(() => tcxAttach({ ...hook, prog, replaceProgId: 0 }),
+      (e: NativeError) => e.code === 'ERR_INVALID_ARG' && e.message === 'tcxAttach: replaceProgId must be an integer from 1 to 4294967295, got 0');
+    assert.throws(() => tcxDetach({ ...hook, progId: -1 }),
+      (e: NativeError) => e.code === 'ERR_INVALID_ARG' && e.message === 'tcxDetach: progId must be an integer from 1 to 4294967295, got -1');
     assert.deepEqual((await tcxList(hook)).programs, []);
   });
 
