@@ -7,7 +7,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { listTc } from '../compiler/load/native';
+import { listTc, tcxList, tcxSupported } from '../compiler/load/native';
 
 const PID = process.pid;
 const NODE = `tgd-cn-${PID}`;
@@ -162,6 +162,7 @@ describe('tollgate load/status/unload (CLI, real kernel)', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /loaded generation 1 \(new program/);
     assert.ok(r.stdout.includes(IF_B), r.stdout);
+    assert.match(r.stdout, tcxSupported() ? /verified and attached \(tcx\)/ : /verified and attached \(tc clsact replace\)/);
     assert.equal(probe(8080), true);
     assert.equal(probe(9090), false);
   });
@@ -196,12 +197,36 @@ describe('tollgate load/status/unload (CLI, real kernel)', function () {
     assert.match(text.stdout, /conntrack: \d+ entries/);
   });
 
+  it('--attach tc puts clsact filters in place of the tcx programs; the next load without it goes back to tcx', async function () {
+    if (!tcxSupported()) this.skip();
+    const tc = tollgate('load', dir, ...HIDDEN, '--attach', 'tc');
+    assert.equal(tc.code, 0, tc.stderr);
+    assert.match(tc.stdout, /verified and attached \(tc clsact replace\)/);
+    assert.match(tc.stdout, /ingress: tollgate_egress \(prog \d+, tc\)/);
+    const st = tollgate('status', ...HIDDEN);
+    assert.match(st.stdout, /tollgate_ingress\s+\d+\s+tc 0x7467\/1\s+attached/);
+    assert.equal((await listTc({ ifname: IF_B, netns: NODE, direction: 'egress' })).length, 1);
+    assert.deepEqual((await tcxList({ ifname: IF_B, netns: NODE, direction: 'egress' })).programs, []);
+    assert.equal(probe(8080), true);
+    assert.equal(probe(9090), false);
+    const back = tollgate('load', dir, ...HIDDEN);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /verified and attached \(tcx\)/);
+    assert.match(tollgate('status', ...HIDDEN).stdout, /tollgate_ingress\s+\d+\s+tcx\s+attached/);
+    assert.deepEqual(await listTc({ ifname: IF_B, netns: NODE, direction: 'egress' }), []);
+    assert.equal(probe(9090), false);
+    const bad = tollgate('load', dir, ...HIDDEN, '--attach', 'xdp');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--attach <mode>' argument 'xdp' is invalid\. Allowed choices are tcx, tc/);
+  });
+
   it('unload removes everything and repeats; status then says nothing is loaded', async function () {
     const r = tollgate('unload', ...HIDDEN);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /detached 4 filters from 2 interfaces/);
+    assert.match(r.stdout, /detached 4 programs from 2 interfaces/);
     for (const ifname of [IF_A, IF_B]) for (const direction of ['ingress', 'egress'] as const) {
       assert.deepEqual(await listTc({ ifname, netns: NODE, direction }), []);
+      if (tcxSupported()) assert.deepEqual((await tcxList({ ifname, netns: NODE, direction })).programs, []);
     }
     assert.equal(fs.existsSync(PIN_ROOT), false);
     assert.equal(probe(9090), true);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Program, Rule } from '../compiler/ir/types';
 import { load, LoadError, status, unload, type LoadOptions } from '../compiler/load/loader';
-import { listTc } from '../compiler/load/native';
+import { BpfObject, listTc, tcxAttach, tcxDetach, tcxList, tcxSupported } from '../compiler/load/native';
 import { readLoadState, scopePaths } from '../compiler/load/state';
 import { clangArgs } from '../compiler/emit/bpf/objcache';
 import { shapeC } from '../compiler/load/loader';
@@ -150,13 +150,18 @@ function pinsOf(dir: string): string[] {
   return out.sort();
 }
 
-async function tollgateFilters(ifname: string): Promise<{ hook: string; progId: number; name: string }[]> {
-  const out: { hook: string; progId: number; name: string }[] = [];
+/** Every program on the interface's hooks: cls_bpf filters of clsact ('tc') and tcx programs. */
+async function tollgateFilters(ifname: string): Promise<{ hook: string; mode: 'tc' | 'tcx'; progId: number; name: string }[]> {
+  const out: { hook: string; mode: 'tc' | 'tcx'; progId: number; name: string }[] = [];
   for (const hook of ['ingress', 'egress'] as const) {
-    for (const f of await listTc({ ifname, netns: NODE, direction: hook })) out.push({ hook, progId: f.progId, name: f.name });
+    for (const f of await listTc({ ifname, netns: NODE, direction: hook })) out.push({ hook, mode: 'tc', progId: f.progId, name: f.name });
+    if (!tcxSupported()) continue;
+    for (const p of (await tcxList({ ifname, netns: NODE, direction: hook })).programs) out.push({ hook, mode: 'tcx', progId: p.progId, name: p.name });
   }
   return out;
 }
+/** The mode a load uses when none is asked for. */
+const DEFAULT_MODE = (): 'tc' | 'tcx' => (tcxSupported() ? 'tcx' : 'tc');
 
 describe('tollgate load (transactional loader, real kernel and traffic)', function () {
   this.timeout(120000);
@@ -209,8 +214,10 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     console.log(`      first load: clang ${r.clang}, timings ${JSON.stringify(r.timings)}`);
     for (const ifname of [IF_A, IF_B]) {
       const f = await tollgateFilters(ifname);
-      assert.equal(f.length, 2, `two filters on ${ifname}: ${JSON.stringify(f)}`);
+      assert.equal(f.length, 2, `two programs on ${ifname}: ${JSON.stringify(f)}`);
+      assert.ok(f.every((x) => x.mode === DEFAULT_MODE()), `attached through ${DEFAULT_MODE()}: ${JSON.stringify(f)}`);
     }
+    assert.ok(r.attachments.every((a) => a.mode === DEFAULT_MODE()));
     assert.equal(probe(8080), true, 'allowed by allow-8080');
     assert.equal(probe(9090), false, 'denied by the tier end');
     assert.deepEqual(pinsOf(scopePaths(SCOPE).pinDir).filter((p) => !p.startsWith('g1/')), ['tg_conntrack']);
@@ -511,6 +518,98 @@ int tgd_unchecked(struct __sk_buff *skb)
     assert.equal(fs.existsSync(lock), false, 'released');
     assert.equal(probe(8080), true);
     assert.equal(probe(9090), false);
+  });
+
+  it('attachMode tc (clsact) replaces tcx, enforces, and tc -> tcx upgrades under a stream: no cls_bpf filter, no qdisc left', async function () {
+    if (!tcxSupported()) this.skip();
+    const pol = policy(tcp('allow-8080', 8080));
+    const down = await load(pol, { ...OPTS, attachMode: 'tc' });
+    assert.equal(down.mode, 'new-object', 'another attach mode needs the switch of a new object');
+    assert.ok(down.attachments.every((a) => a.mode === 'tc' && a.handle === 0x7467 && a.priority === 1 && a.qdiscCreated), JSON.stringify(down.attachments));
+    for (const ifname of [IF_A, IF_B]) {
+      assert.deepEqual((await tollgateFilters(ifname)).map((f) => [f.hook, f.mode]), [['ingress', 'tc'], ['egress', 'tc']], 'the tcx programs went after the switch');
+      assert.match(sh('tc', '-n', NODE, 'qdisc', 'show', 'dev', ifname), /clsact/);
+    }
+    assert.equal(probe(8080), true, 'the clsact path enforces');
+    assert.equal(probe(9090), false);
+    const stc = await status(SCOPE);
+    assert.ok(stc.attachments.every((a) => a.present && a.mode === 'tc'), JSON.stringify(stc.attachments));
+    assert.equal((await load(pol, { ...OPTS, attachMode: 'tc' })).mode, 'maps-only', 'same mode, same shape: maps only');
+    // an upgrade that fails half way (a got its tcx programs, b fails): a's tcx programs go, the filters stayed
+    let err: unknown;
+    try {
+      await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), { ...OPTS, failSwitchAt: IF_B });
+    } catch (e) {
+      err = e;
+    }
+    assert.match(String(err), /the switch failed and was rolled back \(the previous policy is enforcing\)/);
+    for (const ifname of [IF_A, IF_B]) assert.deepEqual((await tollgateFilters(ifname)).map((f) => f.mode), ['tc', 'tc']);
+    assert.equal(probe(9090), false, 'the clsact filters enforce the previous policy');
+    assert.ok((await status(SCOPE)).attachments.every((a) => a.present && a.mode === 'tc'));
+    // a state written before tcx: no mode at all (read as tc)
+    const statePath = scopePaths(SCOPE).statePath;
+    const raw = JSON.parse(fs.readFileSync(statePath, 'utf8')) as { attachments: Record<string, unknown>[] };
+    for (const a of raw.attachments) delete a.mode;
+    fs.writeFileSync(statePath, JSON.stringify(raw));
+    stream = await startIn(NS_A, STREAM, 'connected');
+    await sleep(200);
+    const up = await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), OPTS);
+    await sleep(300);
+    const s = await stopStream(stream);
+    stream = undefined;
+    assert.equal(up.mode, 'new-object');
+    assert.ok(up.attachments.every((a) => a.mode === 'tcx' && !a.qdiscCreated), JSON.stringify(up.attachments));
+    assert.equal(s.err, null, JSON.stringify(s));
+    assert.ok(s.sent > 20 && s.got === s.sent, `the established stream went on across tc -> tcx: ${JSON.stringify(s)}`);
+    for (const ifname of [IF_A, IF_B]) {
+      const f = await tollgateFilters(ifname);
+      assert.deepEqual(f.map((x) => [x.hook, x.mode]), [['ingress', 'tcx'], ['egress', 'tcx']], JSON.stringify(f));
+      assert.deepEqual(f.map((x) => x.progId).sort(), up.attachments.filter((a) => a.ifname === ifname).map((a) => a.progId).sort());
+      assert.doesNotMatch(sh('tc', '-n', NODE, 'qdisc', 'show', 'dev', ifname), /clsact/, 'the clsact qdisc we made went too');
+    }
+    assert.equal(probe(9090), true, 'the new policy enforces');
+    const deny = await load(pol, OPTS);
+    assert.equal(deny.mode, 'maps-only', 'tcx to tcx: maps only again');
+    assert.equal(probe(9090), false);
+    assert.ok((await status(SCOPE)).attachments.every((a) => a.present && a.mode === 'tcx'));
+  });
+
+  it('a foreign tcx program on the hook is kept, reported by status, and left by unload', async function () {
+    if (!tcxSupported()) this.skip();
+    const dir = fs.mkdtempSync('/tmp/tgd-foreign-');
+    const obj = path.join(dir, 'tcx_next.o');
+    execFileSync('clang', clangArgs(path.join(__dirname, 'fixtures', 'bpf', 'tcx_next.bpf.c'), obj), { stdio: 'pipe' });
+    const o = BpfObject.open(obj);
+    try {
+      await o.load();
+      const foreign = o.program('tgt_next');
+      const seen = o.map('seen');
+      const seenCount = (): bigint => (seen.lookupPerCpu(Buffer.alloc(4)) ?? []).reduce((n, v) => n + v.readBigUInt64LE(0), 0n);
+      // attached in front of ours: its NEXT lets Tollgate decide
+      await tcxAttach({ ifname: IF_B, netns: NODE, direction: 'egress', prog: foreign });
+      assert.equal(probe(9090), false, 'Tollgate still enforces behind it');
+      assert.ok(seenCount() > 0n, 'the foreign program saw the packets');
+      const r = await load(policy(tcp('allow-8080', 8080)), { ...OPTS, forceReload: true });
+      assert.equal(r.mode, 'new-object');
+      const progs = (await tcxList({ ifname: IF_B, netns: NODE, direction: 'egress' })).programs.map((p) => p.progId);
+      const ours = r.attachments.find((a) => a.ifname === IF_B && a.hook === 'egress')!.progId;
+      assert.deepEqual(progs, [foreign.id, ours], 'ours replaced in place (behind the one attached in front of it), the foreign one kept');
+      assert.equal(probe(9090), false);
+      assert.equal(probe(8080), true);
+      const st = await status(SCOPE);
+      assert.deepEqual(st.others, [{ ifname: IF_B, hook: 'egress', mode: 'tcx', handle: 0, priority: 0, name: 'tgt_next', progId: foreign.id }]);
+      assert.ok(st.attachments.every((a) => a.present), JSON.stringify(st.attachments));
+      const u = await unload(SCOPE);
+      assert.deepEqual(u.notes, []);
+      assert.deepEqual((await tcxList({ ifname: IF_B, netns: NODE, direction: 'egress' })).programs.map((p) => p.progId), [foreign.id], 'only the foreign program is left');
+      assert.equal(probe(9090), true, 'no policy any more');
+      await load(policy(tcp('allow-8080', 8080)), OPTS); // for the unload test after this one
+    } finally {
+      const left = (await tcxList({ ifname: IF_B, netns: NODE, direction: 'egress' })).programs;
+      for (const p of left) if (p.name === 'tgt_next') await tcxDetach({ ifname: IF_B, netns: NODE, direction: 'egress', progId: p.progId });
+      o.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('unload leaves nothing: no filters, no qdisc, no pins, no state; and repeats', async function () {

@@ -9,6 +9,7 @@ import * as path from 'path';
 
 import {
   BpfMap, BpfObject, NativeError, attachTc, detachTc, ensureBpffs, ifindex, listTc, removeClsact,
+  tcxAttach, tcxDetach, tcxList, tcxSupported,
 } from '../compiler/load/native';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bpf');
@@ -43,6 +44,29 @@ s.send('tgn', ${ECHO_PORT}, '${ADDR_B.join('.')}');`;
 function udpEcho(): boolean {
   const r = spawnSync('ip', ['netns', 'exec', NS_A, process.execPath, '-e', ECHO_CLIENT], { stdio: 'ignore' });
   return r.status === 0;
+}
+
+const STREAM_TOTAL = 300;
+/**
+ * Sends STREAM_TOTAL datagrams from A to B's echo (one per 3 ms) while `swap(n)` runs again and again (n = 1, 2,
+ * ...); resolves with the number of echoes received (as printed) and of swaps.
+ */
+async function streamWhile(swap: (n: number) => Promise<unknown>): Promise<{ echoes: string; swaps: number }> {
+  const stream = `const s = require('dgram').createSocket('udp4'); const got = new Set(); let i = 0;
+    s.on('message', (m) => got.add(m.toString()));
+    const t = setInterval(() => { s.send(String(i++), ${ECHO_PORT}, '${ADDR_B.join('.')}');
+      if (i === ${STREAM_TOTAL}) { clearInterval(t); setTimeout(() => { console.log(got.size); process.exit(0); }, 500); } }, 3);`;
+  const client = spawn('ip', ['netns', 'exec', NS_A, process.execPath, '-e', stream], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const output = new Promise<string>((resolve) => {
+    let out = '';
+    client.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    client.on('exit', () => resolve(out.trim()));
+  });
+  let swaps = 0;
+  let clientDone = false;
+  void output.then(() => { clientDone = true; });
+  while (!clientDone && swaps < 5000) await swap(++swaps);
+  return { echoes: await output, swaps };
 }
 
 function netnsList(): string[] {
@@ -214,31 +238,15 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     const progs = [a.program('tgn_verdict'), b.program('tgn_verdict')];
     await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: progs[0] });
     assert.equal(udpEcho(), true, 'priority 1 passes before priority 2 is consulted');
-    const total = 300;
-    const stream = `const s = require('dgram').createSocket('udp4'); const got = new Set(); let i = 0;
-      s.on('message', (m) => got.add(m.toString()));
-      const t = setInterval(() => { s.send(String(i++), ${ECHO_PORT}, '${ADDR_B.join('.')}');
-        if (i === ${total}) { clearInterval(t); setTimeout(() => { console.log(got.size); process.exit(0); }, 500); } }, 3);`;
-    const client = spawn('ip', ['netns', 'exec', NS_A, process.execPath, '-e', stream], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const output = new Promise<string>((resolve) => {
-      let out = '';
-      client.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-      client.on('exit', () => resolve(out.trim()));
-    });
-    let swaps = 0;
-    let clientDone = false;
-    void output.then(() => { clientDone = true; });
-    while (!clientDone && swaps < 5000) {
-      await attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: progs[++swaps % 2] });
-    }
-    assert.equal(await output, String(total), `echoes received while priority 1 was replaced ${swaps} times`);
+    const { echoes, swaps } = await streamWhile((n) => attachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', prog: progs[n % 2] }));
+    assert.equal(echoes, String(STREAM_TOTAL), `echoes received while priority 1 was replaced ${swaps} times`);
     assert.ok(swaps >= 10, `only ${swaps} replacements happened during the stream`);
     const list = await listTc({ ifname: IF_B, netns: NS_B, direction: 'ingress' });
     assert.deepEqual(list.map((f) => [f.priority, f.progId]).sort(),
       [[1, progs[swaps % 2].id], [2, dropAll.program('tgn_verdict').id]], 'still exactly two filters');
     await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 1, priority: 1 });
     await detachTc({ ifname: IF_B, netns: NS_B, direction: 'ingress', handle: 9, priority: 2 });
-    if (process.env.TGN_VERBOSE) console.log(`      ${swaps} replacements during ${total} datagrams`);
+    if (process.env.TGN_VERBOSE) console.log(`      ${swaps} replacements during ${STREAM_TOTAL} datagrams`);
   });
 
   it('attaches to egress in the other namespace', async function () {
@@ -301,6 +309,87 @@ describe('native addon: tc hooks in a network namespace, real traffic', function
     });
     // The JS thread never changed namespace: the host still has no such interface.
     assert.throws(() => ifindex(IF_B), (e: NativeError) => e.code === 'ENODEV');
+  });
+
+  it('tcx: attach first in the hook, list in order, replace in place, detach; no clsact qdisc involved', async function () {
+    if (!tcxSupported()) this.skip();
+    const hook = { ifname: IF_B, netns: NS_B, direction: 'ingress' } as const;
+    assert.deepEqual((await tcxList(hook)).programs, []);
+    const drop = (await loadVerdict(2)).program('tgn_verdict');
+    const pass = (await loadVerdict(0)).program('tgn_verdict');
+    const drop2 = (await loadVerdict(2)).program('tgn_verdict');
+    assert.deepEqual(await tcxAttach({ ...hook, prog: drop }), { progId: drop.id });
+    assert.equal(udpEcho(), false, 'the tcx program drops');
+    assert.deepEqual(await listTc(hook), [], 'no cls_bpf filter: tcx is its own hook');
+    const r0 = (await tcxList(hook)).revision;
+    await tcxAttach({ ...hook, prog: pass });
+    assert.equal(udpEcho(), true, 'the new program runs first and its PASS ends the hook');
+    const l1 = await tcxList(hook);
+    assert.deepEqual(l1.programs, [{ progId: pass.id, name: 'tgn_verdict' }, { progId: drop.id, name: 'tgn_verdict' }]);
+    assert.ok(l1.revision > r0, `revision ${l1.revision} after ${r0}`);
+    await tcxAttach({ ...hook, prog: drop2, replaceProgId: pass.id });
+    assert.deepEqual((await tcxList(hook)).programs.map((p) => p.progId), [drop2.id, drop.id], 'replaced in place');
+    assert.equal(udpEcho(), false);
+    await tcxDetach({ ...hook, progId: drop2.id });
+    await tcxDetach({ ...hook, progId: drop.id });
+    assert.deepEqual((await tcxList(hook)).programs, []);
+    assert.equal(udpEcho(), true);
+  });
+
+  it('tcx runs before clsact: PASS/DROP end the hook, TCX_NEXT hands the packet on', async function () {
+    if (!tcxSupported()) this.skip();
+    const hook = { ifname: IF_B, netns: NS_B, direction: 'ingress' } as const;
+    await attachTc({ ...hook, prog: (await loadVerdict(2)).program('tgn_verdict'), handle: 4, priority: 4 });
+    assert.equal(udpEcho(), false, 'the cls_bpf filter drops');
+    const pass = (await loadVerdict(0)).program('tgn_verdict');
+    const next = (await loadVerdict(0xffffffff)).program('tgn_verdict'); // -1: TCX_NEXT
+    await tcxAttach({ ...hook, prog: pass });
+    assert.equal(udpEcho(), true, 'tcx PASS: clsact never sees the packet');
+    await tcxAttach({ ...hook, prog: next, replaceProgId: pass.id });
+    assert.equal(udpEcho(), false, 'TCX_NEXT: clsact decides');
+    await tcxDetach({ ...hook, progId: next.id });
+    await detachTc({ ...hook, handle: 4, priority: 4 });
+    assert.equal(udpEcho(), true);
+  });
+
+  it('tcx: replacing a passing program under traffic never opens a gap (a drop-all program waits behind it)', async function () {
+    if (!tcxSupported()) this.skip();
+    const hook = { ifname: IF_B, netns: NS_B, direction: 'ingress' } as const;
+    const dropAll = (await loadVerdict(2)).program('tgn_verdict');
+    await tcxAttach({ ...hook, prog: dropAll });
+    const progs = [(await loadVerdict(0)).program('tgn_verdict'), (await loadVerdict(0)).program('tgn_verdict')];
+    await tcxAttach({ ...hook, prog: progs[0] });
+    assert.equal(udpEcho(), true);
+    const { echoes, swaps } = await streamWhile((n) => tcxAttach({ ...hook, prog: progs[n % 2], replaceProgId: progs[(n + 1) % 2].id }));
+    assert.equal(echoes, String(STREAM_TOTAL), `echoes received while the first tcx program was replaced ${swaps} times`);
+    assert.ok(swaps >= 10, `only ${swaps} replacements happened during the stream`);
+    assert.deepEqual((await tcxList(hook)).programs.map((p) => p.progId), [progs[swaps % 2].id, dropAll.id]);
+    await tcxDetach({ ...hook, progId: progs[swaps % 2].id });
+    await tcxDetach({ ...hook, progId: dropAll.id });
+  });
+
+  it('tcx errors name the hook, the netns and the errno; arguments are checked first', async function () {
+    if (!tcxSupported()) this.skip();
+    const hook = { ifname: IF_B, netns: NS_B, direction: 'egress' } as const;
+    const prog = (await loadVerdict(0)).program('tgn_verdict');
+    await rejects(tcxDetach({ ...hook, progId: prog.id }), (e) => {
+      assert.equal(e.code, 'ENOENT');
+      assert.equal(e.syscall, 'bpf(BPF_PROG_DETACH)');
+      assert.match(e.message, new RegExp(`^detaching program ${prog.id} from tcx 'tgnvb' egress in netns /var/run/netns/${NS_B} failed: .*\\(ENOENT\\)`));
+    });
+    await rejects(tcxAttach({ ...hook, prog, replaceProgId: prog.id }), (e) => {
+      assert.equal(e.code, 'ENOENT');
+      assert.match(e.message, /attaching to tcx 'tgnvb' egress in netns .* is not on that hook/s);
+    });
+    await tcxAttach({ ...hook, prog });
+    await rejects(tcxAttach({ ...hook, prog }), (e) => assert.equal(e.code, 'EEXIST'));
+    await tcxDetach({ ...hook, progId: prog.id });
+    await rejects(tcxList({ ifname: 'tgnnope', netns: NS_B, direction: 'ingress' }), (e) => assert.equal(e.code, 'ENODEV'));
+    assert.throws(() => tcxAttach({ ...hook, prog, replaceProgId: 0 }),
+      (e: NativeError) => e.code === 'ERR_INVALID_ARG' && e.message === 'tcxAttach: replaceProgId must be an integer from 1 to 4294967295, got 0');
+    assert.throws(() => tcxDetach({ ...hook, progId: -1 }),
+      (e: NativeError) => e.code === 'ERR_INVALID_ARG' && e.message === 'tcxDetach: progId must be an integer from 1 to 4294967295, got -1');
+    assert.deepEqual((await tcxList(hook)).programs, []);
   });
 
   it('cleanup leaves no namespace and no program behind', async function () {

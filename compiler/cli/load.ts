@@ -98,13 +98,23 @@ async function withLoader<T>(fn: (l: typeof import('../load/loader')) => Promise
   }
 }
 
+function attachModes(atts: LoadReport['attachments']): string {
+  const modes = [...new Set(atts.map((a) => a.mode))].sort();
+  return modes.length === 0 ? 'no interfaces' : modes.map((m) => (m === 'tcx' ? 'tcx' : 'tc clsact replace')).join(', ');
+}
+
+/** Where a program sits: its tcx hook, or the handle/priority of its clsact filter. */
+function placeOf(a: { mode: string; handle: number; priority: number }): string {
+  return a.mode === 'tcx' ? 'tcx' : `tc 0x${a.handle.toString(16)}/${a.priority}`;
+}
+
 export function renderLoad(r: LoadReport): string {
   const how = r.mode === 'maps-only'
     ? `maps only: no clang, ${r.verified ? 'programs loaded for new interfaces only' : 'no program load'}`
-    : `new program: clang ${r.clang === 'ran' ? 'ran' : 'not needed (cached object)'}, verified and attached by tc replace`;
+    : `new program: clang ${r.clang === 'ran' ? 'ran' : 'not needed (cached object)'}, verified and attached (${attachModes(r.attachments)})`;
   let out = `loaded generation ${r.generation} (${how}): enforcing after ${r.timings.enforcingMs.toFixed(1)} ms, done in ${r.timings.totalMs.toFixed(1)} ms\n`;
   const byIf = new Map<string, string[]>();
-  for (const a of r.attachments) byIf.set(a.ifname, [...(byIf.get(a.ifname) ?? []), `${a.hook}: ${a.program} (prog ${a.progId})`]);
+  for (const a of r.attachments) byIf.set(a.ifname, [...(byIf.get(a.ifname) ?? []), `${a.hook}: ${a.program} (prog ${a.progId}, ${a.mode})`]);
   out += table(['POD', 'INTERFACE', 'TC HOOKS'], r.endpoints.map((e) => [e.endpoint, `${e.ifname} (${e.ifindex})`, (byIf.get(e.ifname) ?? []).join(', ')]));
   if (r.skipped.length > 0) out += `not on this node (no interface named): ${r.skipped.join(', ')}\n`;
   out += `entries: ${Object.entries(r.entries).map(([k, v]) => `${k} ${v}`).join(', ')}\n`;
@@ -114,10 +124,10 @@ export function renderLoad(r: LoadReport): string {
 export function renderStatus(s: StatusReport, all: boolean): string {
   if (!s.loaded) return 'nothing loaded\n';
   let out = `generation ${s.generation}, loaded ${s.loadedAt}${s.netns ? `, netns ${s.netns}` : ''}\n\nattached:\n`;
-  out += table(['INTERFACE', 'TC HOOK', 'PROGRAM', 'PROG ID', 'HANDLE/PRIO', 'STATE'], s.attachments.map((a) => [
-    `${a.ifname} (${a.ifindex})`, a.hook, a.program, String(a.progId), `0x${a.handle.toString(16)}/${a.priority}`, a.present ? 'attached' : `MISSING: ${a.note ?? ''}`,
+  out += table(['INTERFACE', 'TC HOOK', 'PROGRAM', 'PROG ID', 'ATTACHED BY', 'STATE'], s.attachments.map((a) => [
+    `${a.ifname} (${a.ifindex})`, a.hook, a.program, String(a.progId), placeOf(a), a.present ? 'attached' : `MISSING: ${a.note ?? ''}`,
   ]));
-  if (s.others.length > 0) out += `other filters on these hooks: ${s.others.map((o) => `${o.ifname} ${o.hook} 0x${o.handle.toString(16)}/${o.priority} ${o.name || `prog ${o.progId}`}`).join(', ')}\n`;
+  if (s.others.length > 0) out += `other programs on these hooks: ${s.others.map((o) => `${o.ifname} ${o.hook} ${placeOf(o)} ${o.name || `prog ${o.progId}`}${o.name ? ` (prog ${o.progId})` : ''}`).join(', ')}\n`;
   out += '\nmaps:\n';
   out += table(['MAP', 'TYPE', 'ENTRIES', 'MAX', 'FILL'], s.maps.map((m) => [
     m.map, m.type, m.type.endsWith('array') ? '-' : String(m.entries), String(m.maxEntries), m.type.endsWith('array') ? '-' : `${((100 * m.entries) / m.maxEntries).toFixed(1)}%`,
@@ -134,7 +144,7 @@ export function renderStatus(s: StatusReport, all: boolean): string {
 export function renderUnload(r: UnloadReport): string {
   if (!r.hadState && !r.removedPins) return 'nothing loaded\n';
   const ifs = new Set(r.detached.map((d) => d.ifname));
-  let out = `detached ${r.detached.length} filters from ${ifs.size} interfaces${r.removedPins ? ', removed the pinned maps' : ''}, removed the state\n`;
+  let out = `detached ${r.detached.length} programs from ${ifs.size} interfaces${r.removedPins ? ', removed the pinned maps' : ''}, removed the state\n`;
   for (const n of r.notes) out += `note: ${n}\n`;
   return out;
 }
@@ -149,12 +159,13 @@ export function register(program: Command): void {
     .option('--lab', "use the interfaces and node netns of the lab that is up ('tollgate lab up')")
     .option('--ir <file>', 'load an IR program (JSON, as `tollgate compile --emit ir-json` prints) instead of manifests')
     .option('--reload', 'load a new program even when only map contents change')
+    .addOption(new Option('--attach <mode>', 'attach through tcx (Linux 6.6+; the default when the kernel has it) or a tc clsact filter').choices(['tcx', 'tc']))
     .addOption(outputOption())
     .addOption(tenantOption())
     .addOption(hidden('--lab-prefix <prefix>', 'the lab prefix (tests)'))
     .addOption(hidden('--pin-root <dir>', 'bpffs directory for pins (tests)'))
     .addOption(hidden('--state-dir <dir>', 'state directory (tests)'))
-    .action(async (paths: string[], o: ScopeFlags & { ifaceMap?: string; lab?: boolean; labPrefix?: string; ir?: string; reload?: boolean; output: string; tenant?: string[] }) => {
+    .action(async (paths: string[], o: ScopeFlags & { ifaceMap?: string; lab?: boolean; labPrefix?: string; ir?: string; reload?: boolean; attach?: 'tcx' | 'tc'; output: string; tenant?: string[] }) => {
       let prog: Program;
       const sources = o.ir ? [o.ir] : paths;
       if (o.ir) {
@@ -187,7 +198,7 @@ export function register(program: Command): void {
       if (o.ifaceMap) ifaceMap = { ...ifaceMap, ...readIfaceMap(o.ifaceMap) };
       const opts: LoadOptions = {
         ...scopeOf({ ...o, netns }), ifaceMap, ifaceMapSource: o.ifaceMap ? `--iface-map ${o.ifaceMap}` : o.lab ? 'the lab' : undefined,
-        forceReload: !!o.reload, sources,
+        forceReload: !!o.reload, sources, ...(o.attach ? { attachMode: o.attach } : {}),
       };
       const r = await withLoader((l) => l.load(prog, opts));
       process.stdout.write(o.output === 'json' ? JSON.stringify(r, null, 2) + '\n' : renderLoad(r));
@@ -195,7 +206,7 @@ export function register(program: Command): void {
 
   program
     .command('unload')
-    .description('detach every filter Tollgate attached, remove its qdiscs (when it made them and they are empty), pins and state; safe to repeat')
+    .description('detach every program Tollgate attached (tcx or tc), remove its qdiscs (when it made them and they are empty), pins and state; safe to repeat')
     .option('--netns <name>', 'the network namespace given to load')
     .addOption(outputOption())
     .addOption(hidden('--pin-root <dir>', 'bpffs directory for pins (tests)'))

@@ -10,7 +10,10 @@
 //   - when it changed: the object (clang only when the object cache misses), conntrack reused from its pin so
 //     flows survive, loaded (verifier), every map filled and pinned under a new generation directory.
 // Then the switch: per endpoint entry one atomic map update (maps-only), or per interface and hook one atomic
-// tc replace at the same handle and priority (new object). Then the old entries, filters and pins go.
+// replace (new object): of our tcx program (BPF_F_REPLACE of its id), or of our cls_bpf filter at the same
+// handle and priority. Attachments go through tcx when the kernel has it (Linux 6.6+), else through clsact;
+// LoadOptions.attachMode forces one. A hook that changes mode gets its new program first (tcx runs before clsact
+// and its PASS/DROP ends the hook); the old filter goes after the switch. Then the old entries, filters and pins go.
 // A failure before the switch removes everything new and leaves the old programs and maps enforcing.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -24,11 +27,11 @@ import { compileBpf } from '../emit/bpf/objcache';
 import { policyContents, type MapContents } from '../emit/bpf/serialize';
 import {
   attachTc, BpfMap, BpfObject, detachTc, ensureBpffs, ifindex as nativeIfindex, isNativeError, listTc, removeClsact,
-  type BpfProgram, type TcFilter,
+  tcxAttach, tcxDetach, tcxList, tcxSupported, type BpfProgram, type TcFilter,
 } from './native';
 import {
   readLoadState, removeLoadState, scopePaths, writeLoadState,
-  counterKey, type Attachment, type EndpointRecord, type LoadPaths, type LoadState, type RuleRecord, type ScopeOptions,
+  counterKey, type AttachMode, type Attachment, type EndpointRecord, type LoadPaths, type LoadState, type RuleRecord, type ScopeOptions,
 } from './state';
 
 export const IFACE_ANNOTATION = 'tollgate.dev/interface';
@@ -63,6 +66,16 @@ export interface LoadOptions extends ScopeOptions {
   /** tests: fail the switch when it reaches this interface (after switching the ones before it) */
   failSwitchAt?: string;
   sources?: string[];
+  /** how programs are attached: tcx (default when the kernel has it) or a clsact cls_bpf filter */
+  attachMode?: AttachMode;
+}
+
+/** The mode new attachments use: the one asked for, else tcx when the kernel has it. */
+export function attachModeFor(opts: Pick<LoadOptions, 'attachMode'>): AttachMode {
+  if (opts.attachMode === 'tcx' && !tcxSupported()) {
+    throw new LoadError('nothing was loaded: attach mode tcx asked for, but this kernel has no tcx hooks (Linux 6.6+); use tc', 2);
+  }
+  return opts.attachMode ?? (tcxSupported() ? 'tcx' : 'tc');
 }
 
 export interface LoadTimings {
@@ -196,8 +209,12 @@ function recheckInterfaces(local: LocalEndpoint[], netns?: string): void {
   }
 }
 
-/** A filter of someone else at Tollgate's handle and priority: never replaced. */
-async function checkHooksFree(ifnames: string[], netns: string | undefined, ours: Set<number>): Promise<void> {
+/**
+ * A filter of someone else at Tollgate's handle and priority: never replaced. Only clsact has fixed places: on
+ * tcx our program goes first and others' programs stay where they are (status reports them).
+ */
+async function checkHooksFree(ifnames: string[], netns: string | undefined, ours: Set<number>, mode: AttachMode): Promise<void> {
+  if (mode === 'tcx') return;
   const foreign: string[] = [];
   for (const ifname of ifnames) {
     for (const hook of ['ingress', 'egress'] as const) {
@@ -312,6 +329,7 @@ export async function loadInstance(objectPath: string, mapsDir: string, conntrac
 // Load
 
 interface Prepared {
+  mode: AttachMode;
   gen: number;
   epIdBase: number;
   t: BpfTables;
@@ -327,7 +345,7 @@ interface Prepared {
   contents: MapContents[];
 }
 
-function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions): Prepared {
+function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions, mode: AttachMode): Prepared {
   const { local, skipped } = resolveInterfaces(program, opts);
   const gen = (old?.generation ?? 0) + 1;
   const epIdBase = old?.nextEpId ?? 1;
@@ -353,7 +371,7 @@ function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions
     };
   });
   const cText = shapeC(shape);
-  return { gen, epIdBase, t, shape, cText, key: shapeKey(cText), ruleBase, bank, local, skipped, epRecords, rules, contents: policyContents(t) };
+  return { mode, gen, epIdBase, t, shape, cText, key: shapeKey(cText), ruleBase, bank, local, skipped, epRecords, rules, contents: policyContents(t) };
 }
 
 export function epKeyOf(r: { ifindex: number; direction: 'ingress' | 'egress'; family: 4 | 6; addr: string }): Buffer {
@@ -408,10 +426,13 @@ export async function loadKeeping(program: Program, opts: LoadOptions = {}): Pro
   const lock = acquireLock(paths.statePath);
   try {
     const old = readLoadState(paths.statePath);
-    const p = prepare(program, old, opts);
+    const mode = attachModeFor(opts);
+    const p = prepare(program, old, opts, mode);
     const tablesMs = ms(t0);
     // After a crashed load some interfaces may run a program over maps the state does not name: replace them all.
-    const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old);
+    // Attachments of another mode (tc -> tcx) need the switch of a new object.
+    const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old) &&
+      old.attachments.every((a) => a.mode === mode);
     const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
     return { report, tables: p.t, local: p.local, state: readLoadState(paths.statePath), stat: fs.statSync(paths.statePath) };
   } finally {
@@ -465,14 +486,25 @@ function entryCounts(p: Prepared): Record<string, number> {
   return out;
 }
 
-/** Attaches both programs to an interface (replacing Tollgate's filter at the same handle and priority). */
-async function attachBoth(l: { ifname: string; ifindex: number }, netns: string | undefined, progs: Record<'tollgate_ingress' | 'tollgate_egress', BpfProgram>, prev: Attachment[]): Promise<Attachment[]> {
+/**
+ * Attaches both programs to an interface in `mode`, each in place of Tollgate's program of that mode on the hook
+ * (tcx: our program id, replaced atomically when it is still there; tc: our filter's handle and priority). An
+ * attachment of the other mode is left for the caller to remove after the switch.
+ */
+async function attachBoth(l: { ifname: string; ifindex: number }, netns: string | undefined, progs: Record<'tollgate_ingress' | 'tollgate_egress', BpfProgram>, prev: Attachment[], mode: AttachMode): Promise<Attachment[]> {
   const out: Attachment[] = [];
   for (const hook of ['ingress', 'egress'] as const) {
     const program = PROGRAMS[hook];
-    const before = prev.find((a) => a.ifname === l.ifname && a.hook === hook);
+    const before = prev.find((a) => a.ifname === l.ifname && a.hook === hook && a.mode === mode);
+    const base = { ifname: l.ifname, ifindex: l.ifindex, hook, program, mode };
+    if (mode === 'tcx') {
+      const on = before && (await tcxList({ ifname: l.ifname, netns, direction: hook })).programs.some((x) => x.progId === before.progId);
+      const r = await tcxAttach({ ifname: l.ifname, netns, direction: hook, prog: progs[program], ...(on ? { replaceProgId: before.progId } : {}) });
+      out.push({ ...base, handle: 0, priority: 0, progId: r.progId, qdiscCreated: false });
+      continue;
+    }
     const r = await attachTc({ ifname: l.ifname, netns, direction: hook, prog: progs[program], handle: before?.handle ?? TC_HANDLE, priority: before?.priority ?? TC_PRIORITY });
-    out.push({ ifname: l.ifname, ifindex: l.ifindex, hook, program, handle: r.handle, priority: r.priority, progId: r.progId, qdiscCreated: r.qdiscCreated || (before?.qdiscCreated ?? false) });
+    out.push({ ...base, handle: r.handle, priority: r.priority, progId: r.progId, qdiscCreated: r.qdiscCreated || (before?.qdiscCreated ?? false) });
   }
   // the qdisc is the interface's: created by the first attach of either hook
   const created = out.some((a) => a.qdiscCreated);
@@ -480,7 +512,10 @@ async function attachBoth(l: { ifname: string; ifindex: number }, netns: string 
   return out;
 }
 
-/** Removes Tollgate's filters from an interface (only ours: same handle, priority and program id or name). */
+/**
+ * Removes Tollgate's programs from an interface: tcx programs by their id, cls_bpf filters only when ours (same
+ * handle, priority and program id or name); the clsact qdisc when we created it and it is empty.
+ */
 async function detachInterface(atts: Attachment[], netns: string | undefined, notes: string[]): Promise<void> {
   if (atts.length === 0) return;
   const ifname = atts[0].ifname;
@@ -490,6 +525,11 @@ async function detachInterface(atts: Attachment[], netns: string | undefined, no
     return;
   }
   for (const a of atts) {
+    if (a.mode === 'tcx') {
+      const on = (await tcxList({ ifname, netns, direction: a.hook })).programs.some((x) => x.progId === a.progId);
+      if (on) await tcxDetach({ ifname, netns, direction: a.hook, progId: a.progId });
+      continue;
+    }
     const present = await listTc({ ifname, netns, direction: a.hook });
     const f = present.find((x) => x.handle === a.handle && x.priority === a.priority);
     if (!f) continue;
@@ -499,7 +539,7 @@ async function detachInterface(atts: Attachment[], netns: string | undefined, no
     }
     await detachTc({ ifname, netns, direction: a.hook, handle: a.handle, priority: a.priority });
   }
-  if (atts.some((a) => a.qdiscCreated)) {
+  if (atts.some((a) => a.mode === 'tc' && a.qdiscCreated)) {
     try {
       await removeClsact({ ifname, netns });
     } catch (err) {
@@ -537,7 +577,7 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
     // only the rows this generation uses: the others are never counted into before the next zeroing
     await zeroCounters(maps.get('tg_counters')!, p.ruleBase, p.rules.length);
     if (newLocal.length > 0) {
-      await checkHooksFree(newLocal.map((l) => l.ifname), opts.netns, new Set());
+      await checkHooksFree(newLocal.map((l) => l.ifname), opts.netns, new Set(), p.mode);
       const tv = process.hrtime.bigint();
       instance = await loadInstance(old.objectPath, old.mapsDir, old.conntrackPin);
       verifierMs = ms(tv);
@@ -571,7 +611,7 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
       const progs = { tollgate_ingress: instance.program('tollgate_ingress'), tollgate_egress: instance.program('tollgate_egress') };
       for (const l of newLocal) {
         if (opts.failSwitchAt === l.ifname) throw new Error(`injected failure at ${l.ifname}`);
-        newAtt.push(...(await attachBoth(l, opts.netns, progs, [])));
+        newAtt.push(...(await attachBoth(l, opts.netns, progs, [], p.mode)));
       }
     }
   } catch (err) {
@@ -677,7 +717,7 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     }
     progs = { tollgate_ingress: obj.program('tollgate_ingress'), tollgate_egress: obj.program('tollgate_egress') };
     const ours = new Set((old?.attachments ?? []).map((a) => a.progId));
-    await checkHooksFree(p.local.map((l) => l.ifname), opts.netns, ours);
+    await checkHooksFree(p.local.map((l) => l.ifname), opts.netns, ours, p.mode);
     recheckInterfaces(p.local, opts.netns);
     writeMs = ms(tw);
   } catch (err) {
@@ -685,7 +725,8 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     throw err instanceof LoadError ? err : new LoadError(`nothing was changed: preparing the new program failed: ${describeErr(err)}`);
   }
 
-  // The switch: per interface and hook, an atomic replace at the same handle and priority.
+  // The switch: per interface and hook, an atomic replace of our program of this mode, or the new program first
+  // (tcx before clsact: an old cls_bpf filter behind it no longer sees the packets it decides).
   const ts = process.hrtime.bigint();
   const prev = old?.attachments ?? [];
   const done: Attachment[] = [];
@@ -693,7 +734,7 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     for (const l of p.local) {
       if (opts.failSwitchAt === l.ifname) throw new Error(`injected failure at ${l.ifname}`);
       const before = prev.filter((a) => a.ifname === l.ifname && a.ifindex === l.ifindex);
-      done.push(...(await attachBoth(l, opts.netns, progs, before)));
+      done.push(...(await attachBoth(l, opts.netns, progs, before, p.mode)));
     }
   } catch (err) {
     const { notes: rollbackNotes, restored } = await rollbackAttach(done, prev, old, opts.netns);
@@ -708,10 +749,10 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
   const switchMs = ms(ts);
   const enforcingMs = ms(t0);
 
-  // After the switch: interfaces no longer ours, the old generation's pins.
+  // After the switch: interfaces no longer ours, programs of the other mode (tc -> tcx), the old generation's pins.
   const notes: string[] = [];
   const kept = new Set(done.map(ifKey));
-  for (const atts of groupByIf(prev.filter((a) => !kept.has(ifKey(a)))).values()) await detachInterface(atts, opts.netns, notes);
+  for (const atts of groupByIf(prev.filter((a) => !kept.has(ifKey(a)) || a.mode !== p.mode)).values()) await detachInterface(atts, opts.netns, notes);
   let carried = old?.carried ?? {};
   const oldCounters = path.join(old?.mapsDir ?? '', 'tg_counters');
   if (old && fs.existsSync(oldCounters)) {
@@ -737,7 +778,9 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
 async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadState | undefined, netns?: string): Promise<{ notes: string[]; restored: Attachment[] }> {
   const notes: string[] = [];
   const restored: Attachment[] = [];
-  const toRestore = done.filter((a) => prev.some((b) => b.ifname === a.ifname && b.hook === a.hook && b.ifindex === a.ifindex));
+  // replaced in place: the old program goes back; attached anew (no old one of this mode: it is still attached
+  // when it was of the other mode, behind or after the new one): the new one goes
+  const toRestore = done.filter((a) => prev.some((b) => ifKey(b) === ifKey(a) && b.hook === a.hook && b.mode === a.mode));
   const toRemove = done.filter((a) => !toRestore.includes(a));
   for (const atts of groupByIf(toRemove).values()) await detachInterface(atts, netns, notes).catch((e) => notes.push(describeErr(e)));
   if (toRestore.length > 0 && old) {
@@ -745,8 +788,11 @@ async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadS
     try {
       inst = await loadInstance(old.objectPath, old.mapsDir, old.conntrackPin);
       for (const a of toRestore) {
-        const r = await attachTc({ ifname: a.ifname, netns, direction: a.hook, prog: inst.program(a.program), handle: a.handle, priority: a.priority });
-        const was = prev.find((b) => ifKey(b) === ifKey(a) && b.hook === a.hook)!;
+        const target = { ifname: a.ifname, netns, direction: a.hook, prog: inst.program(a.program) };
+        const r = a.mode === 'tcx'
+          ? await tcxAttach({ ...target, replaceProgId: a.progId })
+          : await attachTc({ ...target, handle: a.handle, priority: a.priority });
+        const was = prev.find((b) => ifKey(b) === ifKey(a) && b.hook === a.hook && b.mode === a.mode)!;
         restored.push({ ...was, progId: r.progId });
       }
     } catch (e) {
@@ -812,8 +858,8 @@ export interface StatusReport {
   generation?: number;
   loadedAt?: string;
   attachments: (Attachment & { present: boolean; note?: string })[];
-  /** filters on the managed hooks that are not Tollgate's */
-  others: { ifname: string; hook: string; handle: number; priority: number; name: string; progId: number }[];
+  /** programs on the managed hooks that are not Tollgate's: cls_bpf (and other) filters, tcx programs (handle/priority 0) */
+  others: { ifname: string; hook: string; mode: AttachMode; handle: number; priority: number; name: string; progId: number }[];
   maps: { map: string; type: string; entries: number; maxEntries: number }[];
   counters: { index: number; endpoint: string; direction: string; kind: string; action: string; ruleId?: string; tier: string; packets: number; bytes: number }[];
   conntrackEntries: number;
@@ -829,6 +875,7 @@ export async function status(opts: ScopeOptions = {}): Promise<StatusReport> {
   if (s.netns !== undefined) r.netns = s.netns;
   r.generation = s.generation;
   r.loadedAt = s.loadedAt;
+  const tcx = tcxSupported();
   for (const atts of groupByIf(s.attachments).values()) {
     const ifname = atts[0].ifname;
     const idx = ifindexOrUndefined(ifname, s.netns);
@@ -838,14 +885,22 @@ export async function status(opts: ScopeOptions = {}): Promise<StatusReport> {
         r.problems.push(`${ifname} ${a.hook}: ${idx === undefined ? 'interface gone' : 'interface recreated'}`);
         continue;
       }
+      // both hooks of this direction: ours is on one, anyone's may be on either
       const filters = await listTc({ ifname, netns: s.netns, direction: a.hook });
-      const f = filters.find((x) => x.handle === a.handle && x.priority === a.priority);
-      const present = !!f && f.progId === a.progId;
-      const note = !f ? 'filter missing' : f.progId !== a.progId ? `prog ${f.progId} attached, state says ${a.progId}` : undefined;
+      const progs = tcx ? (await tcxList({ ifname, netns: s.netns, direction: a.hook })).programs : [];
+      const f = a.mode === 'tc' ? filters.find((x) => x.handle === a.handle && x.priority === a.priority) : undefined;
+      const onTcx = a.mode === 'tcx' && progs.some((x) => x.progId === a.progId);
+      const present = a.mode === 'tcx' ? onTcx : !!f && f.progId === a.progId;
+      const note = a.mode === 'tcx'
+        ? (onTcx ? undefined : 'program missing from the tcx hook')
+        : !f ? 'filter missing' : f.progId !== a.progId ? `prog ${f.progId} attached, state says ${a.progId}` : undefined;
       if (note) r.problems.push(`${ifname} ${a.hook}: ${note}`);
       r.attachments.push({ ...a, present, ...(note ? { note } : {}) });
       for (const o of filters) {
-        if (o !== f) r.others.push({ ifname, hook: a.hook, handle: o.handle, priority: o.priority, name: o.name, progId: o.progId });
+        if (o !== f) r.others.push({ ifname, hook: a.hook, mode: 'tc', handle: o.handle, priority: o.priority, name: o.name, progId: o.progId });
+      }
+      for (const o of progs) {
+        if (o.progId !== a.progId) r.others.push({ ifname, hook: a.hook, mode: 'tcx', handle: 0, priority: 0, name: o.name, progId: o.progId });
       }
     }
   }

@@ -155,6 +155,10 @@ interface NativeAddon {
   detachTc(t: TcTargetArg, handle: number, priority: number): Promise<void>;
   listTc(t: TcTargetArg): Promise<TcFilter[]>;
   destroyTcHook(t: TcTargetArg): Promise<boolean>;
+  tcxAttach(t: TcTargetArg, progFd: number, replaceProgId: number): Promise<{ progId: number }>;
+  tcxDetach(t: TcTargetArg, progId: number): Promise<void>;
+  tcxList(t: TcTargetArg): Promise<TcxListing>;
+  tcxSupported(): boolean;
   ensureBpffs(): boolean;
   ifindex(ifname: string, netns: string | undefined): number;
   numPossibleCpus(): number;
@@ -211,6 +215,11 @@ export interface TcFilter {
   /** 'bpf' for BPF filters; other classifiers are listed too. */
   kind: string; protocol: number; chain: number; directAction: boolean;
 }
+
+/** One program on a tcx hook. */
+export interface TcxProgram { progId: number; name: string }
+/** The programs of a tcx hook, first (runs first) to last, and the hook's revision (bumped by each change). */
+export interface TcxListing { programs: TcxProgram[]; revision: number }
 
 /** Mounts the BPF filesystem at /sys/fs/bpf when it is absent. Returns true when it mounted it. */
 export function ensureBpffs(): boolean {
@@ -539,4 +548,45 @@ export async function removeClsact(opts: { ifname: string; netns?: string; force
     }
   }
   return a.destroyTcHook({ ifname, netns: ns, direction: 'ingress' });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// tcx (Linux 6.6+): BPF_TCX_INGRESS/EGRESS, the multi-program hook that runs before clsact. Programs are
+// SCHED_CLS; TCX_NEXT (-1) hands the packet on to the next program (and then clsact), TCX_PASS (0) and
+// TCX_DROP (2), TC_ACT_OK and TC_ACT_SHOT, end the hook.
+
+let tcxProbe: boolean | undefined;
+
+/** Whether this kernel has tcx hooks (probed once: a query of lo's ingress hook). */
+export function tcxSupported(): boolean {
+  tcxProbe ??= loadAddon().tcxSupported();
+  return tcxProbe;
+}
+
+/**
+ * Attaches a program to the interface's tcx hook: first in the hook, or, with `replaceProgId`, in place of that
+ * program (atomically: every packet meets the old program or the new one).
+ */
+export function tcxAttach(opts: TcOpts & { prog: BpfProgram; replaceProgId?: number }): Promise<{ progId: number }> {
+  const fn = 'tcxAttach';
+  const t = tcTarget(fn, opts);
+  if (!(t.prog instanceof BpfProgram)) fail(fn, 'prog', 'a BpfProgram', t.prog);
+  const replace = t.replaceProgId === undefined ? 0 : checkU32(fn, 'replaceProgId', t.replaceProgId, 1);
+  const fd = t.prog.fd;
+  if (fd < 0) fail(fn, 'prog', 'an open BpfProgram', `closed program '${t.prog.name}'`);
+  return loadAddon().tcxAttach({ ifname: t.ifname, netns: t.netns, direction: t.direction }, fd, replace);
+}
+
+/** Removes the program with this id from the interface's tcx hook (ENOENT when it is not there). */
+export function tcxDetach(opts: TcOpts & { progId: number }): Promise<void> {
+  const fn = 'tcxDetach';
+  const t = tcTarget(fn, opts);
+  const id = checkU32(fn, 'progId', t.progId, 1);
+  return loadAddon().tcxDetach({ ifname: t.ifname, netns: t.netns, direction: t.direction }, id);
+}
+
+/** Every program on the interface's tcx hook, not only Tollgate's. */
+export function tcxList(opts: TcOpts): Promise<TcxListing> {
+  const t = tcTarget('tcxList', opts);
+  return loadAddon().tcxList({ ifname: t.ifname, netns: t.netns, direction: t.direction });
 }

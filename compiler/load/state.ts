@@ -46,17 +46,24 @@ export function scopePaths(o: ScopeOptions): LoadPaths {
   };
 }
 
-/** One tc filter Tollgate attached. */
+export type AttachMode = 'tcx' | 'tc';
+
+/** One program Tollgate attached: a tcx program (Linux 6.6+) or a cls_bpf filter of the clsact qdisc. */
 export interface Attachment {
   ifname: string;
   ifindex: number;
   /** the tc hook: 'ingress' runs the pod's egress policy, 'egress' its ingress policy */
   hook: 'ingress' | 'egress';
   program: 'tollgate_ingress' | 'tollgate_egress';
+  /** 'tcx': first program of the interface's tcx hook (known by its progId); 'tc': the cls_bpf filter at handle/priority
+   *  (states written before tcx have no mode: read as 'tc') */
+  mode: AttachMode;
+  /** tc only (0 for tcx) */
   handle: number;
+  /** tc only (0 for tcx) */
   priority: number;
   progId: number;
-  /** Tollgate created the clsact qdisc of this interface (unload removes it when it is empty) */
+  /** tc: Tollgate created the clsact qdisc of this interface (unload removes it when it is empty); false for tcx */
   qdiscCreated: boolean;
 }
 
@@ -132,6 +139,8 @@ export function readLoadState(file: string): LoadState | undefined {
   if (s.version !== 1 || !Array.isArray(s.attachments) || !Array.isArray(s.endpoints)) {
     throw new Error(`${file}: expected a tollgate load state (version 1), found something else`);
   }
+  // states of loads before tcx: every attachment a clsact filter
+  s.attachments = s.attachments.map((a) => ({ ...a, mode: a.mode ?? 'tc' }));
   return s;
 }
 
