@@ -139,6 +139,14 @@ describe('model: pods as network policy implementations see them', () => {
     for (const done of ['Succeeded', 'Failed', 'Completed']) assert.deepEqual(pod(done), [[], 0, 'no-ip'], done);
     for (const live of ['Running', 'Pending', 'Unknown']) assert.deepEqual(pod(live), [['10.0.0.1'], 0], live);
   });
+  // The ServiceAccount admission plugin sets an empty serviceAccountName to "default".
+  it('an empty serviceAccountName is the default ServiceAccount', () => {
+    const sa = (spec: string) => load(`apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec: {${spec}}\nstatus: {podIP: 10.0.0.1}\n`).model.pods[0].serviceAccount;
+    assert.equal(sa('serviceAccountName: ""'), 'default');
+    assert.equal(sa('serviceAccountName: "", serviceAccount: api'), 'api');
+    assert.equal(sa('serviceAccountName: web'), 'web');
+    assert.equal(sa('containers: []'), 'default');
+  });
 });
 
 describe('model: Kubernetes NetworkPolicy as the API server validates it', () => {

@@ -19,7 +19,8 @@ export function readServiceAccount(r: Reader, _obj: Record<string, unknown>, met
 export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Pod {
   const spec = r.map(obj.spec, ['spec']) ?? {};
   const status = r.map(obj.status, ['status']) ?? {};
-  const sa = r.string(spec.serviceAccountName, ['spec', 'serviceAccountName']) ?? r.string(spec.serviceAccount, ['spec', 'serviceAccount']) ?? 'default';
+  // An empty name is no name: the ServiceAccount admission plugin sets it to "default".
+  const sa = r.string(spec.serviceAccountName, ['spec', 'serviceAccountName']) || r.string(spec.serviceAccount, ['spec', 'serviceAccount']) || 'default';
   const ports: ContainerPort[] = [];
   const containers = (key: 'containers' | 'initContainers'): void => {
     r.list(spec[key], ['spec', key]).forEach((c, i) => {
