@@ -8,19 +8,25 @@
 // recomputed only inside the region R's old and new prefixes cover: the rules active at a region's start come
 // from its ancestors (a map lookup per prefix length), its descendants from the sorted node list. Regions whose
 // rule set is unchanged keep their class id; a set seen nowhere before gets a fresh id (ids are never reused,
-// so an id always stands for the same set: its decisions never change). Decisions are computed only for the
-// new classes, by the tier walk of the full build (tables.ts `walk`), over the same combinations.
+// so an id always stands for the same rule set; its decisions change only when a rule of the set changes its
+// action alone, and then in place: see the end of this comment). Decisions are computed only for the new
+// classes, by the tier walk of the full build (tables.ts `walk`), over the same combinations.
 //
 // Why a packet sees the old policy or the new one, never a mix, while the ops are written (in order):
 //   1. decisions of new classes: no class entry names those classes yet, so no lookup reaches them;
 //   2. class entries of D, longest prefix first (a full-length entry is always the longest match, and the
 //      datapath asks the exact hash first). Entries the new table drops are first rewritten with the class the
 //      new table gives their prefix (so the table already answers as the new one with redundant entries). A
-//      lookup of point x returns the value of the longest entry containing x. While the writes go down the
-//      lengths, either the longest entry of the new table containing x is written (x gets its new class) or it
-//      is not, and then no entry containing x has been written yet (they are all shorter or equal) and x gets
-//      its old class. Only D changes, so the other lookups return the same class before and after, and every
-//      class id returned maps to the decisions of its own fixed rule set: the answer is the old or the new one.
+//      lookup of point x returns the value of the longest entry containing x. Let E be the longest entry
+//      containing x in the old and the new table together (a dropped old entry may be longer than every new
+//      one containing x). The writes go down the lengths: until the one at E's length, no written entry
+//      contains x (they are all longer than E), so x gets its old class; from it on x gets E's written value,
+//      which is x's new class (E is either the longest new entry containing x, or a dropped one rewritten with
+//      the class the new table gives its prefix: that of the longest new entry containing the prefix, which
+//      also contains x and is the longest new one that does; if E is in both tables with one class, x's old
+//      and new classes are the same). Only D changes, so the other lookups return the same class before and
+//      after, and every class id returned maps to the decisions of its own rule set: the answer is the old or
+//      the new one.
 //      (An endpoint whose flags must gain a map to look up gets the wider flags first, with its old ep_id: the
 //      map holds nothing for it yet, so its answers stay the same; an old entry that did not ask the exact hash
 //      would otherwise miss a new full-length entry while seeing rewritten shorter ones.)
@@ -34,7 +40,7 @@ import type { Chain, Match, Program, Rule } from '../../ir/types';
 import { EP_FLAG } from './codes';
 import { classValue, decisionKey, decisionValue, peerKey, portKey } from './layout';
 import { contains, familyWidth, mask, prefixBytes, PORT_WIDTH, type Prefix } from './prefix';
-import { addrIn, buildTables, peerDim, portDim, usesL4, walk, type BpfTables, type ClassEntry, type EndpointEntry } from './tables';
+import { admitsAddr, buildTables, flatten, mergeSorted, peerDim, portDim, usesL4, walk, type BpfTables, type ClassEntry, type EndpointEntry, type Flat } from './tables';
 
 export type DimName = 'peer' | 'port' | 'sport';
 const DIMS: readonly DimName[] = ['peer', 'port', 'sport'];
@@ -72,12 +78,6 @@ class DimIndex {
   constructor(readonly width: number) {}
 }
 
-interface FlatRow {
-  rule: Rule;
-  tier: number;
-  /** row relative to the chain's first row (decisions store relative rules) */
-  index: number;
-}
 
 export interface Decision {
   peer: number;
@@ -91,7 +91,7 @@ export interface TableIndex {
   id: number;
   family: Family;
   chain: Chain;
-  flat: FlatRow[];
+  flat: Flat[];
   ends: number[];
   def: number;
   included: Set<number>;
@@ -153,23 +153,6 @@ function dimText(s: DimSet): string {
   if (!s) return 'null';
   const ps = (l: Prefix[]): string => l.map(pkey).join(',');
   return `${s.pos === 'all' ? 'all' : ps(s.pos)}-${ps(s.neg)}`;
-}
-
-function flatOf(chain: Chain): { flat: FlatRow[]; ends: number[]; def: number } {
-  const flat: FlatRow[] = [];
-  const ends: number[] = [];
-  let row = 0;
-  chain.tiers.forEach((tier, ti) => {
-    for (const rule of tier.rules) flat.push({ rule, tier: ti, index: row++ });
-    ends.push(row++);
-  });
-  return { flat, ends, def: row };
-}
-
-function admits(m: Match, family: Family, addr: string): boolean {
-  if (m.family !== undefined && m.family !== family) return false;
-  if (m.local && !addrIn(addr, m.local)) return false;
-  return !(m.notLocal && addrIn(addr, m.notLocal));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -372,7 +355,7 @@ export function buildIndex(t: BpfTables, program: Program): TablesIndex {
 }
 
 function indexTable(e: EndpointEntry, chain: Chain, entries: Record<DimName, ClassEntry[]>, decisions: Decision[]): TableIndex {
-  const { flat, ends, def } = flatOf(chain);
+  const { flat, ends, def } = flatten(chain); // rows relative to the chain's first row (decisions store relative rules)
   const family = e.family;
   const t: TableIndex = {
     id: e.tableId, family, chain, flat, ends, def, included: new Set(), constrained: new Set(), everywhere: [], uncon: { peer: [], port: [], sport: [] },
@@ -384,7 +367,7 @@ function indexTable(e: EndpointEntry, chain: Chain, entries: Record<DimName, Cla
   for (const D of DIMS) nodeOf(t.dims[D], ROOT, false);
   flat.forEach((f, i) => {
     const m = f.rule.match;
-    if (!admits(m, family, e.addr)) return;
+    if (!admitsAddr(m, family, e.addr)) return;
     const ds = dimsOf(m, family);
     if (!ds.peer || !ds.port || !ds.sport) return;
     t.included.add(i);
@@ -674,7 +657,7 @@ function classify(t: TableIndex, c: RuleChange): TableChange | string {
   const now = { ...dimsOf(b, t.family, false), peer: samePeer ? oldPeer : peerDim(b, t.family) };
   // entries share a table because their addresses admit the same rules: each address must still agree
   for (const e of t.entries) {
-    const isIn = admits(b, t.family, e.addr) && !!now.peer && !!now.port && !!now.sport;
+    const isIn = admitsAddr(b, t.family, e.addr) && !!now.peer && !!now.port && !!now.sport;
     if (wasIn !== isIn) return `it ${isIn ? 'starts' : 'stops'} matching packets of table ${t.id} (${e.endpoint} ${e.addr})`;
   }
   if (!wasIn) return { c, old, now, kind: 'none' };
@@ -696,16 +679,6 @@ function newFlags(t: TableIndex): number {
   const p = t.dims.peer;
   const q = t.dims.port;
   return keep | (p.exact ? EP_FLAG.PEER_EXACT : 0) | (p.lpm ? EP_FLAG.PEER_LPM : 0) | (q.exact ? EP_FLAG.PORT_EXACT : 0) | (q.lpm ? EP_FLAG.PORT_LPM : 0);
-}
-
-function mergeSorted(a: number[], b: number[]): number[] {
-  if (b.length === 0) return a;
-  if (a.length === 0) return b;
-  const out: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i] < b[j]) ? a[i++] : b[j++]);
-  return out;
 }
 
 /**
