@@ -19,7 +19,7 @@
 // failure after the switch reports that the new policy IS enforcing; either way the next load is a full one.
 import * as fs from 'fs';
 import type { Program } from '../ir/types';
-import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, type Delta, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
+import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, type Delta, type OpEntry, type RuleChange, type TablesIndex } from '../emit/bpf/delta';
 import { epValue } from '../emit/bpf/layout';
 import { policyName, type EndpointEntry } from '../emit/bpf/tables';
 import {
@@ -158,7 +158,9 @@ class Handle implements Dataplane {
       return { reason: r.reason };
     }
     const d = r.delta;
-    const room = this.capacity(k, d);
+    // each op as its map's key and value, encoded once
+    const pre = d.pre.map(opEntry);
+    const room = this.capacity(k, pre);
     if (room) {
       k.idx = undefined;
       return { reason: room };
@@ -181,10 +183,7 @@ class Handle implements Dataplane {
     let ts = tw;
     try {
       for (const f of d.widen) eps(f);
-      for (const op of d.pre) {
-        const e = opEntry(op);
-        put(e.map, e.key, e.value, e.before);
-      }
+      for (const e of pre) put(e.map, e.key, e.value, e.before);
       ts = process.hrtime.bigint();
       for (const f of d.flips) eps(f);
     } catch (err) {
@@ -217,12 +216,9 @@ class Handle implements Dataplane {
     try {
       await new Promise((res) => setTimeout(res, GRACE_MS));
       if (this.opts.failAfterSwitch) throw new Error('injected failure after the switch');
-      for (const op of d.post) {
-        const e = opEntry(op);
-        k.maps.get(e.map)?.delete(e.key);
-      }
-      for (const op of [...d.pre, ...d.post]) {
-        const e = opEntry(op);
+      const post = d.post.map(opEntry);
+      for (const e of post) k.maps.get(e.map)?.delete(e.key);
+      for (const e of [...pre, ...post]) {
         k.counts[e.map] = (k.counts[e.map] ?? 0) + (e.before === null && e.value ? 1 : 0) - (e.before !== null && !e.value ? 1 : 0);
       }
       await this.writeState(k, d, diff.changes);
@@ -243,10 +239,9 @@ class Handle implements Dataplane {
   }
 
   /** Old and new entries side by side must fit each map; null when they do. */
-  private capacity(k: Kept, d: Delta): string | null {
+  private capacity(k: Kept, pre: OpEntry[]): string | null {
     const adds = new Map<string, number>();
-    for (const op of d.pre) {
-      const e = opEntry(op);
+    for (const e of pre) {
       if (e.before === null && e.value) adds.set(e.map, (adds.get(e.map) ?? 0) + 1);
     }
     for (const [map, a] of adds) {

@@ -875,7 +875,14 @@ export function tablesOf(idx: TablesIndex): Pick<BpfTables, 'endpoints' | 'peer4
 }
 
 /** An op as its map's key and value (null: delete) and what it held before (null: absent), as serialize.ts lays entries out. */
-export function opEntry(op: Op): { map: string; key: Buffer; value: Buffer | null; before: Buffer | null } {
+export interface OpEntry {
+  map: string;
+  key: Buffer;
+  value: Buffer | null;
+  before: Buffer | null;
+}
+
+export function opEntry(op: Op): OpEntry {
   if (op.kind === 'decision') {
     const v = (x: { rule: number; verdict: number } | null): Buffer | null => (x ? decisionValue(x.rule, x.verdict) : null);
     return { map: 'tg_decisions', key: decisionKey(op.tableId, op.peer, op.port, op.sport), value: v(op.value), before: v(op.before) };
