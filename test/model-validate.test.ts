@@ -36,6 +36,17 @@ describe('tollgate validate', () => {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-validate-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  /** Validates `text` as file `name`: an InputError (exit 2), nothing printed, exactly `lines` (file shown as F). */
+  async function expectInputError(name: string, text: string, lines: string[]): Promise<void> {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    const r = await validate([f]);
+    assert.ok(r.error instanceof InputError);
+    assert.equal((r.error as InputError).exitCode, 2);
+    assert.equal(r.out, '');
+    assert.deepEqual((r.error as InputError).message.split('\n').map((l) => l.replace(f, 'F')), lines);
+  }
+
   it('prints objects per kind for the shipped example', async () => {
     const r = await validate([EXAMPLE]);
     assert.equal(r.error, undefined);
@@ -57,15 +68,15 @@ describe('tollgate validate', () => {
   });
 
   it('throws InputError (exit 2) with every error and does not print a summary', async () => {
-    const f = path.join(dir, 'e.yaml');
-    fs.writeFileSync(f, 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  ingress: [{ports: [{port: 0}, {protocol: XTP}]}]\n');
-    const r = await validate([f]);
-    assert.ok(r.error instanceof InputError);
-    assert.equal((r.error as InputError).exitCode, 2);
-    assert.equal(r.out, '');
-    assert.deepEqual((r.error as InputError).message.split('\n').map((l) => l.replace(f, 'F')), [
+    await expectInputError('e.yaml', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  ingress: [{ports: [{port: 0}, {protocol: XTP}]}]\n', [
       'F:5:29: error: NetworkPolicy default/n: spec.ingress[0].ports[0].port: expected a port number in 1..65535, found 0',
       'F:5:44: error: NetworkPolicy default/n: spec.ingress[0].ports[1].protocol: expected a protocol (one of TCP, UDP, SCTP), found "XTP"',
+    ]);
+  });
+
+  it('refuses a misspelt field in a policy (exit 2): ignoring `port:` would allow every port', async () => {
+    await expectInputError('typo.yaml', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector: {}\n  ingress: [{port: [{port: 80}]}]\n', [
+      'F:6:20: error: NetworkPolicy default/n: spec.ingress[0].port: unknown field "port" (did you mean ports?); expected one of from, ports',
     ]);
   });
 

@@ -105,6 +105,13 @@ const LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const DNS1123_SUBDOMAIN = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 const CALICO_POLICY_NAME = new RegExp(`^${LABEL}(\\.${LABEL})?$`);
 
+/** metav1.ObjectMeta's fields, as a server returns them. */
+const OBJECT_META_FIELDS = [
+  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers',
+  'managedFields',
+] as const;
+
 export function emptyModel(): Model {
   return {
     namespaces: [], pods: [], serviceAccounts: [], nodes: [], networkSets: [], hostEndpoints: [], ipPools: [],
@@ -192,6 +199,9 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     const before = diags.items.length;
     if (tenants && info.policy) checkTenancy(r, info, kind, namespace, tenants);
 
+    // ObjectMeta is not policy: a field outside it is warned about (a misspelt `labels` changes which policies
+    // select the object), not refused, since clusters and tools add metadata Tollgate need not know.
+    r.lenientFields(metaRaw, ['metadata'], OBJECT_META_FIELDS);
     const meta: Meta = {
       name: nameRaw,
       ...(namespace !== undefined ? { namespace } : {}),

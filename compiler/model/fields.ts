@@ -45,7 +45,7 @@ export const CODES = {
   'bad-quantity': 'a bandwidth annotation that is not a reasonable Kubernetes quantity',
   'tenant': 'an object a tenant may not submit',
   'input': 'an input path that cannot be read',
-  'unknown-field': 'a field the kind does not have, e.g. a misspelling (warning, as the API server warns)',
+  'unknown-field': 'a field the kind does not have, e.g. a misspelling (an error in policy parts, a warning in metadata)',
   'yaml': 'a YAML warning',
 } as const;
 export type Code = keyof typeof CODES;
@@ -94,16 +94,33 @@ export class Reader {
   }
 
   /**
-   * Warns about keys the object does not have. A misspelt `podSelector` would otherwise be silently absent and
-   * select every pod; the API server's strict field validation warns the same way.
+   * Refuses keys a policy part does not have. A misspelt field is otherwise silently absent, and absent mostly means
+   * "everything": `port:` for `ports:` allows every port, `notnets:` excludes nothing. The API server refuses such
+   * input under strict field validation (kubectl's default), so an unknown field here is an error. Returns whether
+   * every key is known.
    */
-  knownFields(m: Record<string, unknown> | undefined, path: Path, known: readonly string[]): void {
-    if (!m) return;
+  knownFields(m: Record<string, unknown> | undefined, path: Path, known: readonly string[]): boolean {
+    return this.checkFields(m, path, known, true);
+  }
+  /**
+   * Warns about keys outside the fields a part is known to have, in parts Tollgate does not enforce from
+   * (object metadata): real manifests carry fields Tollgate need not read, and a newer API may add some.
+   */
+  lenientFields(m: Record<string, unknown> | undefined, path: Path, known: readonly string[]): void {
+    this.checkFields(m, path, known, false);
+  }
+  private checkFields(m: Record<string, unknown> | undefined, path: Path, known: readonly string[], strict: boolean): boolean {
+    if (!m) return true;
+    let ok = true;
     for (const k of Object.keys(m)) {
       if (known.includes(k)) continue;
-      const hint = known.find((c) => c.toLowerCase() === k.toLowerCase());
-      this.warn('unknown-field', [...path, k], `unknown field ${JSON.stringify(k)} ignored${hint ? ` (did you mean ${hint}?)` : ''}; expected one of ${known.join(', ')}`);
+      ok = false;
+      const hint = closestField(k, known);
+      const text = `unknown field ${JSON.stringify(k)}${strict ? '' : ' ignored'}${hint ? ` (did you mean ${hint}?)` : ''}; expected one of ${known.join(', ')}`;
+      if (strict) this.error('unknown-field', [...path, k], text);
+      else this.warn('unknown-field', [...path, k], text);
     }
+    return ok;
   }
 
   /** A map, or undefined when absent/null. */
@@ -232,6 +249,34 @@ export class Reader {
     this.errorInString('bad-selector', path, r.error.col - 1, `invalid selector at column ${r.error.col} of ${JSON.stringify(text)}: ${r.error.message}`);
     return undefined;
   }
+}
+
+/**
+ * The known field a misspelt key most likely meant: the same but for case, or at most two edits away (one for
+ * short names), nearest first; undefined when nothing is that close.
+ */
+export function closestField(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const same = known.find((c) => c.toLowerCase() === lower);
+  if (same) return same;
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const c of known) {
+    const d = editDistance(lower, c.toLowerCase());
+    if (d <= (Math.min(key.length, c.length) <= 4 ? 1 : 2) && d < bestDist) [best, bestDist] = [c, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** DNS-1123 label: namespace names, and the shape Kubernetes wants for many names. */

@@ -40,6 +40,8 @@ function readPodsOrNamespaces(r: Reader, v: unknown, path: Path, what: string): 
     r.error('required', path, `expected a ${what} with namespaces or pods, found nothing`);
     return undefined;
   }
+  // As a subject the map has these two fields only (a peer's own fields are checked by readPeer).
+  if (what === 'subject' && !r.knownFields(m, path, ['namespaces', 'pods'])) return undefined;
   const present = ['namespaces', 'pods'].filter((k) => m[k] !== undefined && m[k] !== null);
   if (present.length !== 1) {
     r.error('bad-value', path, `expected exactly one of namespaces, pods, found ${present.length ? present.join(' and ') : 'neither'}`);
@@ -51,6 +53,7 @@ function readPodsOrNamespaces(r: Reader, v: unknown, path: Path, what: string): 
   }
   const pods = r.map(m.pods, [...path, 'pods']);
   if (!pods) return undefined;
+  r.knownFields(pods, [...path, 'pods'], ['namespaceSelector', 'podSelector']);
   if (pods.podSelector === undefined || pods.podSelector === null) r.error('required', [...path, 'pods', 'podSelector'], 'expected a podSelector, found nothing');
   if (pods.namespaceSelector === undefined || pods.namespaceSelector === null) r.error('required', [...path, 'pods', 'namespaceSelector'], 'expected a namespaceSelector, found nothing');
   const namespaceSelector = r.labelSelector(pods.namespaceSelector, [...path, 'pods', 'namespaceSelector']);
@@ -131,7 +134,7 @@ function readPeer(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress'):
 
 function readPort(r: Reader, v: unknown, path: Path): AnpPort | undefined {
   const m = r.map(v, path);
-  if (!m) return undefined;
+  if (!m || !r.knownFields(m, path, ['portNumber', 'namedPort', 'portRange'])) return undefined;
   const present = ['portNumber', 'namedPort', 'portRange'].filter((k) => m[k] !== undefined && m[k] !== null);
   if (present.length !== 1) {
     r.error('bad-value', path, `expected exactly one of portNumber, namedPort, portRange, found ${present.length ? present.join(' and ') : 'none'}`);
@@ -145,6 +148,7 @@ function readPort(r: Reader, v: unknown, path: Path): AnpPort | undefined {
     const pp: Path = [...path, 'portNumber'];
     const pn = r.map(m.portNumber, pp);
     if (!pn) return undefined;
+    r.knownFields(pn, pp, ['protocol', 'port']);
     const protocol = readK8sProtocol(r, pn.protocol, [...pp, 'protocol']);
     if (pn.port === undefined || pn.port === null) r.error('required', [...pp, 'port'], 'expected a port number 1..65535, found nothing');
     const port = r.int(pn.port, [...pp, 'port'], 1, 65535, 'a port number', 'port-range');
@@ -153,6 +157,7 @@ function readPort(r: Reader, v: unknown, path: Path): AnpPort | undefined {
   const pp: Path = [...path, 'portRange'];
   const pr = r.map(m.portRange, pp);
   if (!pr) return undefined;
+  r.knownFields(pr, pp, ['protocol', 'start', 'end']);
   const protocol = readK8sProtocol(r, pr.protocol, [...pp, 'protocol']);
   for (const k of ['start', 'end']) if (pr[k] === undefined || pr[k] === null) r.error('required', [...pp, k], `expected a ${k} port 1..65535, found nothing`);
   const start = r.int(pr.start, [...pp, 'start'], 1, 65535, 'a start port', 'port-range');

@@ -142,6 +142,7 @@ function readRule(r: Reader, v: unknown, path: Path): CalicoRule | undefined {
 function readIcmp(r: Reader, v: unknown, path: Path, protocol: number | undefined, family: Family | undefined): IcmpMatch | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
+  r.knownFields(m, path, ['type', 'code']);
   if (protocol !== PROTO.ICMP && protocol !== PROTO.ICMPv6) {
     r.error('bad-icmp', path, `expected protocol ICMP or ICMPv6 with ICMP fields, found ${protocol === undefined ? 'no protocol' : `protocol ${protocol}`}`);
   }
@@ -185,6 +186,7 @@ function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefi
   let serviceAccounts: CalicoEntity['serviceAccounts'];
   const sa = r.map(m.serviceAccounts, [...path, 'serviceAccounts']);
   if (sa) {
+    r.knownFields(sa, [...path, 'serviceAccounts'], ['names', 'selector']);
     const selector = entitySelector(sa.selector, [...path, 'serviceAccounts', 'selector']);
     const names = r.stringList(sa.names, [...path, 'serviceAccounts', 'names']);
     if (names.length || selector) serviceAccounts = { names, ...(selector ? { selector } : {}) };
@@ -268,6 +270,7 @@ export function readCalicoPort(r: Reader, v: unknown, path: Path): PortSpec | un
 
 export function readTier(r: Reader, obj: Record<string, unknown>, meta: Meta): Tier {
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  r.knownFields(spec, ['spec'], ['order', 'defaultAction']);
   // Tier names appear inside policy names: a DNS-1123 label, no dots (libcalico-go tierNameRegex).
   if (!DNS1123_LABEL.test(meta.name) || meta.name.length > 63) {
     r.error('bad-name', ['metadata', 'name'], `expected a tier name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${JSON.stringify(meta.name)}`);
@@ -284,6 +287,7 @@ export function readTier(r: Reader, obj: Record<string, unknown>, meta: Meta): T
 
 export function readNetworkSet(r: Reader, obj: Record<string, unknown>, meta: Meta, global: boolean): NetworkSet {
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  r.knownFields(spec, ['spec'], ['nets']);
   // libcalico-go validate(Global)NetworkSet: the label Calico uses internally for a set's namespace is reserved.
   if (Object.prototype.hasOwnProperty.call(meta.labels, 'projectcalico.org/namespace')) {
     r.error('bad-labels', ['metadata', 'labels', 'projectcalico.org/namespace'], 'expected no projectcalico.org/namespace label (Calico reserves it), found one');
@@ -296,6 +300,8 @@ const ENCAP = ['Never', 'Always', 'CrossSubnet'] as const;
 
 export function readIPPool(r: Reader, obj: Record<string, unknown>, meta: Meta): IPPool | undefined {
   const spec = r.map(obj.spec, ['spec']) ?? {};
+  // Calico v3 IPPoolSpec (the deprecated v1 fields ipip and nat-outgoing must be unset there, so they are refused too).
+  r.knownFields(spec, ['spec'], ['cidr', 'blockSize', 'ipipMode', 'vxlanMode', 'natOutgoing', 'disabled', 'disableBGPExport', 'nodeSelector', 'allowedUses', 'assignmentMode']);
   const cidr = readCidr(r, spec.cidr, ['spec', 'cidr'], { strict: true });
   const family = cidr?.family ?? 4;
   // Calico: IPv4 block sizes 20..32 (default 26), IPv6 116..128 (default 122).

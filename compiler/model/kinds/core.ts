@@ -33,6 +33,8 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
         const pp: Path = [...cp, 'ports', j];
         const pm = r.map(p, pp);
         if (!pm) return;
+        // A container port is read for named ports in policy: a misspelt field is refused like one in a policy.
+        r.knownFields(pm, pp, ['name', 'containerPort', 'protocol', 'hostPort', 'hostIP']);
         const port = pm.containerPort === undefined
           ? (r.error('required', [...pp, 'containerPort'], 'expected a container port number 1..65535, found nothing'), undefined)
           : r.int(pm.containerPort, [...pp, 'containerPort'], 1, 65535, 'a container port number', 'port-range');
@@ -57,7 +59,9 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
   if (status.podIP !== undefined && status.podIP !== null) addIp(status.podIP, ['status', 'podIP']);
   r.list(status.podIPs, ['status', 'podIPs']).forEach((e, i) => {
     const m = r.map(e, ['status', 'podIPs', i]);
-    if (m) addIp(m.ip, ['status', 'podIPs', i, 'ip']);
+    if (!m) return;
+    r.knownFields(m, ['status', 'podIPs', i], ['ip']);
+    addIp(m.ip, ['status', 'podIPs', i, 'ip']);
   });
   const hostNetwork = r.bool(spec.hostNetwork, ['spec', 'hostNetwork'], false);
   // A finished pod has no network (libcalico-go conversion IsFinished: phase Failed, Succeeded or Completed); the
