@@ -40,7 +40,7 @@ export interface TollgateLoaded {
   load: TollgateLoadFigures;
   /** every map of the load (the loader sizes them for two generations side by side) */
   maps: TollgateMapMemory[];
-  /** load `program` again into the same scope (a maps-only update when the shape is unchanged) */
+  /** load `program` again into the same scope, through the loader's dataplane handle (incremental when only rules changed in place, else maps-only or a new object) */
   update(program: Program): Promise<TollgateLoadFigures>;
   unload(): Promise<void>;
 }

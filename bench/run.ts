@@ -338,7 +338,7 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     }
     for (const c of trials.counts) {
       await attempt(`rule counts N=${c.rules} set=${c.setSize}`, async () => {
-        // a maps-only update rewrites every entry (compiler/load/README.md): with a 100k+ set one update says enough
+        // with a 100k+ set one update per dataplane keeps the run short (a fallback to a full load would rewrite the set)
         const s = await measureCounts(`${tagBase}c`, c.rules, c.setSize, c.setSize >= 100000 ? 1 : trials.updates);
         res.counts.push(...s);
         progress(`counts N=${c.rules} set=${c.setSize}: ` + s.map((x) => `${x.dataplane} ${x.ruleCount} ${x.dataplane === 'tollgate' ? 'map entries' : 'rules'} + ${x.setEntries} set entries`
