@@ -713,6 +713,27 @@ function combos(t: TableIndex, D: DimName, cls: number, members: number[]): Map<
   return out;
 }
 
+/** combos() restricted to the combinations rule r is in: r's own classes in the other dimensions, and for each
+ *  combination the candidates in both of its classes. */
+function combosOf(t: TableIndex, D: DimName, cls: number, members: number[], r: number): Map<string, { p: number; q: number; s: number; rules: number[] }> {
+  const [X, Y] = DIMS.filter((x) => x !== D);
+  const classesOf = (Z: DimName): number[] => (t.dims[Z].unconstrained.has(r) ? [...t.dims[Z].classes.keys()] : [...(t.dims[Z].of.get(r) ?? [])]);
+  const isIn = (Z: DimName, q: number, c: number): boolean => t.dims[Z].unconstrained.has(q) || !!t.dims[Z].of.get(q)?.has(c);
+  const candidates = mergeSorted(members, t.uncon[D]);
+  const out = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
+  for (const a of classesOf(X)) {
+    const inA = candidates.filter((q) => isIn(X, q, a));
+    for (const b of classesOf(Y)) {
+      const k: Record<DimName, number> = { peer: 0, port: 0, sport: 0 };
+      k[D] = cls;
+      k[X] = a;
+      k[Y] = b;
+      out.set(dkey(k.peer, k.port, k.sport), { p: k.peer, q: k.port, s: k.sport, rules: inA.filter((q) => isIn(Y, q, b)) });
+    }
+  }
+  return out;
+}
+
 function decide(t: TableIndex, rules: number[]): { rule: number; verdict: number } | null {
   const w = walk(t.chain, t.flat, mergeSorted(rules, t.everywhere), t.ends, t.def);
   return w.rule === t.miss.rule && w.verdict === t.miss.verdict ? null : w;
@@ -737,8 +758,8 @@ function rewriteActions(t: TableIndex, list: TableChange[]): Op[] {
     // the dimension where the rule has the fewest classes (it constrains at least one)
     const D = DIMS.filter((X) => !t.dims[X].unconstrained.has(r)).sort((a, b) => (t.dims[a].of.get(r)?.size ?? 0) - (t.dims[b].of.get(r)?.size ?? 0))[0];
     for (const cls of t.dims[D].of.get(r) ?? []) {
-      for (const [key, c] of combos(t, D, cls, t.dims[D].classes.get(cls)!.members)) {
-        if (done.has(key) || !c.rules.includes(r)) continue;
+      for (const [key, c] of combosOf(t, D, cls, t.dims[D].classes.get(cls)!.members, r)) {
+        if (done.has(key)) continue;
         done.add(key);
         const op = decisionOp(t, c, decide(t, c.rules));
         if (op) ops.push(op);
