@@ -1,5 +1,6 @@
-// Review of the incremental table delta (compiler/emit/bpf/delta.ts): cases the random mutations of
-// test/emit-bpf-delta.test.ts do not make. The tables the index holds after a delta must answer as a full build
+// Review of the incremental table delta (compiler/emit/bpf/delta.ts): a rule changed in one dimension and in
+// its action (the random mutations of test/emit-bpf-delta.test.ts make them too: kind 'dimAction').
+// Either the change falls back, or the tables the index holds after a delta must answer as a full build
 // of the new Program (answers: the longest class entry per dimension, then the decision or the miss verdict).
 import { strict as assert } from 'assert';
 import type { Match, Program, Rule } from '../compiler/ir/types';
