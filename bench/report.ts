@@ -264,7 +264,7 @@ export function markdown(res: BenchResult, files: { even: string; worst: string;
   for (const r of RATIO_NAMES) {
     const v = res.ratios[r];
     const t = TARGETS[r];
-    const met = v === null ? `not measured: ${res.reasons[r] ?? ''}` : (t.op === '<=' ? v <= t.value : v >= t.value) ? 'yes' : `no (${t.op === '<=' ? `${(v / t.value).toFixed(2)}x the bound` : `${((v / t.value) * 100).toFixed(0)}% of the target`})`;
+    const met = v === null ? `not measured: ${res.reasons[r] ?? ''}` : (t.op === '<=' ? v <= t.value : v >= t.value) ? 'yes' : `no (${t.op === '<=' ? `${(v / t.value).toFixed(2)}x the bound` : `${percentOfTarget(v, t.value)}% of the target`})`;
     L.push(`| ${r} | ${cell(v, (x) => x.toFixed(3))} | ${t.op} ${t.value} | ${met} |`);
   }
   const c = ceiling(res);
@@ -377,4 +377,10 @@ export function summary(res: BenchResult, files: { json: string; md: string }): 
     errors: res.errors,
     report: files,
   };
+}
+
+/** v as a percentage of a target it missed: whole percents, or one decimal where rounding would read 100. */
+export function percentOfTarget(v: number, target: number): string {
+  const p = (v / target) * 100;
+  return p.toFixed(0) === '100' ? p.toFixed(1) : p.toFixed(0);
 }

@@ -8,7 +8,7 @@ import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, sy
 import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
 import { QUICK } from '../bench/trials';
 import { harmonicMean, median } from '../bench/stats';
-import { ceiling, compileTarget, lineChart, tcpStalls, whyMissed, writeReport } from '../bench/report';
+import { ceiling, compileTarget, lineChart, percentOfTarget, tcpStalls, whyMissed, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { compile } from '../compiler/pipeline';
 import { stagedCompile } from '../bench/drivers/compile';
@@ -221,5 +221,13 @@ describe('bench report: the compile target', () => {
     const whole = compileTarget(res({ ...front, bpf: { tablesMs: 7000, serializeMs: 200, entries: 1, bytes: 1 } }));
     assert.match(whole, /: missed, 8700 ms \(manifests to BPF map contents; 4\.3x the target\)/);
     assert.match(whole, /building the BPF tables 7000 ms, serializing them 200 ms\.$/);
+  });
+});
+
+describe('bench report: a missed target as a percentage', () => {
+  it('never reads 100% for a miss: one decimal where whole percents would round to 100', () => {
+    assert.equal(percentOfTarget(0.897, 0.9), '99.7');
+    assert.equal(percentOfTarget(0.9333 * 10, 10), '93');
+    assert.equal(percentOfTarget(0.5, 0.9), '56');
   });
 });
