@@ -34,7 +34,7 @@ export interface Compiled {
 /** manifests -> model (model/load.ts), for callers of the pipeline that want the model only. */
 export { loadModel };
 
-export function compile(inputs: string[], opts: CompileOptions = {}): Compiled {
+export function compile(inputs: string[], opts: CompileOptions = {}): Compiled & { stages: CompileStages } {
   const t0 = performance.now();
   const { model, diagnostics } = loadModel(inputs, opts);
   const t1 = performance.now();

@@ -36,7 +36,6 @@ type CompileFn = (inputs: string[]) => { program: Program; stages: CompileStages
 export function stagedCompile(inputs: string[]): ReturnType<CompileFn> {
   const { compile } = require('../../compiler/pipeline') as typeof import('../../compiler/pipeline');
   const { program, stages } = compile(inputs);
-  if (!stages) throw new Error('compile() reported no stage times');
   return { program, stages };
 }
 
@@ -95,7 +94,7 @@ export function measureCompile(policies: number, pods: number, onPartial?: (s: C
     const file = path.join(dir, 'cluster.yaml');
     fs.writeFileSync(file, syntheticManifests({ policies, pods }));
     let program: Program;
-    let stages: NonNullable<CompileSample['stages']>;
+    let stages: CompileStages;
     try {
       ({ program, stages } = p.compile([file]));
     } catch (err) {
