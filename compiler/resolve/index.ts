@@ -315,14 +315,9 @@ export class Resolver {
     if (ent.selector || ent.namespaceSelector || ent.serviceAccounts || (scope !== undefined && ent.notSelector)) {
       const objs = this.calicoObjects(scope, ent.selector ?? ALL, ent.namespaceSelector);
       const sa = ent.serviceAccounts;
-      if (sa) {
-        pods = objs.pods.filter((p) => (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) && (!sa.selector || selectorMatches(sa.selector, this.saLabels(p))));
-        const saAddrs = fromAddrs(pods.flatMap((p) => p.ips));
-        pos = pos ? intersect(pos, saAddrs) : saAddrs;
-      } else {
-        pods = objs.pods;
-        pos = pos ? intersect(pos, this.objectAddrs(objs)) : this.objectAddrs(objs);
-      }
+      pods = sa ? objs.pods.filter((p) => (sa.names.length === 0 || sa.names.includes(p.serviceAccount)) && (!sa.selector || selectorMatches(sa.selector, this.saLabels(p)))) : objs.pods;
+      const reached = sa ? fromAddrs(pods.flatMap((p) => p.ips)) : this.objectAddrs(objs);
+      pos = pos ? intersect(pos, reached) : reached;
     }
     // notSelector as written (RuleAPIV2ToBackend's NotSrcSelector/NotDstSelector): not limited to any namespace.
     let neg: IpSet = ent.notNets.length ? fromCidrs(ent.notNets) : EMPTY;
