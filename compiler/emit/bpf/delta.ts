@@ -721,9 +721,10 @@ function combosOf(t: TableIndex, D: DimName, cls: number, members: number[], r: 
   const isIn = (Z: DimName, q: number, c: number): boolean => t.dims[Z].unconstrained.has(q) || !!t.dims[Z].of.get(q)?.has(c);
   const candidates = mergeSorted(members, t.uncon[D]);
   const out = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
+  const bs = classesOf(Y);
   for (const a of classesOf(X)) {
     const inA = candidates.filter((q) => isIn(X, q, a));
-    for (const b of classesOf(Y)) {
+    for (const b of bs) {
       const k: Record<DimName, number> = { peer: 0, port: 0, sport: 0 };
       k[D] = cls;
       k[X] = a;
