@@ -15,6 +15,7 @@ import { emitIptables, emitNftables } from '../../compiler/emit/iptables';
 import { BENCH_PREFIX } from '../dataplanes';
 import { inNs, run } from '../netlab';
 import { tollgateHook } from '../hook';
+import { median } from '../stats';
 
 export interface UpdateSample {
   /** 'incremental' for Tollgate (its dataplane handle), else how it fell back ('maps-only'); 'iptables -R' for flat iptables */
@@ -67,10 +68,9 @@ function withRule0Port(p: Program, port: number): Program {
 export const UPDATE_PORT = 65000;
 
 function updateSample(mode: string, samples: { enforcingMs: number; totalMs: number; clang?: string; fallback?: string; tablesMs?: number; writeMs?: number; switchMs?: number }[]): UpdateSample {
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  const part = (k: 'tablesMs' | 'writeMs' | 'switchMs'): Partial<UpdateSample> => (samples.every((x) => typeof x[k] === 'number') ? { [k]: med(samples.map((x) => x[k] as number)) } : {});
+  const part = (k: 'tablesMs' | 'writeMs' | 'switchMs'): Partial<UpdateSample> => (samples.every((x) => typeof x[k] === 'number') ? { [k]: median(samples.map((x) => x[k] as number)) } : {});
   return {
-    mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), ...fallbackOf(samples), enforcingMs: med(samples.map((x) => x.enforcingMs)), totalMs: med(samples.map((x) => x.totalMs)),
+    mode, ...(samples[0]?.clang ? { clang: samples[0].clang } : {}), ...fallbackOf(samples), enforcingMs: median(samples.map((x) => x.enforcingMs)), totalMs: median(samples.map((x) => x.totalMs)),
     samples: samples.map((x) => x.enforcingMs), ...part('tablesMs'), ...part('writeMs'), ...part('switchMs'),
   };
 }
