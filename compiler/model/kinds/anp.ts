@@ -99,12 +99,8 @@ function readPeer(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress'):
   const m = r.map(v, path);
   if (!m) return undefined;
   const allowed = dir === 'ingress' ? ['namespaces', 'pods'] : ['namespaces', 'pods', 'nodes', 'networks'];
-  const present = Object.keys(m).filter((k) => m[k] !== undefined && m[k] !== null);
-  const unknown = present.filter((k) => !allowed.includes(k));
-  if (unknown.length) {
-    r.error('bad-value', [...path, unknown[0]], `expected an ${dir} peer of ${allowed.join(', ')}, found ${unknown[0]}`);
-    return undefined;
-  }
+  if (!r.knownFields(m, path, allowed)) return undefined;
+  const present = allowed.filter((k) => m[k] !== undefined && m[k] !== null);
   if (present.length !== 1) {
     r.error('bad-value', path, `expected exactly one of ${allowed.join(', ')}, found ${present.length ? present.join(' and ') : 'none'}`);
     return undefined;
