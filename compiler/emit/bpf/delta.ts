@@ -688,9 +688,9 @@ function newFlags(t: TableIndex): number {
 function combos(t: TableIndex, D: DimName, cls: number, members: number[]): Map<string, { p: number; q: number; s: number; rules: number[] }> {
   const others = DIMS.filter((x) => x !== D);
   const all = new Map<DimName, number[]>();
-  const list = (X: DimName, r: number): number[] => {
+  const list = (X: DimName, r: number): Iterable<number> => {
     const d = t.dims[X];
-    if (!d.unconstrained.has(r)) return [...(d.of.get(r) ?? [])];
+    if (!d.unconstrained.has(r)) return d.of.get(r) ?? [];
     let l = all.get(X);
     if (!l) all.set(X, (l = [...d.classes.keys()]));
     return l;
