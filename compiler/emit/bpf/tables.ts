@@ -303,7 +303,7 @@ function inRanges(port: number, ranges: PortRange[]): boolean {
   return ranges.some((r) => port >= r.from && port <= r.to);
 }
 
-export function addrIn(addr: string, cidrs: string[]): boolean {
+function addrIn(addr: string, cidrs: string[]): boolean {
   const fam = cidrFamily(addr) as Family;
   const a = cidrToPrefix(`${addr}/${fam === 4 ? 32 : 128}`);
   return cidrs.some((c) => cidrFamily(c) === fam && contains(cidrToPrefix(c), a, familyWidth(fam)));
