@@ -246,7 +246,7 @@ export function updateMissed(res: BenchResult): string[] {
   return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `${size(c)}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
     + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (${u.mode}${u.fallback ? `: ${u.fallback}` : ''}); `
     + (u.mode === 'maps-only' ? 'a maps-only update rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. ' : '')
-    + `${parts}`];
+    + parts];
 }
 
 export function markdown(res: BenchResult, files: { even: string; worst: string; load: string }): string {
