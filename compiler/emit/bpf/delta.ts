@@ -78,7 +78,6 @@ class DimIndex {
   constructor(readonly width: number) {}
 }
 
-
 export interface Decision {
   peer: number;
   port: number;
@@ -429,7 +428,6 @@ export interface RuleChange {
 }
 
 export type DiffResult = { changes: RuleChange[] } | { reason: string };
-
 
 /**
  * Equal plain data (IR values: objects, arrays, strings, numbers), identical parts first: a rule changed in its
