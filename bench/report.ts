@@ -244,7 +244,7 @@ export function updateMissed(res: BenchResult): string[] {
     ? ` At ${size(worst)}: building the tables from the IR ${u.tablesMs.toFixed(0)} ms, writing ${worst.mapEntries ?? '?'} entries ${u.writeMs.toFixed(0)} ms, the switch ${u.switchMs?.toFixed(1) ?? '?'} ms.`
     : '';
   return [`Single-rule update: ${met.length ? `met at ${met.join(', ')}; ` : ''}missed at ${over.map((c) => `${size(c)}: ${c.update!.enforcingMs.toFixed(0)} ms`).join(', ')} `
-    + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). No clang and no verifier ran (${u.mode}${u.fallback ? `: ${u.fallback}` : ''}); `
+    + `(up to ${(u.enforcingMs / UPDATE_TARGET_MS).toFixed(0)}x the target). ${u.mode === 'new-object' ? `The verifier ran, clang ${u.clang ?? '?'}` : 'No clang and no verifier ran'} (${u.mode}${u.fallback ? `: ${u.fallback}` : ''}); `
     + (u.mode === 'maps-only' ? 'a maps-only update rewrites every entry of the endpoint under fresh ep ids (compiler/load/README.md, known limits): its cost grows with the map entries, not with the one rule changed. ' : '')
     + parts];
 }

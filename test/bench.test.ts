@@ -8,7 +8,7 @@ import { MAX_RULES, TCP_PORT, peerOf, portOf, setMembers, syntheticManifests, sy
 import { emptyResult, reduce, type BenchResult, type FloodRow } from '../bench/run';
 import { QUICK } from '../bench/trials';
 import { harmonicMean, median } from '../bench/stats';
-import { ceiling, compileTarget, lineChart, percentOfTarget, tcpStalls, whyMissed, writeReport } from '../bench/report';
+import { ceiling, compileTarget, lineChart, percentOfTarget, tcpStalls, updateMissed, whyMissed, writeReport } from '../bench/report';
 import { emitIptables, emitNftables } from '../compiler/emit/iptables';
 import { compile } from '../compiler/pipeline';
 import { stagedCompile } from '../bench/drivers/compile';
@@ -165,6 +165,19 @@ describe('bench: report', () => {
     assert.equal(pts.length, 3);
     assert.ok(Math.abs(pts[1][0] - pts[0][0] - (pts[2][0] - pts[1][0])) < 0.2);
     assert.ok(Math.abs(pts[1][1] - pts[0][1] - (pts[2][1] - pts[1][1])) < 0.2);
+  });
+
+  it('a missed update says whether clang ran: only an update that needed no new object claims none', () => {
+    const res = emptyResult(QUICK);
+    const update = { mode: 'new-object', fallback: 'the shape changed', clang: 'ran', enforcingMs: 900, totalMs: 950, samples: [900] };
+    res.counts.push({ rules: 10, setSize: 0, dataplane: 'tollgate', ruleCount: 11, setEntries: 0, emitMs: 1, loadMs: 50, update });
+    const text = updateMissed(res).join('\n');
+    assert.match(text, /missed at N=10: 900 ms/);
+    assert.match(text, /clang ran \(new-object: the shape changed\)/);
+    assert.doesNotMatch(text, /No clang/);
+    update.mode = 'maps-only';
+    update.clang = 'not-needed';
+    assert.match(updateMissed(res).join('\n'), /No clang and no verifier ran \(maps-only: the shape changed\); a maps-only update rewrites every entry/);
   });
 
   it('names TCP runs far below no policy (stalls), and only those', () => {
