@@ -526,8 +526,10 @@ async function detachInterface(atts: Attachment[], netns: string | undefined, no
   }
   for (const a of atts) {
     if (a.mode === 'tcx') {
-      const on = (await tcxList({ ifname, netns, direction: a.hook })).programs.some((x) => x.progId === a.progId);
-      if (on) await tcxDetach({ ifname, netns, direction: a.hook, progId: a.progId });
+      // by id, without listing the hook first: ENOENT when the program is gone or no longer on it
+      await tcxDetach({ ifname, netns, direction: a.hook, progId: a.progId }).catch((err: unknown) => {
+        if (!(isNativeError(err) && err.code === 'ENOENT')) throw err;
+      });
       continue;
     }
     const present = await listTc({ ifname, netns, direction: a.hook });
@@ -780,7 +782,8 @@ async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadS
   const restored: Attachment[] = [];
   // replaced in place: the old program goes back; attached anew (no old one of this mode: it is still attached
   // when it was of the other mode, behind or after the new one): the new one goes
-  const toRestore = done.filter((a) => prev.some((b) => ifKey(b) === ifKey(a) && b.hook === a.hook && b.mode === a.mode));
+  const wasOf = (a: Attachment): Attachment | undefined => prev.find((b) => ifKey(b) === ifKey(a) && b.hook === a.hook && b.mode === a.mode);
+  const toRestore = done.filter((a) => wasOf(a) !== undefined);
   const toRemove = done.filter((a) => !toRestore.includes(a));
   for (const atts of groupByIf(toRemove).values()) await detachInterface(atts, netns, notes).catch((e) => notes.push(describeErr(e)));
   if (toRestore.length > 0 && old) {
@@ -792,7 +795,7 @@ async function rollbackAttach(done: Attachment[], prev: Attachment[], old: LoadS
         const r = a.mode === 'tcx'
           ? await tcxAttach({ ...target, replaceProgId: a.progId })
           : await attachTc({ ...target, handle: a.handle, priority: a.priority });
-        const was = prev.find((b) => ifKey(b) === ifKey(a) && b.hook === a.hook && b.mode === a.mode)!;
+        const was = wasOf(a)!;
         restored.push({ ...was, progId: r.progId });
       }
     } catch (e) {
