@@ -153,6 +153,14 @@ struct {
 	__type(value, struct tg_ct_value);
 } tg_conntrack SEC(".maps");
 
+/* The node's policy generation (tollgate_maps.h): pinned once, shared like tg_conntrack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tg_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TG_MAX_RULES);
@@ -463,6 +471,35 @@ static __always_inline __u64 tg_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
+/*
+ * The node's policy generation. Read before the endpoint entry: a packet that then passes on the endpoint lookup
+ * stores this gen in the conntrack entry, and the loader bumps gen only after its endpoint writes, so a stored
+ * gen is never newer than the endpoint entries the packet checked (an older one costs one more slow packet).
+ * An ARRAY lookup with a constant key is inlined by the verifier: no helper call.
+ */
+static __always_inline __u32 tg_generation(void)
+{
+	__u32 zero = 0;
+	__u32 *g = bpf_map_lookup_elem(&tg_gen, &zero);
+	return g ? *(volatile __u32 *)g : 0;
+}
+
+/* Can this entry pass the packet without the endpoint lookup? Checked under this gen, on this interface. */
+static __always_inline int tg_ct_fast(const struct tg_ct_value *ct, __u32 gen, __u32 ifindex, __u64 now,
+				      __u8 proto)
+{
+	return ct && ct->gen == gen && ct->ifindex == ifindex && tg_ct_live(ct, now, proto);
+}
+
+/* The entry was checked against the endpoint entries under gen: later packets of it may take the fast path. */
+static __always_inline void tg_ct_checked(struct tg_ct_value *ct, __u32 gen, __u32 ifindex)
+{
+	if (ct->gen != gen)
+		ct->gen = gen;
+	if (ct->ifindex != ifindex)
+		ct->ifindex = ifindex;
+}
+
 /* Passes a packet that policy does not look at. */
 static __always_inline int tg_pass(__u8 reason)
 {
@@ -499,6 +536,7 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 	struct tg_ct_key ck = { .origin = dir };
 	struct tg_pkt p = { .src = dir == TG_DIR_INGRESS ? ck.peer : ck.local,
 			    .dst = dir == TG_DIR_INGRESS ? ck.local : ck.peer };
+	__u32 gen = tg_generation();
 	int parsed = tg_parse(skb, &p);
 	__u32 ifindex = skb->ifindex;
 
@@ -516,28 +554,9 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 
 	const __u8 *local = ck.local;
 	const __u8 *peer = ck.peer;
+	/* Fragments and unparsed extension headers have no ports (the parser left them 0). */
 	__u16 local_port = dir == TG_DIR_INGRESS ? p.dport : p.sport;
 	__u16 peer_port = dir == TG_DIR_INGRESS ? p.sport : p.dport;
-
-	struct tg_ep_key ek = { .ifindex = ifindex, .direction = dir, .family = p.family };
-	__builtin_memcpy(ek.addr, local, 16);
-	struct tg_ep_value *ep = bpf_map_lookup_elem(&tg_endpoints, &ek);
-	if (!ep) {
-		if (!bpf_map_lookup_elem(&tg_ifaces, &ifindex))
-			return tg_pass(TG_REASON_UNMANAGED);
-		return tg_drop(0, TG_REASON_UNKNOWN_LOCAL);
-	}
-	if (p.l4 == TG_L4_FRAGMENT || p.l4 == TG_L4_EXTHDR) {
-		/* Without the L4 header, port and protocol rules cannot be applied: such endpoints drop. */
-		if (ep->flags & TG_EP_L4_RULES)
-			return tg_drop(ep->ep_id,
-				       p.l4 == TG_L4_FRAGMENT ? TG_REASON_FRAGMENT : TG_REASON_EXTHDR);
-		local_port = 0;
-		peer_port = 0;
-		p.sport = 0;
-		p.dport = 0;
-	}
-
 	__u32 len = skb->len;
 	__u64 now = tg_now();
 	/* Conntrack by identifier for ICMP echo; other ICMP (errors) has no flow: policy decides each. */
@@ -559,13 +578,52 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 	ck.proto = p.proto;
 	ck.family = p.family;
 
+	/*
+	 * The fast path: an entry of this flow (its own direction, or the reply of the other) that was checked
+	 * under the current gen by this interface's program passes the packet without the endpoint lookup. Nothing
+	 * was switched since that check, so the endpoint entry it checked is the one a lookup would find. Not for
+	 * fragments and unparsed extension headers: whether they may pass depends on the endpoint (TG_EP_L4_RULES).
+	 * The lookups are kept for the path below (a miss or a stale entry costs no second lookup).
+	 */
+	struct tg_ct_value *ct = 0;
+	struct tg_ct_value *rct = 0;
+	int looked = tracked && !syn && (p.l4 == TG_L4_OK || p.l4 == TG_L4_NOPORTS);
+	if (looked) {
+		ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+		if (tg_ct_fast(ct, gen, ifindex, now, p.proto))
+			return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ct->ep_id,
+					  TG_REASON_CT_ESTABLISHED);
+		ck.origin = !dir;
+		rct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+		/* (the ep_id recorded is the origin direction's: this direction's entry is not looked up) */
+		if (tg_ct_fast(rct, gen, ifindex, now, p.proto))
+			return tg_ct_pass(rct, &ck, now, p.tcp_flags, fin_flag, len, rct->ep_id,
+					  TG_REASON_CT_REPLY);
+		ck.origin = dir;
+	}
+
+	struct tg_ep_key ek = { .ifindex = ifindex, .direction = dir, .family = p.family };
+	__builtin_memcpy(ek.addr, local, 16);
+	struct tg_ep_value *ep = bpf_map_lookup_elem(&tg_endpoints, &ek);
+	if (!ep) {
+		if (!bpf_map_lookup_elem(&tg_ifaces, &ifindex))
+			return tg_pass(TG_REASON_UNMANAGED);
+		return tg_drop(0, TG_REASON_UNKNOWN_LOCAL);
+	}
+	/* Without the L4 header, port and protocol rules cannot be applied: such endpoints drop. */
+	if ((p.l4 == TG_L4_FRAGMENT || p.l4 == TG_L4_EXTHDR) && (ep->flags & TG_EP_L4_RULES))
+		return tg_drop(ep->ep_id, p.l4 == TG_L4_FRAGMENT ? TG_REASON_FRAGMENT : TG_REASON_EXTHDR);
+
 	if (tracked && !syn) {
 		/* 1. the flow's own direction */
-		struct tg_ct_value *ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+		if (!looked)
+			ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
 		if (ct && tg_ct_live(ct, now, p.proto)) {
-			if (ct->ep_id == ep->ep_id)
+			if (ct->ep_id == ep->ep_id) {
+				tg_ct_checked(ct, gen, ifindex);
 				return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ep->ep_id,
 						  TG_REASON_CT_ESTABLISHED);
+			}
 			/* The policy changed since the flow was allowed: decide once more below. */
 			reason = TG_REASON_POLICY_RECHECK;
 		} else if (ct) {
@@ -575,7 +633,9 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		/* 2. the reply of a flow the other direction allowed */
 		if (reason == TG_REASON_POLICY) {
 			ck.origin = !dir;
-			ct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+			if (!looked)
+				rct = bpf_map_lookup_elem(&tg_conntrack, &ck);
+			ct = rct;
 			if (ct && tg_ct_live(ct, now, p.proto)) {
 				struct tg_ep_key ok = ek;
 				ok.direction = !dir;
@@ -599,6 +659,7 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 					ct->ep_id = oep->ep_id;
 					ct->rule = res.rule;
 				}
+				tg_ct_checked(ct, gen, ifindex);
 				return tg_ct_pass(ct, &ck, now, p.tcp_flags, fin_flag, len, ep->ep_id,
 						  TG_REASON_CT_REPLY);
 			} else if (ct) {
@@ -622,7 +683,8 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 		return TC_ACT_SHOT;
 	}
 	if (tracked && !(p.tcp_flags & TG_TCP_RST)) {
-		struct tg_ct_value cv = { .last_seen_ns = now, .ep_id = ep->ep_id, .rule = res.rule };
+		struct tg_ct_value cv = { .last_seen_ns = now, .ep_id = ep->ep_id, .rule = res.rule,
+					  .ifindex = ifindex, .gen = gen };
 		if (p.tcp_flags & TG_TCP_FIN)
 			cv.flags = fin_flag;
 		bpf_map_update_elem(&tg_conntrack, &ck, &cv, BPF_ANY);

@@ -9,10 +9,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Program, Rule } from '../compiler/ir/types';
 import { load, LoadError, status, unload, type LoadOptions } from '../compiler/load/loader';
-import { BpfObject, listTc, tcxAttach, tcxDetach, tcxList, tcxSupported } from '../compiler/load/native';
-import { readLoadState, scopePaths } from '../compiler/load/state';
+import { BpfMap, BpfObject, listTc, tcxAttach, tcxDetach, tcxList, tcxSupported } from '../compiler/load/native';
+import { readLoadState, scopePaths, writeLoadState } from '../compiler/load/state';
+import { LAYOUT } from '../compiler/emit/bpf/layout';
 import { clangArgs } from '../compiler/emit/bpf/objcache';
-import { shapeC } from '../compiler/load/loader';
+import { shapeC, SHARED_PINS } from '../compiler/load/loader';
 import { endpoint, program, rule, tier } from './bpf-fixtures';
 
 const PID = process.pid;
@@ -220,7 +221,7 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     assert.ok(r.attachments.every((a) => a.mode === DEFAULT_MODE()));
     assert.equal(probe(8080), true, 'allowed by allow-8080');
     assert.equal(probe(9090), false, 'denied by the tier end');
-    assert.deepEqual(pinsOf(scopePaths(SCOPE).pinDir).filter((p) => !p.startsWith('g1/')), ['tg_conntrack']);
+    assert.deepEqual(pinsOf(scopePaths(SCOPE).pinDir).filter((p) => !p.startsWith('g1/')).sort(), Object.values(SHARED_PINS).sort());
   });
 
   it('status shows the attachments, fill levels, conntrack and counters that moved with the traffic', async function () {
@@ -309,9 +310,32 @@ describe('tollgate load (transactional loader, real kernel and traffic)', functi
     assert.ok(s.sent > 20 && s.got === s.sent, JSON.stringify(s));
     const st = readLoadState(scopePaths(SCOPE).statePath)!;
     // only the live generation's maps stay pinned
-    assert.deepEqual([...new Set(pinsOf(scopePaths(SCOPE).pinDir).map((p) => p.split('/')[0]))].sort(), [path.basename(st.mapsDir), 'tg_conntrack'].sort());
+    assert.deepEqual([...new Set(pinsOf(scopePaths(SCOPE).pinDir).map((p) => p.split('/')[0]))].sort(), [path.basename(st.mapsDir), ...Object.values(SHARED_PINS)].sort());
     assert.equal(probe(9090), true);
     assert.ok((await count()) >= before + s.sent, 'counters carried into the new object, plus the stream');
+  });
+
+  it('a conntrack pinned by a load before tg_gen (24-byte values, no tg_gen pin) goes to a new object beside it, removed after the switch', async function () {
+    const paths = scopePaths(SCOPE);
+    const st = readLoadState(paths.statePath)!;
+    // what such a load left: conntrack pinned as tg_conntrack with the old value size, no tg_gen
+    const oldPin = path.join(paths.pinDir, 'tg_conntrack');
+    execFileSync('bpftool', ['map', 'create', oldPin, 'type', 'lru_hash', 'key', '40', 'value', '24', 'entries', '1024', 'name', 'tg_conntrack']);
+    for (const f of Object.values(SHARED_PINS)) fs.rmSync(path.join(paths.pinDir, f));
+    writeLoadState(paths.statePath, { ...st, conntrackPin: oldPin });
+    const r = await load(policy(tcp('allow-8080', 8080), tcp('allow-9090', 9090)), OPTS);
+    assert.equal(r.mode, 'new-object', 'the pins of the live object are not all there: a new object');
+    const now = readLoadState(paths.statePath)!;
+    assert.equal(now.conntrackPin, path.join(paths.pinDir, SHARED_PINS.tg_conntrack));
+    assert.deepEqual([...new Set(pinsOf(paths.pinDir).map((p) => p.split('/')[0]))].sort(), [path.basename(now.mapsDir), ...Object.values(SHARED_PINS)].sort(), 'the old pin is gone');
+    const ct = BpfMap.openPinned(now.conntrackPin);
+    try {
+      assert.equal(ct.valueSize, LAYOUT.tg_ct_value.size);
+    } finally {
+      ct.close();
+    }
+    assert.equal(probe(8080), true);
+    assert.equal(probe(9090), true);
   });
 
   it('an allowed UDP flood loses nothing across maps-only updates and a program replacement', async function () {

@@ -137,13 +137,27 @@ struct tg_ct_key {
 	__u8 pad;
 };
 
+/*
+ * ifindex and gen let an established or reply packet pass without the endpoint lookup (tg_handle's fast path):
+ * an entry checked against the endpoint entries under the node's current tg_gen, by the program of the same
+ * interface, is still right (nothing was switched since). The key alone cannot say which interface a packet
+ * came from: ifindex keeps another interface carrying this pod's address off the entry.
+ */
 struct tg_ct_value {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen_ns; /* tg_now() of the last packet */
 	__u32 ep_id; /* ep_id (policy generation) of the origin direction when the flow was decided */
 	__u32 rule; /* rule index that allowed the flow */
+	__u32 ifindex; /* interface of the program that decided or last checked the entry */
+	__u32 gen; /* tg_gen when the entry was decided or last checked against the endpoint entries */
 	__u8 flags; /* TG_CT_* */
 	__u8 pad[7];
 };
+
+/*
+ * tg_gen (ARRAY, one __u32, pinned once per scope and shared by every object like tg_conntrack): the node's
+ * policy generation. The loader adds one after every switch (endpoint entries written, flipped or deleted), so
+ * a conntrack entry of an older gen goes through the endpoint lookup once more (and its ep_id check).
+ */
 
 /* tg_counters (PERCPU_ARRAY, indexed by rule index): packets and bytes decided by each rule. */
 struct tg_counter {

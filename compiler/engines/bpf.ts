@@ -12,6 +12,7 @@ import type { Program } from '../ir/types';
 import type { Compiled } from '../pipeline';
 import { packetlessResult, probeHead, probePacket, PROBE_SPORT } from './ir';
 import { BpfObject, type BpfMap, type BpfProgram } from '../load/native';
+import { bumpGeneration } from '../load/loader';
 import { generateC, buildTables, type BpfTables } from '../emit/bpf';
 import { compileBpf } from '../emit/bpf/objcache';
 import { endpointContents, policyContents, type MapContents } from '../emit/bpf/serialize';
@@ -82,6 +83,11 @@ export class BpfHarness {
     const v = this.lastMap.lookup(Buffer.alloc(4));
     if (!v) throw new Error('tg_last has no entry 0');
     return { retval: r.retval, duration: r.duration, last: readLast(v) };
+  }
+
+  /** What the loader does after a switch: the node's policy generation up by one (tests that write entries themselves). */
+  bumpGeneration(): void {
+    bumpGeneration(this.obj.map('tg_gen'));
   }
 
   clearConntrack(): number {

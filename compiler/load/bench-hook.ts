@@ -18,7 +18,7 @@ import type { TollgateBenchHook, TollgateLoadFigures, TollgateLoaded, TollgateMa
 import { craft } from '../emit/bpf/packet';
 import { endpointByAddr } from '../ir/evaluate';
 import { openDataplane, type DataplaneReport } from './dataplane';
-import { load, loadInstance, unload } from './loader';
+import { genPinOf, load, loadInstance, unload } from './loader';
 import { BpfMap, PIN_ROOT, type BpfObject, type BpfProgram } from './native';
 import { readLoadState, scopePaths, STATE_DIR } from './state';
 
@@ -37,16 +37,16 @@ function memlock(fd: number): number {
   return Number(m[1]);
 }
 
-/** Every map the load of `netns` pinned (its generation's maps and the shared conntrack), as the kernel counts them. */
+/** Every map the load of `netns` pinned (its generation's maps, the shared conntrack and tg_gen), as the kernel counts them. */
 function mapMemory(netns: string, entries: Record<string, number>): TollgateMapMemory[] {
   const s = readLoadState(scopePaths({ netns }).statePath);
   if (!s) throw new Error(`no load state for netns ${netns} after a load`);
   const pins = fs.readdirSync(s.mapsDir).filter((f) => f.startsWith('tg_')).map((f) => path.join(s.mapsDir, f));
-  pins.push(s.conntrackPin);
+  pins.push(s.conntrackPin, genPinOf(s.conntrackPin));
   return pins.map((pin) => {
     const m = BpfMap.openPinned(pin);
     try {
-      const name = path.basename(pin);
+      const name = pin === s.conntrackPin ? 'tg_conntrack' : path.basename(pin); // (its pin's name has a layout suffix)
       return { name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, entries: entries[name] ?? 0, memlockBytes: memlock(m.fd) };
     } finally {
       m.close();

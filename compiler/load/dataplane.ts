@@ -10,7 +10,8 @@
 //   2. decisions of new classes, then class entries longest first (delta.ts says why every packet meanwhile
 //      gets the old policy or the new one);
 //   3. the switch: the affected endpoint entries get fresh ep_ids (conntrack re-checks flows the old policy
-//      allowed), same table_id and rule_base;
+//      allowed), same table_id and rule_base; then the node's policy generation (tg_gen) goes up, so established
+//      flows take the endpoint lookup (and the ep_id check) again;
 //   4. after the grace period: entries no longer wanted; the state (rule records, ep ids; a rule whose id
 //      changed has its counter row carried under the old id and zeroed).
 // Anything else falls back to load(), and the report says why (`fallback`); so does the same Program object
@@ -23,7 +24,7 @@ import { buildIndex, computeDelta, diffPrograms, IndexError, opEntry, warmUp, ty
 import { epValue } from '../emit/bpf/layout';
 import { policyName, type EndpointEntry } from '../emit/bpf/tables';
 import {
-  acquireLock, closeAll, describeErr, epKeyOf, GRACE_MS, LoadError, loadKeeping, openPinnedMaps, readCounters, zeroCounters,
+  acquireLock, bumpGeneration, closeAll, describeErr, epKeyOf, GRACE_MS, LoadError, loadKeeping, openLiveMaps, readCounters, zeroCounters,
   type LoadOptions, type LoadReport,
 } from './loader';
 import type { BpfMap } from './native';
@@ -121,7 +122,7 @@ class Handle implements Dataplane {
     if (fallback !== undefined) report.fallback = fallback;
     const old = this.kept;
     if (!state) throw new LoadError(`no load state at ${this.statePath} after a load`);
-    const maps = old && old.state.mapsDir === state.mapsDir ? old.maps : openPinnedMaps(state.mapsDir);
+    const maps = old && old.state.mapsDir === state.mapsDir ? old.maps : openLiveMaps(state);
     if (old && old.maps !== maps) closeAll(old.maps);
     let idx: TablesIndex | undefined;
     let stale: string | undefined;
@@ -186,6 +187,7 @@ class Handle implements Dataplane {
       for (const e of pre) put(e.map, e.key, e.value, e.before);
       ts = process.hrtime.bigint();
       for (const f of d.flips) eps(f);
+      bumpGeneration(k.maps.get('tg_gen')!);
     } catch (err) {
       const notes: string[] = [];
       for (const a of applied.reverse()) {
@@ -195,6 +197,12 @@ class Handle implements Dataplane {
         } catch (e) {
           notes.push(describeErr(e));
         }
+      }
+      // flows checked against flipped entries meanwhile are checked against the restored ones again
+      try {
+        bumpGeneration(k.maps.get('tg_gen')!);
+      } catch (e) {
+        notes.push(describeErr(e));
       }
       k.idx = undefined;
       k.stale = 'the previous incremental update failed and was rolled back';

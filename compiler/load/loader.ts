@@ -301,6 +301,56 @@ export function openPinnedMaps(dir: string): Map<string, BpfMap> {
   return out;
 }
 
+/** The live generation's pinned maps and the scope's tg_gen (what a switch writes). */
+export function openLiveMaps(s: Pick<LoadState, 'mapsDir' | 'conntrackPin'>): Map<string, BpfMap> {
+  const out = openPinnedMaps(s.mapsDir);
+  try {
+    out.set('tg_gen', BpfMap.openPinned(genPinOf(s.conntrackPin)));
+  } catch (err) {
+    closeAll(out);
+    throw err;
+  }
+  return out;
+}
+
+/**
+ * The maps every object of a scope shares, pinned once in the scope's pin directory (not a generation's):
+ * conntrack (flows survive updates) and the policy generation. The conntrack pin's name says its layout: an
+ * older pin of another layout (24-byte values, before tg_ct_value had ifindex and gen) is left to the programs
+ * that use it, and the first new object after it starts an empty conntrack beside it (its flows are decided
+ * again once) and removes the old pin after its switch.
+ */
+export const SHARED_PINS = { tg_conntrack: 'tg_conntrack_v2', tg_gen: 'tg_gen' } as const;
+
+/** The tg_gen pin next to a conntrack pin (both in the scope's pin directory). */
+export function genPinOf(conntrackPin: string): string {
+  return path.join(path.dirname(conntrackPin), SHARED_PINS.tg_gen);
+}
+
+/**
+ * After every switch (endpoint entries written, flipped, deleted, or put back by a rollback): the node's policy
+ * generation goes up by one, so every conntrack entry takes the endpoint lookup again once (docs/design.md).
+ * Never before the endpoint writes: a packet that checked an old entry in between would store the new gen.
+ */
+export function bumpGeneration(gen: BpfMap): void {
+  const key = Buffer.alloc(4);
+  const v = Buffer.alloc(4);
+  v.writeUInt32LE(((gen.lookup(key)?.readUInt32LE(0) ?? 0) + 1) >>> 0);
+  gen.update(key, v);
+}
+
+/** bumpGeneration through the pin (when the object that shares it is not open); no pin: nothing to bump. */
+export function bumpGenerationAt(conntrackPin: string): void {
+  const pin = genPinOf(conntrackPin);
+  if (!fs.existsSync(pin)) return;
+  const m = BpfMap.openPinned(pin);
+  try {
+    bumpGeneration(m);
+  } finally {
+    m.close();
+  }
+}
+
 export function closeAll(maps: Map<string, BpfMap>): void {
   for (const m of maps.values()) m.close();
 }
@@ -315,7 +365,8 @@ export async function loadInstance(objectPath: string, mapsDir: string, conntrac
   try {
     for (const name of obj.mapNames()) {
       if (!name.startsWith('tg_')) continue;
-      obj.reuseMap(name, name === 'tg_conntrack' ? conntrackPin : path.join(mapsDir, name));
+      const pin = name === 'tg_conntrack' ? conntrackPin : name === 'tg_gen' ? genPinOf(conntrackPin) : path.join(mapsDir, name);
+      obj.reuseMap(name, pin);
     }
     await obj.load();
     return obj;
@@ -379,7 +430,7 @@ export function epKeyOf(r: { ifindex: number; direction: 'ingress' | 'egress'; f
 }
 
 function pinsPresent(s: LoadState): boolean {
-  return fs.existsSync(s.mapsDir) && fs.existsSync(s.conntrackPin) && fs.existsSync(s.objectPath);
+  return fs.existsSync(s.mapsDir) && fs.existsSync(s.conntrackPin) && fs.existsSync(genPinOf(s.conntrackPin)) && fs.existsSync(s.objectPath);
 }
 
 export function describeErr(err: unknown): string {
@@ -566,7 +617,7 @@ function groupByIf(atts: Attachment[]): Map<string, Attachment[]> {
 
 async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts: LoadOptions, t0: bigint, tablesMs: number): Promise<LoadReport> {
   const tw = process.hrtime.bigint();
-  const maps = openPinnedMaps(old.mapsDir);
+  const maps = openLiveMaps(old);
   const names = policyMapNames(p.shape);
   const newIds = new Set(p.epRecords.map((e) => e.tableId));
   const oldIfs = new Set(old.attachments.map(ifKey));
@@ -616,12 +667,15 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
         newAtt.push(...(await attachBoth(l, opts.netns, progs, [], p.mode)));
       }
     }
+    bumpGeneration(maps.get('tg_gen')!);
   } catch (err) {
     // roll back: old values, no new keys, no new filters, no new entries
     for (const f of flipped.reverse()) {
       if (f.before) eps.update(f.key, Buffer.from(f.before.value, 'hex'));
       else eps.delete(f.key);
     }
+    // flows the new entries checked in the meantime are checked against the old ones again
+    bumpGeneration(maps.get('tg_gen')!);
     const notes: string[] = [];
     for (const atts of groupByIf(newAtt).values()) await detachInterface(atts, opts.netns, notes).catch(() => undefined);
     for (const l of newLocal) ifs.delete(ifaceKey(l.ifindex));
@@ -640,6 +694,8 @@ async function loadMapsOnly(p: Prepared, old: LoadState, paths: LoadPaths, opts:
     const k = epKeyOf(e);
     if (!newKeys.has(k.toString('hex'))) eps.delete(k);
   }
+  // flows of the deleted entries (checked under the gen of the switch) take the endpoint lookup, and drop
+  bumpGeneration(maps.get('tg_gen')!);
   const notes: string[] = [];
   const keptIfs = new Set(attachments.map(ifKey));
   for (const [k, atts] of groupByIf(old.attachments)) {
@@ -675,9 +731,11 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
   }
   const clangMs = ms(tc);
 
-  const conntrackPin = path.join(paths.pinDir, 'tg_conntrack');
+  const conntrackPin = path.join(paths.pinDir, SHARED_PINS.tg_conntrack);
+  const genPin = genPinOf(conntrackPin);
   const mapsDir = path.join(paths.pinDir, `g${p.gen}`);
   const ctExisted = fs.existsSync(conntrackPin);
+  const genExisted = fs.existsSync(genPin);
   rmPins(mapsDir); // a leftover of a crashed load with this generation number
   const tv = process.hrtime.bigint();
   let verifierMs = 0;
@@ -689,10 +747,12 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     obj.close();
     rmPins(mapsDir);
     if (!ctExisted) fs.rmSync(conntrackPin, { force: true });
+    if (!genExisted) fs.rmSync(genPin, { force: true });
   };
   try {
     for (const [name, n] of Object.entries(opts.mapMaxEntries ?? {})) obj.setMapMaxEntries(name, n);
     if (ctExisted) obj.reuseMap('tg_conntrack', conntrackPin);
+    if (genExisted) obj.reuseMap('tg_gen', genPin);
     try {
       await obj.load();
     } catch (err) {
@@ -713,6 +773,8 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     for (const [name, m] of maps) {
       if (name === 'tg_conntrack') {
         if (!ctExisted) m.pin(conntrackPin);
+      } else if (name === 'tg_gen') {
+        if (!genExisted) m.pin(genPin);
       } else {
         m.pin(path.join(mapsDir, name));
       }
@@ -738,8 +800,12 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
       const before = prev.filter((a) => a.ifname === l.ifname && a.ifindex === l.ifindex);
       done.push(...(await attachBoth(l, opts.netns, progs, before, p.mode)));
     }
+    bumpGeneration(maps.get('tg_gen')!);
   } catch (err) {
     const { notes: rollbackNotes, restored } = await rollbackAttach(done, prev, old, opts.netns);
+    // flows the new programs checked in the meantime are checked by the old ones again (a gen made by this load
+    // goes with it, and so does the conntrack it made: nothing to bump then)
+    if (genExisted) bumpGeneration(maps.get('tg_gen')!);
     cleanupNew();
     if (old && restored.length > 0) {
       // the previous program runs again as a new instance (new program ids): remember those
@@ -766,6 +832,8 @@ async function loadNewObject(p: Prepared, old: LoadState | undefined, paths: Loa
     }
   }
   if (old && old.mapsDir !== mapsDir) rmPins(old.mapsDir);
+  // a conntrack of the layout before (no program uses it any more)
+  if (old && old.conntrackPin !== conntrackPin) fs.rmSync(old.conntrackPin, { force: true });
   obj.close();
   writeLoadState(paths.statePath, makeState(p, paths, opts, { objectPath, mapsDir, conntrackPin, attachments: done, carried }));
   return {

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Program } from '../../ir/types';
 import { CBuilder, ident } from './cgen';
+import { LAYOUT } from './layout';
 import { compileBpf } from './objcache';
 import { endpointContents, policyContents, toFile } from './serialize';
 import { buildTables, type BpfTables, type TableOptions } from './tables';
@@ -119,7 +120,8 @@ export async function emitBpf(program: Program, outDir: string, opts: TableOptio
   write('maps/tg_endpoints.bin', toFile(eps));
   maps.push({ map: 'tg_endpoints', file: 'maps/tg_endpoints.bin', count: eps.count, keySize: eps.keySize, valueSize: eps.valueSize, note: 'key bytes 0..3 (ifindex) are 0: the loader writes the ifindex of each entry\'s iface (maps/endpoints.json)' });
   maps.push({ map: 'tg_ifaces', count: 0, keySize: 4, valueSize: 4, note: 'one entry per managed interface, written by the loader' });
-  maps.push({ map: 'tg_conntrack', count: 0, keySize: 40, valueSize: 24, note: 'shared: pin once, reuse in every object' });
+  maps.push({ map: 'tg_conntrack', count: 0, keySize: LAYOUT.tg_ct_key.size, valueSize: LAYOUT.tg_ct_value.size, note: 'shared: pin once, reuse in every object' });
+  maps.push({ map: 'tg_gen', count: 0, keySize: 4, valueSize: 4, note: 'shared like tg_conntrack: the policy generation, one __u32 the loader bumps after every switch' });
 
   write('maps/rules.json', JSON.stringify(t.rules, null, 1) + '\n');
   write('maps/endpoints.json', JSON.stringify(t.endpoints, null, 1) + '\n');

@@ -15,7 +15,7 @@ export const LAYOUT = {
   tg_decision_key: { size: 16, table_id: 0, peer_class: 4, port_class: 8, sport_class: 12 },
   tg_decision_value: { size: 8, rule: 0, verdict: 4, pad: 5 },
   tg_ct_key: { size: 40, local: 0, peer: 16, local_port: 32, peer_port: 34, proto: 36, family: 37, origin: 38, pad: 39 },
-  tg_ct_value: { size: 24, last_seen_ns: 0, ep_id: 8, rule: 12, flags: 16, pad: 17 },
+  tg_ct_value: { size: 32, last_seen_ns: 0, ep_id: 8, rule: 12, ifindex: 16, gen: 20, flags: 24, pad: 25 },
   tg_counter: { size: 16, packets: 0, bytes: 8 },
   tg_last: { size: 16, rule: 0, ep_id: 4, verdict: 8, reason: 9, pad: 10, seq: 12 },
 } as const;
@@ -151,6 +151,10 @@ export interface CtValue {
   epId: number;
   rule: number;
   flags: number;
+  /** interface of the program that decided or last checked the entry (0: none, never the fast path) */
+  ifindex?: number;
+  /** tg_gen when it was decided or last checked */
+  gen?: number;
 }
 export function ctValue(v: CtValue): Buffer {
   const L = LAYOUT.tg_ct_value;
@@ -158,12 +162,17 @@ export function ctValue(v: CtValue): Buffer {
   b.writeBigUInt64LE(v.lastSeenNs, L.last_seen_ns);
   b.writeUInt32LE(v.epId, L.ep_id);
   b.writeUInt32LE(v.rule, L.rule);
+  b.writeUInt32LE(v.ifindex ?? 0, L.ifindex);
+  b.writeUInt32LE(v.gen ?? 0, L.gen);
   b.writeUInt8(v.flags, L.flags);
   return b;
 }
 export function readCtValue(b: Buffer): CtValue {
   const L = LAYOUT.tg_ct_value;
-  return { lastSeenNs: b.readBigUInt64LE(L.last_seen_ns), epId: b.readUInt32LE(L.ep_id), rule: b.readUInt32LE(L.rule), flags: b.readUInt8(L.flags) };
+  return {
+    lastSeenNs: b.readBigUInt64LE(L.last_seen_ns), epId: b.readUInt32LE(L.ep_id), rule: b.readUInt32LE(L.rule), flags: b.readUInt8(L.flags),
+    ifindex: b.readUInt32LE(L.ifindex), gen: b.readUInt32LE(L.gen),
+  };
 }
 
 export function readCounter(b: Buffer): { packets: bigint; bytes: bigint } {
