@@ -43,6 +43,7 @@ async function update(h: BpfHarness, p: Program, epIdBase: number): Promise<Retu
   for (const m of policyContents(t2)) if (m.count) await h.obj.map(m.map).updateBatch(m.keys, m.values, m.count);
   const eps = endpointContents(t2.endpoints, () => TEST_RUN_IFINDEX);
   await h.obj.map('tg_endpoints').updateBatch(eps.keys, eps.values, eps.count);
+  h.bumpGeneration(); // as the loader does after its switch
   // the rule table of the new generation, so rule indexes resolve
   (h.tables as { rules: typeof t2.rules }).rules = t2.rules;
   return t2;
