@@ -272,6 +272,39 @@ describe('optimize: passes', () => {
     assert.deepEqual(rules[1].match.peer, ['10.0.0.0/24']);
   });
 
+  it('shadows by port span and protocol: a wider or protocol-free rule shadows, a narrower or other-protocol one does not', () => {
+    const ports = (from: number, to: number) => [{ from, to }];
+    const p = optimize(
+      ep([
+        r('wide', 'Deny', { proto: 6, dports: ports(80, 90) }),
+        r('in', 'Allow', { proto: 6, dports: ports(85, 85) }),
+        r('over', 'Allow', { proto: 6, dports: ports(85, 95) }),
+        r('udp', 'Allow', { proto: 17, dports: ports(85, 85) }),
+        r('any', 'Deny', { peer: ['10.0.0.0/8'] }),
+        r('under-any', 'Allow', { peer: ['10.1.0.0/16'], proto: 17, dports: ports(1, 2) }),
+        r('no-ports', 'Allow', { peer: ['11.0.0.0/8'], proto: 6 }),
+        r('ported', 'Allow', { peer: ['11.0.0.0/8'], proto: 6, dports: ports(1, 2) }),
+      ]),
+    );
+    assert.deepEqual(p.endpoints[0].ingress.tiers[0].rules.map((x) => x.id), ['wide', 'over', 'udp', 'any', 'no-ports']);
+  });
+
+  it('returns what it leaves as it was as the same objects, and never changes its input', () => {
+    const input = ep([r('a', 'Allow', { peer: ['10.0.0.0/24'], proto: 6, dports: [{ from: 80, to: 80 }] }), r('b', 'Deny', { peer: ['11.0.0.0/8'] })]);
+    const text = JSON.stringify(input);
+    const same = optimize(input);
+    assert.equal(same.endpoints[0], input.endpoints[0]);
+    const changed = ep([r('a', 'Allow', { peer: ['10.0.0.0/25', '10.0.0.128/25'] }), r('b', 'Deny', { peer: ['11.0.0.0/8'] })]);
+    const changedText = JSON.stringify(changed);
+    const out = optimize(changed);
+    assert.notEqual(out.endpoints[0], changed.endpoints[0]);
+    assert.deepEqual(out.endpoints[0].ingress.tiers[0].rules[0].match.peer, ['10.0.0.0/24']);
+    assert.equal(out.endpoints[0].ingress.tiers[0].rules[1], changed.endpoints[0].ingress.tiers[0].rules[1]);
+    assert.equal(out.endpoints[0].egress, changed.endpoints[0].egress);
+    assert.equal(JSON.stringify(input), text);
+    assert.equal(JSON.stringify(changed), changedText);
+  });
+
   it('keeps tiers left without rules (they still name the policies that selected the endpoint)', () => {
     assert.equal(optimize(ep([r('x', 'Deny', { peer: [] })], 'Pass')).endpoints[0].ingress.tiers.length, 1);
     assert.equal(optimize(ep([r('x', 'Deny', { peer: [] })], 'Deny')).endpoints[0].ingress.tiers[0].rules.length, 0);

@@ -19,10 +19,20 @@ const PORT_PROTOCOLS = [6, 17, 132, 136];
 const ICMP_PROTOCOLS = [1, 58];
 /** how many earlier deciding rules each rule is compared with for containment */
 const SHADOW_WINDOW = 64;
+/** elements of an address list that pick its group (ChainMemo.cidrListId) */
+const LIST_SAMPLES = 16;
+/** lists in one group beyond which they are told apart by hash before element by element */
+const CROWDED_GROUP = 4;
 
 export function optimize(p: Program): Program {
   const memo = new ChainMemo();
-  return { ...p, endpoints: p.endpoints.map((ep) => ({ ...ep, ingress: memo.chain(ep.ingress), egress: memo.chain(ep.egress) })) };
+  return {
+    ...p,
+    endpoints: p.endpoints.map((ep) => {
+      const [ingress, egress] = [memo.chain(ep.ingress), memo.chain(ep.egress)];
+      return ingress === ep.ingress && egress === ep.egress ? ep : { ...ep, ingress, egress };
+    }),
+  };
 }
 
 // Every field of a Match and how its value is compared (a field added to Match must be listed here: tsc checks).
@@ -41,19 +51,22 @@ interface MatchInfo {
   n: Normal | undefined;
   /** id of the canonical match (equal canonical matches share it) */
   canon: number;
+  /** the canonical match equals every input match of this structure, field by field (the rule is kept as it is) */
+  same: boolean;
 }
 
 // Many endpoints are selected by the same policies and get the same rules: the optimizer works on each distinct
 // tier (the sequence of actions and matches, compared by structure) once, and every other endpoint with that
-// tier takes the same result. A match is identified by a small number (interned by structure: address and port
+// tier takes the same result. What the optimizer leaves as it was is returned as the very input object (rule,
+// rule list, tier, chain, endpoint: the IR is never mutated), so an unchanged program costs no copies. A match is identified by a small number (interned by structure: address and port
 // lists by identity first, then by content), so telling two tiers apart costs a few lookups per rule.
 class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
   /** port lists by their text (numbers only: "from-to,...") */
   private readonly portListByText = new Map<string, number>();
   private nextListId = 0;
-  /** address lists by length and a few elements (lists of thousands of prefixes: no joined text to build and hold) */
-  private readonly cidrLists = new Map<string, { list: readonly string[]; id: number; hash?: number }[]>();
+  /** address lists by a hash of their length and a few elements (lists of thousands of prefixes: no joined text to build and hold) */
+  private readonly cidrLists = new Map<number, { list: readonly string[]; id: number; hash?: number }[]>();
   /** a small number for each prefix text met, for hashing lists */
   private readonly textIds = new Map<string, number>();
   private readonly matchIds = new Map<string, number>();
@@ -69,26 +82,29 @@ class ChainMemo {
   private readonly tiers = new Map<string, number[]>();
 
   chain(c: Chain): Chain {
-    return { tiers: c.tiers.map((t) => this.tier(t)) };
+    const tiers = c.tiers.map((t) => this.tier(t));
+    return tiers.every((t, i) => t === c.tiers[i]) ? c : { tiers };
   }
 
   private tier(t: TierChain): TierChain {
     let rules = this.tierRules.get(t.rules);
     if (!rules) this.tierRules.set(t.rules, (rules = this.tierByStructure(t.rules)));
-    return { ...t, rules };
+    return rules === t.rules ? t : { ...t, rules };
   }
 
-  private tierByStructure(rules: readonly Rule[]): Rule[] {
+  private tierByStructure(rules: Rule[]): Rule[] {
     const ids = rules.map((r) => this.matchId(r.match));
     let key = '';
     for (let i = 0; i < ids.length; i++) key += `${rules[i].action[0]}${ids[i]} `;
     let kept = this.tiers.get(key);
     if (!kept) this.tiers.set(key, (kept = this.keep(rules, ids)));
-    return kept.map((i) => this.outRule(rules[i], ids[i]));
+    const out = kept.map((i) => this.outRule(rules[i], ids[i]));
+    return out.length === rules.length && out.every((r, i) => r === rules[i]) ? rules : out;
   }
 
   /** The rule with its canonical match (one object per input rule: the output shares as the input does). */
   private outRule(r: Rule, id: number): Rule {
+    if (this.infos[id].same) return r;
     let o = this.outRules.get(r);
     if (!o) this.outRules.set(r, (o = { ...r, match: this.infos[id].match }));
     return o;
@@ -96,7 +112,11 @@ class ChainMemo {
 
   /** Indexes of the rules that stay: those that can match and are not shadowed by an earlier deciding rule. */
   private keep(rules: readonly Rule[], ids: readonly number[]): number[] {
-    const kept: { action: Rule['action']; n: Normal }[] = [];
+    const deciding: Normal[] = []; // kept rules that decide (Log rules shadow nothing)
+    // ... with their protocol and destination port span (-1: any), to pass over most of them with two compares
+    const dProto: number[] = [];
+    const dLo: number[] = [];
+    const dHi: number[] = [];
     const out: number[] = [];
     const decisive = new Set<number>(); // canonical matches of earlier deciding rules (duplicates of any age)
     for (let r = 0; r < rules.length; r++) {
@@ -106,18 +126,24 @@ class ChainMemo {
       if (decisive.has(info.canon)) continue; // duplicate of an earlier deciding rule
       // containment against the nearest deciding rules only: quadratic work stays bounded on huge tiers
       let shadowed = false;
-      for (let i = kept.length - 1, seen = 0; i >= 0 && seen < SHADOW_WINDOW; i--) {
-        if (kept[i].action === 'Log') continue;
-        seen++;
-        if (this.contains(kept[i].n, n)) {
+      const [proto, lo, hi] = [n.proto ?? -1, n.dports ? n.dports[0].from : -1, n.dports ? n.dports[n.dports.length - 1].to : -1];
+      for (let i = deciding.length - 1; i >= 0 && i >= deciding.length - SHADOW_WINDOW; i--) {
+        // a rule for one protocol, or for some ports, contains only rules within them (port lists are never empty)
+        if (dProto[i] >= 0 && dProto[i] !== proto) continue;
+        if (dLo[i] >= 0 && (lo < dLo[i] || hi > dHi[i])) continue;
+        if (this.contains(deciding[i], n)) {
           shadowed = true;
           break;
         }
       }
       if (shadowed) continue;
-      kept.push({ action: rules[r].action, n });
       out.push(r);
-      if (rules[r].action !== 'Log') decisive.add(info.canon);
+      if (rules[r].action === 'Log') continue;
+      deciding.push(n);
+      dProto.push(proto);
+      dLo.push(lo);
+      dHi.push(hi);
+      decisive.add(info.canon);
     }
     return out;
   }
@@ -140,7 +166,7 @@ class ChainMemo {
       // lowering writes canonical lists already (printed by toCidrs): the input is kept as it is, and so is a
       // list canonical by chance (no second copy of its strings to hold; setOf has its set)
       const printed: readonly string[] = canonicalSetOf(v) ? v : toCidrs(setOf(v));
-      const same = printed === v || (printed.length === v.length && printed.every((x, i) => x === v[i]));
+      const same = printed === v || sameList(printed, v);
       const cid = same ? id : this.cidrListId(printed);
       c = this.canonLists.get(cid) ?? ((same ? v : printed) as string[]);
       this.canonLists.set(cid, c);
@@ -153,7 +179,8 @@ class ChainMemo {
   private portListId(v: readonly PortRange[]): number {
     let id = this.listIds.get(v);
     if (id === undefined) {
-      const k = v.map((r) => `${r.from}-${r.to}`).join(',');
+      let k = '';
+      for (const r of v) k += `${r.from}-${r.to},`;
       id = this.portListByText.get(k);
       if (id === undefined) this.portListByText.set(k, (id = this.nextListId++));
       this.listIds.set(v, id);
@@ -162,21 +189,24 @@ class ChainMemo {
   }
 
   /**
-   * An id of an address list: equal content, equal id. Lists are grouped by length and three elements (first,
-   * middle, last: different lists mostly differ there); only lists that meet one of their group are hashed whole,
-   * and compared in full when the hashes agree.
+   * An id of an address list: equal content, equal id. Lists are grouped by length and up to LIST_SAMPLES
+   * elements spread over the list (different lists mostly differ there, so a new content mostly finds its group
+   * empty and costs no pass over its elements); a list that meets others in its group is compared with them
+   * element by element, or, in a crowded group, by a hash of the whole list first.
    */
   private cidrListId(v: readonly string[]): number {
     let id = this.listIds.get(v);
     if (id !== undefined) return id;
-    const key = `${v.length}|${v[0]}|${v[v.length >> 1]}|${v[v.length - 1]}`;
+    const n = v.length;
+    let key = n;
+    if (n <= LIST_SAMPLES) for (const x of v) key = mix(key, this.textId(x));
+    else for (let k = 0; k < LIST_SAMPLES; k++) key = mix(key, this.textId(v[Math.floor((k * (n - 1)) / (LIST_SAMPLES - 1))]));
     let group = this.cidrLists.get(key);
     if (!group) this.cidrLists.set(key, (group = []));
-    if (group.length > 0) {
+    if (group.length > CROWDED_GROUP) {
       const h = this.listHash(v);
-      const same = group.find((e) => (e.hash ??= this.listHash(e.list)) === h && e.list.every((x, i) => x === v[i]));
-      if (same) id = same.id;
-    }
+      id = group.find((e) => (e.hash ??= this.listHash(e.list)) === h && sameList(e.list, v))?.id;
+    } else if (group.length > 0) id = group.find((e) => sameList(e.list, v))?.id;
     if (id === undefined) group.push({ list: v, id: (id = this.nextListId++) });
     this.listIds.set(v, id);
     return id;
@@ -184,12 +214,14 @@ class ChainMemo {
 
   private listHash(v: readonly string[]): number {
     let h = v.length;
-    for (const x of v) {
-      let t = this.textIds.get(x);
-      if (t === undefined) this.textIds.set(x, (t = this.textIds.size));
-      h = Math.imul(h ^ t, 0x9e3779b1) + 0x7f4a7c15;
-    }
-    return h | 0;
+    for (const x of v) h = mix(h, this.textId(x));
+    return h;
+  }
+
+  private textId(x: string): number {
+    let t = this.textIds.get(x);
+    if (t === undefined) this.textIds.set(x, (t = this.textIds.size));
+    return t;
   }
 
   private matchId(m: Match): number {
@@ -204,11 +236,14 @@ class ChainMemo {
     if (id === undefined) {
       id = this.infos.length;
       this.matchIds.set(key, id);
-      const match = canonicalMatch(m, this.canonicalList);
-      const ck = this.structKey(match);
+      const canonical = canonicalMatch(m, this.canonicalList);
+      // canonical already (lowering writes canonical lists): m itself, and its key
+      const unchanged = MATCH_FIELD_NAMES.every((f) => canonical[f] === m[f]);
+      const match = unchanged ? m : canonical;
+      const ck = unchanged ? key : this.structKey(match);
       let canon = this.canonIds.get(ck);
       if (canon === undefined) this.canonIds.set(ck, (canon = this.canonIds.size));
-      this.infos.push({ match, n: normal(match), canon });
+      this.infos.push({ match, n: normal(match), canon, same: ck === key });
     }
     return id;
   }
@@ -228,6 +263,18 @@ class ChainMemo {
   }
 }
 
+/** A running hash of small numbers. */
+function mix(h: number, x: number): number {
+  return (Math.imul(h ^ x, 0x9e3779b1) + 0x7f4a7c15) | 0;
+}
+
+/** Equal lengths and elements (prefix texts: mostly one shared string per prefix, compared by pointer). */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Canonical matches
 
@@ -243,6 +290,12 @@ function setOf(cidrs: readonly string[]): IpSet {
   return s;
 }
 
+/** The list itself when it is canonical already (sorted, disjoint, non-adjacent: as lowering writes most), else normalizePorts's copy. */
+function canonicalPorts(v: PortRange[]): PortRange[] {
+  for (let i = 0; i < v.length; i++) if (v[i].from > v[i].to || (i > 0 && v[i].from <= v[i - 1].to + 1)) return normalizePorts(v);
+  return v;
+}
+
 function canonicalMatch(m: Match, canonicalCidrs: (v: readonly string[]) => string[]): Match {
   const out: Match = { ...m };
   for (const k of ['peer', 'notPeer', 'local', 'notLocal'] as const) {
@@ -251,7 +304,7 @@ function canonicalMatch(m: Match, canonicalCidrs: (v: readonly string[]) => stri
   }
   for (const k of ['dports', 'notDports', 'sports', 'notSports'] as const) {
     const v = m[k];
-    if (v) out[k] = normalizePorts(v);
+    if (v) out[k] = canonicalPorts(v);
   }
   // negations that exclude nothing the positive side admits
   if (out.peer && out.notPeer && isEmpty(intersect(setOf(out.peer), setOf(out.notPeer)))) delete out.notPeer;
@@ -293,8 +346,9 @@ function normal(m: Match): Normal | undefined {
   if (m.proto !== undefined) n.proto = m.proto;
   if (m.notProto !== undefined) n.notProto = m.notProto;
   if (ported) {
-    n.dports = subtractPorts(m.dports ?? ALL_PORTS, m.notDports ?? []);
-    n.sports = subtractPorts(m.sports ?? ALL_PORTS, m.notSports ?? []);
+    // m's lists are canonical already: only a negation makes new ones
+    n.dports = m.notDports?.length ? subtractPorts(m.dports ?? ALL_PORTS, m.notDports) : (m.dports ?? ALL_PORTS);
+    n.sports = m.notSports?.length ? subtractPorts(m.sports ?? ALL_PORTS, m.notSports) : (m.sports ?? ALL_PORTS);
     if (n.dports.length === 0 || n.sports.length === 0) return undefined;
   }
   if (m.icmp) n.icmp = m.icmp;
