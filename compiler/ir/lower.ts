@@ -16,8 +16,9 @@ import type {
 } from '../model/types';
 import type { Action, Chain, Endpoint, Match, Program, Rule, RuleSource, TierChain, TierEnd } from './types';
 import {
-  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, podId, resolveNamedPort, toCidrs, UNIVERSE, type IpSet,
+  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, keepsParts, podId, resolveNamedPort, toCidrs, UNIVERSE, type IpSet,
 } from '../resolve';
+import { recordParts } from './parts';
 import { normalizePorts } from '../resolve/ports';
 import { PROTO } from '../model/types';
 
@@ -151,11 +152,28 @@ function groupByNamedPort(pods: readonly Pod[], resolve: (p: Pod) => ContainerPo
 }
 
 const cidrCache = new WeakMap<IpSet, string[]>();
-/** The prefix list of a set, one shared array per set (the evaluator caches parsed lists by array). */
+/** unions of peer sets whose parts do not touch, with their parts (peerUnion) */
+const unionParts = new WeakMap<IpSet, readonly IpSet[]>();
+
+/**
+ * The prefix list of a set, one shared array per set (the evaluator caches parsed lists by array). The list of
+ * a peerUnion is recorded as made of its parts' lists (ir/parts.ts).
+ */
 function cidrsOf(s: IpSet): string[] {
   let c = cidrCache.get(s);
-  if (!c) cidrCache.set(s, (c = toCidrs(s)));
+  if (!c) {
+    cidrCache.set(s, (c = toCidrs(s)));
+    const parts = unionParts.get(s);
+    if (parts) recordParts(c, parts.map(cidrsOf));
+  }
   return c;
+}
+
+/** The union of a rule's peer sets (Resolver.unionOf), noting its parts when they do not touch (keepsParts). */
+function peerUnion(r: Resolver, parts: IpSet[]): IpSet {
+  const u = r.unionOf(parts);
+  if (parts.length > 1 && !unionParts.has(u) && keepsParts(u, parts)) unionParts.set(u, parts);
+  return u;
 }
 
 function withPeer(m: Match, peer: IpSet | undefined): Match {
@@ -213,7 +231,7 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
         parts.push(r.podAddrs(pods));
       }
     }
-    return { peer: r.unionOf(parts) as IpSet | undefined, lists };
+    return { peer: peerUnion(r, parts) as IpSet | undefined, lists };
   });
   // the peer pods (candidates for egress named ports), merged only when a named port needs them
   const peerPods = (): readonly Pod[] => (!lists ? r.endpoints : lists.length ? r.mergePods(lists) : []);
@@ -576,7 +594,7 @@ function anpPieces(r: Resolver, pod: Pod, dir: Direction, rule: AnpRule): Piece[
       } else if (p.kind === 'nodes') parts.push(r.nodeAddrs(p.nodeSelector));
       else parts.push(r.once(`nets|${p.cidrs.join(',')}`, () => fromCidrs(p.cidrs)));
     }
-    return { peer: r.unionOf(parts), peerPods: lists.length ? r.mergePods(lists) : [] };
+    return { peer: peerUnion(r, parts), peerPods: lists.length ? r.mergePods(lists) : [] };
   });
   if (!rule.ports || rule.ports.length === 0) return [{ match: { peer: cidrsOf(peer) } }];
   const pieces: Piece[] = [];

@@ -242,6 +242,17 @@ export function union(...sets: IpSet[]): IpSet {
   return { v4, v6 };
 }
 
+/**
+ * Whether `u`, the union of `parts`, holds every interval of every part as it is (no two parts overlap or touch:
+ * else intervals merge and `u` has fewer than the parts together). toCidrs prints a set interval by interval, so
+ * toCidrs(u) is then exactly the prefixes of the parts' toCidrs.
+ */
+export function keepsParts(u: IpSet, parts: readonly IpSet[]): boolean {
+  let n = 0;
+  for (const p of parts) n += p.v4.length + p.v6.length;
+  return n === u.v4.length + u.v6.length;
+}
+
 export function intersect(a: IpSet, b: IpSet): IpSet {
   return { v4: intersectList(a.v4, b.v4), v6: intersectList(a.v6, b.v6) };
 }

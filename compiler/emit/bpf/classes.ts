@@ -22,6 +22,11 @@ export interface DimRule {
    * (width 32: IPv4, 128: IPv6) are the positive prefixes. Each text is looked up once per call, not per rule.
    */
   cidrs?: readonly string[];
+  /**
+   * cidrs as the part lists it is exactly the prefixes of (ir/parts.ts); absent: cidrs is one part. A part is
+   * made into nodes once per call, however many rules' lists hold it.
+   */
+  cidrParts?: readonly (readonly string[])[];
 }
 
 export interface DimClasses {
@@ -40,8 +45,10 @@ interface Node {
   /** first and last value the prefix covers: numbers for widths up to 32 bits, else bigints */
   lo: number | bigint;
   hi: number | bigint;
+  /** units with the prefix in their positive, negative list; parts (of cidrs lists) holding the prefix */
   pos: number[];
   neg: number[];
+  parts: number[];
   cls: number;
 }
 
@@ -82,6 +89,27 @@ interface TextSlot {
 const TEXT_SLOTS = new Map<string, TextSlot>();
 let calls = 0;
 
+function textSlot(c: string): TextSlot {
+  let t = TEXT_SLOTS.get(c);
+  if (t === undefined) {
+    if (TEXT_SLOTS.size > 1_000_000) TEXT_SLOTS.clear();
+    const p = cidrToPrefix(c);
+    const fam = cidrFamily(c);
+    TEXT_SLOTS.set(c, (t = { family: fam, p, key: valueKey(p, fam === 4), stamp: 0, node: 0 }));
+  }
+  return t;
+}
+
+// The slots of a part list's texts, kept with the list (the IR is immutable): the tables of a build that hold a
+// part go through it without a text lookup.
+const LIST_SLOTS = new WeakMap<readonly string[], TextSlot[]>();
+
+function slotsOf(list: readonly string[]): TextSlot[] {
+  let s = LIST_SLOTS.get(list);
+  if (s === undefined) LIST_SLOTS.set(list, (s = list.map(textSlot)));
+  return s;
+}
+
 /** A node's key among equal prefixes: value and length (numbers up to 32 bits). */
 function valueKey(p: Prefix, small: boolean): number | string {
   return small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
@@ -101,7 +129,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     if (!n) {
       const lo = small ? Number(p.v) : p.v;
       const hi = small ? (lo as number) + 2 ** (width - p.len) - 1 : p.v + (1n << BigInt(width - p.len)) - 1n;
-      n = { p, lo, hi, pos: [], neg: [], cls: 0 };
+      n = { p, lo, hi, pos: [], neg: [], parts: [], cls: 0 };
       byValue.set(k, n);
       nodes.push(n);
     }
@@ -112,21 +140,31 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   const family = width === 32 ? 4 : width === 128 ? 6 : 0;
   const stamp = ++calls;
   const made: Node[] = []; // the nodes made from texts in this call, as TextSlot.node numbers them
-  const nodeOfText = (c: string): Node | null => {
-    let t = TEXT_SLOTS.get(c);
-    if (t === undefined) {
-      if (TEXT_SLOTS.size > 1_000_000) TEXT_SLOTS.clear();
-      const p = cidrToPrefix(c);
-      const fam = cidrFamily(c);
-      TEXT_SLOTS.set(c, (t = { family: fam, p, key: valueKey(p, fam === 4), stamp: 0, node: 0 }));
-    }
-    if (t.family !== family) return null;
+  const nodeOfSlot = (t: TextSlot): Node => {
     if (t.stamp !== stamp) {
       t.stamp = stamp;
       t.node = made.length;
       made.push(node(t.p, t.key));
     }
     return made[t.node];
+  };
+  // the parts of cidrs lists: each part's nodes made once, and the units whose lists hold it
+  const partOf = new Map<readonly string[], number>();
+  const partUnits: number[][] = [];
+  const partId = (list: readonly string[]): number => {
+    let id = partOf.get(list);
+    if (id === undefined) {
+      id = partUnits.length;
+      partOf.set(list, id);
+      partUnits.push([]);
+      for (const t of slotsOf(list)) {
+        if (t.family !== family) continue;
+        const parts = nodeOfSlot(t).parts;
+        // a part's texts are added together: a text repeated (or two texts of one prefix) is next to itself
+        if (parts[parts.length - 1] !== id) parts.push(id);
+      }
+    }
+    return id;
   };
   const unconstrained = new Set<number>();
   const tag = opts.tags ? opts.tags(nRules) : tags(nRules, 0x9e3779b9);
@@ -156,7 +194,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     unitTag.push(tag[2 * r.rule], tag[2 * r.rule + 1]);
     if (shared) unitOfList.set(list, u);
     if (r.cidrs) {
-      for (const c of r.cidrs) nodeOfText(c)?.pos.push(u);
+      for (const part of r.cidrParts ?? [r.cidrs]) partUnits[partId(part)].push(u);
     } else if (r.pos === 'all') root.pos.push(u);
     else for (const p of r.pos) node(p).pos.push(u);
     for (const p of r.neg) node(p).neg.push(u);
@@ -165,7 +203,8 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
   const nUnits = unitRules.length;
-  const posCount = new Int32Array(nUnits);
+  const posCount = new Int32Array(nUnits); // nodes (and parts with a node) on the stack that hold the unit
+  const partCount = new Int32Array(partUnits.length); // nodes on the stack that hold the part
   const negCount = new Int32Array(nUnits);
   // the active units (those matching the current node): a list, and each unit's place in it (-1: inactive)
   const activeList = new Int32Array(nUnits);
@@ -190,11 +229,25 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     }
   };
   const enter = (n: Node, d: 1 | -1): void => {
-    const { pos, neg } = n;
+    const { pos, neg, parts } = n;
     for (let i = 0; i < pos.length; i++) posCount[pos[i]] += d;
     for (let i = 0; i < neg.length; i++) negCount[neg[i]] += d;
+    // a part counts for its units while some node of it is on the stack (a node holds a part at most once)
+    const edge = d === 1 ? 1 : 0;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if ((partCount[p] += d) !== edge) continue;
+      const us = partUnits[p];
+      for (let j = 0; j < us.length; j++) posCount[us[j]] += d;
+    }
     for (let i = 0; i < pos.length; i++) refresh(pos[i]);
     for (let i = 0; i < neg.length; i++) refresh(neg[i]);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (partCount[p] !== edge) continue;
+      const us = partUnits[p];
+      for (let j = 0; j < us.length; j++) refresh(us[j]);
+    }
   };
 
   // hash -> the classes with that hash; members[c] = the units of class c (its canonical set). A hash only

@@ -9,6 +9,7 @@
 // rule row; each entry carries its own rule_base, so counters and rule rows stay per endpoint.
 import type { Direction, Family, PortRange } from '../../model/types';
 import type { Chain, Endpoint, Match, Program, Rule, RuleSource } from '../../ir/types';
+import { cidrParts } from '../../ir/parts';
 import { DIR, EP_FLAG, VERDICT } from './codes';
 import { computeClasses, classesOfRule, type ClassOptions, type DimClasses, type DimRule } from './classes';
 import { cidrFamily, cidrToPrefix, complementRanges, contains, familyWidth, PORT_WIDTH, protoPortPrefixes, protoPrefix, type Prefix } from './prefix';
@@ -435,9 +436,10 @@ function computeWritten(
     const m = flat[i].rule.match;
     const d = memo.portsOf(m);
     // peerDim, the peer list left as text: computeClasses parses each address once for the table (the lists of a
-    // table name the same addresses over and over; the rules of one policy share their list)
+    // table name the same addresses over and over; the rules of one policy share their list), and takes a list
+    // lowering made of shared parts (ir/parts.ts) part by part
     const neg = m.notPeer ? familyPrefixes(m.notPeer, family) : [];
-    peerRules.push(m.peer ? { rule: i, pos: [], neg, cidrs: m.peer } : { rule: i, pos: 'all', neg });
+    peerRules.push(m.peer ? { rule: i, pos: [], neg, cidrs: m.peer, cidrParts: cidrParts(m.peer) } : { rule: i, pos: 'all', neg });
     portRules.push({ rule: i, ...d.port! });
     sportRules.push({ rule: i, ...d.sport! });
     if (usesL4(m)) flags |= EP_FLAG.L4_RULES;
