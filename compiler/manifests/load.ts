@@ -84,6 +84,7 @@ function parseFull(text: string, file: string, diags: Diagnostics): SourceObject
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const out: SourceObject[] = [];
   const list = Array.isArray(docs) ? docs : [];
+  const lines = new TextLines(file, (offset) => lc.linePos(offset));
   list.forEach((doc, docIndex) => {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
@@ -99,46 +100,47 @@ function parseFull(text: string, file: string, diags: Diagnostics): SourceObject
     const value: unknown = doc.toJS({ maxAliasCount: 1000 });
     // An empty document (`---` at the end of a file, a comment-only file) holds nothing.
     if (doc.contents === null || value === null || value === undefined) return;
-    const at = (offset: number): Location => {
-      const p = lc.linePos(offset);
-      return { file, line: p.line, col: p.col };
-    };
-    const mk = (docPath: (string | number)[], v: unknown): SourceObject => located(file, text, at, () => doc, 0, docIndex, docPath, v);
+    const d = new YamlDoc(lines, text, 0, text.length, doc);
     if (isPlainObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
-      value.items.forEach((item, i) => out.push(mk(['items', i], item)));
+      value.items.forEach((item, i) => out.push(new YamlObject(d, docIndex, ['items', i], item)));
     } else {
-      out.push(mk([], value));
+      out.push(new YamlObject(d, docIndex, [], value));
     }
   });
   return out;
 }
 
+/** Offset -> line:col in one file (LineIndex or the library's LineCounter), as a Location. */
+class TextLines {
+  constructor(
+    readonly file: string,
+    private readonly pos: (offset: number) => { line: number; col: number },
+  ) {}
+  at(offset: number): Location {
+    const p = this.pos(offset);
+    return { file: this.file, line: p.line, col: p.col };
+  }
+}
+
+// Located objects are classes, not objects of closures: a large input holds thousands of them, and closures made
+// per object cost memory and time (tsx names each one as it is made).
+
 /** The fast paths: every object with its start offset; a field's position is found only when asked. */
 function parseFast(text: string, file: string): SourceObject[] | undefined {
   const li = new LineIndex(text);
-  const at = (offset: number): Location => ({ file, ...li.pos(offset) });
+  const lines = new TextLines(file, (offset) => li.pos(offset));
   const first = /\S/.exec(text);
   const out: SourceObject[] = [];
   if (first && (first[0] === '{' || first[0] === '[')) {
     const j = fastJson(text);
     if (!j) return undefined;
     const sc = new JsonScanner(text);
-    const mk = (docPath: (string | number)[], start: number, value: unknown): SourceObject => {
-      const locate = (p: FieldPath): Location => at(sc.walk(start, p).offset);
-      const locateInString = (p: FieldPath, offset: number): Location => {
-        const w = sc.walk(start, p);
-        if (w.depth !== p.length || text.charCodeAt(w.offset) !== 34) return at(w.offset);
-        const raw = text.slice(w.offset, sc.stringEnd(w.offset));
-        return at(stringOffset(w.offset, raw, JSON.parse(raw) as string, offset));
-      };
-      return { file, value, docPath, docIndex: 0, locate, locateInString };
-    };
     const v = j.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
       const starts = j.itemStarts ?? [];
       if (starts.length !== v.items.length) return undefined;
-      v.items.forEach((item, i) => out.push(mk(['items', i], starts[i], item)));
-    } else out.push(mk([], j.start, v));
+      v.items.forEach((item, i) => out.push(new JsonObject(lines, text, sc, starts[i], ['items', i], item)));
+    } else out.push(new JsonObject(lines, text, sc, j.start, [], v));
     return out;
   }
   const docs = fastYaml(text);
@@ -146,12 +148,7 @@ function parseFast(text: string, file: string): SourceObject[] | undefined {
   let lost = false;
   docs.forEach((d, docIndex) => {
     if (d.value === null || d.value === undefined) return;
-    let parsed: Document.Parsed | undefined;
-    const doc = (): Document.Parsed => (parsed ??= parseDocument(text.slice(d.start, d.end), { prettyErrors: false, uniqueKeys: true }));
-    const mk = (docPath: (string | number)[], start: number, value: unknown): SourceObject => {
-      const o = located(file, text, at, doc, d.start, docIndex, docPath, value);
-      return { ...o, locate: (p: FieldPath) => (p.length === 0 ? at(start) : o.locate(p)) };
-    };
+    const doc = new YamlDoc(lines, text, d.start, d.end);
     const v = d.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
       const starts = d.itemStarts ?? [];
@@ -159,38 +156,71 @@ function parseFast(text: string, file: string): SourceObject[] | undefined {
         lost = true;
         return;
       }
-      v.items.forEach((item, i) => out.push(mk(['items', i], starts[i], item)));
-    } else out.push(mk([], d.contentStart, v));
+      v.items.forEach((item, i) => out.push(new YamlObject(doc, docIndex, ['items', i], item, starts[i])));
+    } else out.push(new YamlObject(doc, docIndex, [], v, d.contentStart));
   });
   return lost ? undefined : out;
 }
 
-/** Offset of character `offset` of `value` inside the source text `raw` of a string scalar starting at `start`. */
-function stringOffset(start: number, raw: string, value: string, offset: number): number {
-  // The value appears verbatim in the source unless it was written with escapes or folded over lines.
-  const k = raw.indexOf(value);
-  if (k < 0 || value.length === 0) return start;
-  return start + k + Math.max(0, Math.min(offset, value.length));
+/** An object of a JSON text read by JSON.parse: positions by scanning the text from the object's start. */
+class JsonObject implements SourceObject {
+  readonly docIndex = 0;
+  readonly file: string;
+  constructor(
+    private readonly lines: TextLines,
+    private readonly text: string,
+    private readonly sc: JsonScanner,
+    private readonly start: number,
+    readonly docPath: (string | number)[],
+    readonly value: unknown,
+  ) {
+    this.file = lines.file;
+  }
+  locate(p: FieldPath): Location {
+    return this.lines.at(this.sc.walk(this.start, p).offset);
+  }
+  locateInString(p: FieldPath, offset: number): Location {
+    const w = this.sc.walk(this.start, p);
+    if (w.depth !== p.length || this.text.charCodeAt(w.offset) !== 34) return this.lines.at(w.offset);
+    const raw = this.text.slice(w.offset, this.sc.stringEnd(w.offset));
+    return this.lines.at(stringOffset(w.offset, raw, JSON.parse(raw) as string, offset));
+  }
 }
 
 /**
- * A located object read by the full library. `doc` gives the document (parsed on demand for the fast YAML path),
- * whose node ranges are offsets from `base` in `text`.
+ * A YAML document as the full library reads it: given (parseFull), or parsed on demand from `text.slice(base,
+ * end)` (the fast YAML path, only when a diagnostic asks where a field is). Node ranges are offsets from `base`.
  */
-function located(
-  file: string,
-  text: string,
-  at: (offset: number) => Location,
-  doc: () => Document.Parsed,
-  base: number,
-  docIndex: number,
-  docPath: (string | number)[],
-  value: unknown,
-): SourceObject {
-  const deepest = (p: FieldPath): YNode | null => {
-    let node = doc().contents as YNode | null;
+class YamlDoc {
+  constructor(
+    readonly lines: TextLines,
+    readonly text: string,
+    readonly base: number,
+    private readonly end: number,
+    private parsed?: Document.Parsed,
+  ) {}
+  get doc(): Document.Parsed {
+    return (this.parsed ??= parseDocument(this.text.slice(this.base, this.end), { prettyErrors: false, uniqueKeys: true }));
+  }
+}
+
+/** An object of a YAML document; `start` (fast path) is the offset of the object itself, for locate([]). */
+class YamlObject implements SourceObject {
+  readonly file: string;
+  constructor(
+    private readonly d: YamlDoc,
+    readonly docIndex: number,
+    readonly docPath: (string | number)[],
+    readonly value: unknown,
+    private readonly start?: number,
+  ) {
+    this.file = d.lines.file;
+  }
+
+  private deepest(p: FieldPath): YNode | null {
+    let node = this.d.doc.contents as YNode | null;
     let found = node;
-    for (const seg of [...docPath, ...p]) {
+    for (const seg of [...this.docPath, ...p]) {
       if (node === null) break;
       let next: YNode | null = null;
       if (isMap(node)) {
@@ -211,19 +241,31 @@ function located(
       found = next;
     }
     return found;
-  };
-  const locate = (p: FieldPath): Location => {
-    const node = deepest(p);
-    const r = node?.range;
-    return r ? at(base + r[0]) : { file, line: 1, col: 1 };
-  };
-  const locateInString = (p: FieldPath, offset: number): Location => {
-    const node = deepest(p);
-    if (!node || !node.range || !isScalar(node) || typeof node.value !== 'string') return locate(p);
-    const start = base + node.range[0];
-    return at(stringOffset(start, text.slice(start, base + node.range[1]), node.value, offset));
-  };
-  return { file, value, docPath, docIndex, locate, locateInString };
+  }
+
+  locate(p: FieldPath): Location {
+    return p.length === 0 && this.start !== undefined ? this.d.lines.at(this.start) : this.locateNode(p);
+  }
+
+  private locateNode(p: FieldPath): Location {
+    const r = this.deepest(p)?.range;
+    return r ? this.d.lines.at(this.d.base + r[0]) : { file: this.file, line: 1, col: 1 };
+  }
+
+  locateInString(p: FieldPath, offset: number): Location {
+    const node = this.deepest(p);
+    if (!node || !node.range || !isScalar(node) || typeof node.value !== 'string') return this.locateNode(p);
+    const start = this.d.base + node.range[0];
+    return this.d.lines.at(stringOffset(start, this.d.text.slice(start, this.d.base + node.range[1]), node.value, offset));
+  }
+}
+
+/** Offset of character `offset` of `value` inside the source text `raw` of a string scalar starting at `start`. */
+function stringOffset(start: number, raw: string, value: string, offset: number): number {
+  // The value appears verbatim in the source unless it was written with escapes or folded over lines.
+  const k = raw.indexOf(value);
+  if (k < 0 || value.length === 0) return start;
+  return start + k + Math.max(0, Math.min(offset, value.length));
 }
 
 function firstLine(msg: string): string {
