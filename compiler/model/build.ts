@@ -2,7 +2,7 @@
 // fields with exact errors and API-server defaults, then across objects: duplicates, implicit namespaces and the
 // implicit 'default' tier, tier references, ANP priorities, and tenancy. Every problem is collected; the caller
 // (pipeline.loadModel) throws once with all of them.
-import type { Diagnostics, FieldPath, ObjectRef } from './diagnostics';
+import type { Diagnostics, FieldPath, Location, ObjectRef } from './diagnostics';
 import { formatLocation } from './diagnostics';
 import type { SourceObject } from '../manifests/source';
 import { describe, DNS1123_LABEL, isMapValue, Reader } from './fields';
@@ -130,22 +130,21 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
 
   for (const src of sources) {
     const obj = src.value;
-    const at = (path: FieldPath) => ({ location: src.locate(path), path: [...src.docPath, ...path] });
     if (!isMapValue(obj)) {
-      diags.error('bad-object', `expected a Kubernetes object (a map with apiVersion, kind and metadata), found ${describe(obj)}`, at([]));
+      diags.error('bad-object', `expected a Kubernetes object (a map with apiVersion, kind and metadata), found ${describe(obj)}`, at(src, []));
       continue;
     }
     const kind = obj.kind;
     const apiVersion = obj.apiVersion;
     if (typeof kind !== 'string' || kind === '') {
-      diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(['kind']));
+      diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(src, ['kind']));
       continue;
     }
     const metaRaw = isMapValue(obj.metadata) ? obj.metadata : undefined;
     const nameRaw = metaRaw?.name;
     const ref: ObjectRef = { kind, name: typeof nameRaw === 'string' ? nameRaw : '<unnamed>' };
     if (typeof apiVersion !== 'string' || apiVersion === '') {
-      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, { ...at(['apiVersion']), object: ref });
+      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
       continue;
     }
     const info = KINDS[`${apiVersion}/${kind}`];
@@ -153,16 +152,16 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       const known = API_VERSIONS_BY_KIND[kind];
       const unread = UNREAD_POLICY_KINDS[`${apiVersion.split('/')[0]}/${kind}`];
       if (known) {
-        diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(['apiVersion']), object: ref });
+        diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
       } else if (unread) {
-        diags.error('unsupported', `${unread}; refused rather than ignored, since ignoring a policy would allow what it denies`, { ...at(['kind']), object: ref });
+        diags.error('unsupported', `${unread}; refused rather than ignored, since ignoring a policy would allow what it denies`, { ...at(src, ['kind']), object: ref });
       } else {
-        diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(['kind']), object: ref });
+        diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(src, ['kind']), object: ref });
       }
       continue;
     }
     if (typeof nameRaw !== 'string' || nameRaw === '') {
-      diags.error('required', `expected metadata.name (a string), found ${describe(nameRaw)}`, { ...at(metaRaw ? ['metadata', 'name'] : ['metadata']), object: ref });
+      diags.error('required', `expected metadata.name (a string), found ${describe(nameRaw)}`, { ...at(src, metaRaw ? ['metadata', 'name'] : ['metadata']), object: ref });
       continue;
     }
     let namespace: string | undefined;
@@ -170,7 +169,7 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       const nsRaw = metaRaw?.namespace;
       if (nsRaw === undefined || nsRaw === null || nsRaw === '') namespace = 'default';
       else if (typeof nsRaw !== 'string' || !DNS1123_LABEL.test(nsRaw) || nsRaw.length > 63) {
-        diags.error('bad-name', `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nsRaw)}`, { ...at(['metadata', 'namespace']), object: ref });
+        diags.error('bad-name', `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nsRaw)}`, { ...at(src, ['metadata', 'namespace']), object: ref });
         continue;
       } else namespace = nsRaw;
       ref.namespace = namespace;
@@ -249,6 +248,11 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     }
   }
   return model;
+}
+
+/** Where a diagnostic about the object `src` points: the field at `path`. */
+function at(src: SourceObject, path: FieldPath): { location: Location; path: FieldPath } {
+  return { location: src.locate(path), path: [...src.docPath, ...path] };
 }
 
 /** Sorts items[from..] by line and column (stable): one object's problems read top to bottom. */

@@ -68,6 +68,29 @@ export function isMapValue(v: unknown): v is Record<string, unknown> {
 /** key\0value pairs already found valid (validation is pure, so the answer never changes). */
 const VALID_LABELS = new Set<string>();
 
+/**
+ * Valid label selectors that are matchLabels alone, by their labels (matchLabelsKey): policies repeat the same few
+ * selectors, so each is checked and built once, and the policies share one Selector (the model is never mutated).
+ */
+const MATCH_LABELS_SELECTORS = new Map<string, Selector>();
+
+/** A text that names `{matchLabels: {...}}` with string values exactly (lengths make it unambiguous); else undefined. */
+function matchLabelsKey(v: unknown): string | undefined {
+  if (!isMapValue(v)) return undefined;
+  let key: string | undefined;
+  for (const k in v) {
+    const ml = v[k];
+    if (k !== 'matchLabels' || !isMapValue(ml)) return undefined;
+    key = '';
+    for (const lk in ml) {
+      const lv = ml[lk];
+      if (typeof lv !== 'string') return undefined;
+      key += `${lk.length}:${lk}${lv.length}:${lv}`;
+    }
+  }
+  return key;
+}
+
 /** Field reader bound to one object: reports at `file:line:col: error: Kind ns/name: path: message`. */
 export class Reader {
   constructor(
@@ -234,9 +257,17 @@ export class Reader {
   /** A Kubernetes LabelSelector (matchLabels/matchExpressions); undefined when absent. */
   labelSelector(v: unknown, path: Path): Selector | undefined {
     if (v === undefined || v === null) return undefined;
+    const key = matchLabelsKey(v);
+    const known = key === undefined ? undefined : MATCH_LABELS_SELECTORS.get(key);
+    if (known) return known;
     const r = fromLabelSelector(v);
     for (const e of r.errors) this.error('bad-selector', [...path, ...e.path], e.message);
-    return r.errors.length ? undefined : r.selector;
+    if (r.errors.length) return undefined;
+    if (key !== undefined && r.selector) {
+      if (MATCH_LABELS_SELECTORS.size > 10_000) MATCH_LABELS_SELECTORS.clear();
+      MATCH_LABELS_SELECTORS.set(key, r.selector);
+    }
+    return r.selector;
   }
   /** A Calico selector expression; undefined when absent, `all()` when empty. */
   calicoSelector(v: unknown, path: Path): Selector | undefined {

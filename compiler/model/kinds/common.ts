@@ -119,11 +119,17 @@ export function readBandwidth(r: Reader, v: string, path: Path): number | undefi
   return q;
 }
 
+/** The annotation names for the prefixes in use (no text built per object). */
+const BANDWIDTH_KEYS: Record<string, { ingress: string; egress: string }> = {
+  'kubernetes.io/': { ingress: 'kubernetes.io/ingress-bandwidth', egress: 'kubernetes.io/egress-bandwidth' },
+  'tollgate.dev/': { ingress: 'tollgate.dev/ingress-bandwidth', egress: 'tollgate.dev/egress-bandwidth' },
+};
+
 /** The two bandwidth annotations under `prefix` (kubernetes.io/ for pods, tollgate.dev/ for IP pools). */
 export function readBandwidthAnnotations(r: Reader, annotations: Record<string, string>, prefix: string): { ingress?: number; egress?: number } {
   const out: { ingress?: number; egress?: number } = {};
   for (const dir of ['ingress', 'egress'] as const) {
-    const key = `${prefix}${dir}-bandwidth`;
+    const key = BANDWIDTH_KEYS[prefix]?.[dir] ?? `${prefix}${dir}-bandwidth`;
     const v = annotations[key];
     if (v === undefined) continue;
     const bps = readBandwidth(r, v, ['metadata', 'annotations', key]);

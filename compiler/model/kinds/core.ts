@@ -22,46 +22,17 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
   // An empty name is no name: the ServiceAccount admission plugin sets it to "default".
   const sa = r.string(spec.serviceAccountName, ['spec', 'serviceAccountName']) || r.string(spec.serviceAccount, ['spec', 'serviceAccount']) || 'default';
   const ports: ContainerPort[] = [];
-  const containers = (key: 'containers' | 'initContainers'): void => {
-    r.list(spec[key], ['spec', key]).forEach((c, i) => {
-      const cp: Path = ['spec', key, i];
-      const cm = r.map(c, cp);
-      if (!cm) return;
-      // Init containers run to completion, except sidecars (restartPolicy: Always), which serve for the pod's life.
-      if (key === 'initContainers' && cm.restartPolicy !== 'Always') return;
-      r.list(cm.ports, [...cp, 'ports']).forEach((p, j) => {
-        const pp: Path = [...cp, 'ports', j];
-        const pm = r.map(p, pp);
-        if (!pm) return;
-        // A container port is read for named ports in policy: a misspelt field is refused like one in a policy.
-        r.knownFields(pm, pp, ['name', 'containerPort', 'protocol', 'hostPort', 'hostIP']);
-        const port = pm.containerPort === undefined
-          ? (r.error('required', [...pp, 'containerPort'], 'expected a container port number 1..65535, found nothing'), undefined)
-          : r.int(pm.containerPort, [...pp, 'containerPort'], 1, 65535, 'a container port number', 'port-range');
-        const protocol = readK8sProtocol(r, pm.protocol, [...pp, 'protocol']);
-        const name = r.string(pm.name, [...pp, 'name']);
-        if (name !== undefined && !isPortName(name)) {
-          r.error('bad-name', [...pp, 'name'], `expected a port name (1-15 characters a-z, 0-9, '-', with a letter, no '--', no '-' at either end), found ${JSON.stringify(name)}`);
-        }
-        if (port !== undefined && protocol !== undefined) ports.push({ ...(name !== undefined ? { name } : {}), port, protocol });
-      });
-    });
-  };
-  containers('containers');
-  containers('initContainers');
+  readContainerPorts(r, spec, 'containers', ports);
+  readContainerPorts(r, spec, 'initContainers', ports);
 
   // status.podIPs (dual-stack) lists podIP first; either may be written alone.
   const ips: string[] = [];
-  const addIp = (v: unknown, path: Path): void => {
-    const ip = readIp(r, v, path);
-    if (ip !== undefined && !ips.includes(ip)) ips.push(ip);
-  };
-  if (status.podIP !== undefined && status.podIP !== null) addIp(status.podIP, ['status', 'podIP']);
+  if (status.podIP !== undefined && status.podIP !== null) addIp(r, ips, status.podIP, ['status', 'podIP']);
   r.list(status.podIPs, ['status', 'podIPs']).forEach((e, i) => {
     const m = r.map(e, ['status', 'podIPs', i]);
     if (!m) return;
     r.knownFields(m, ['status', 'podIPs', i], ['ip']);
-    addIp(m.ip, ['status', 'podIPs', i, 'ip']);
+    addIp(r, ips, m.ip, ['status', 'podIPs', i, 'ip']);
   });
   const hostNetwork = r.bool(spec.hostNetwork, ['spec', 'hostNetwork'], false);
   // A finished pod has no network (libcalico-go conversion IsFinished: phase Failed, Succeeded or Completed); the
@@ -91,6 +62,41 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
     bandwidth: readBandwidthAnnotations(r, meta.annotations, 'kubernetes.io/'),
     origin: r.origin,
   };
+}
+
+// Module functions rather than closures inside readPod: it runs once per pod, and tsx names each closure it makes.
+
+/** The ports of spec.containers or spec.initContainers, appended to `ports`. */
+function readContainerPorts(r: Reader, spec: Record<string, unknown>, key: 'containers' | 'initContainers', ports: ContainerPort[]): void {
+  r.list(spec[key], ['spec', key]).forEach((c, i) => {
+    const cp: Path = ['spec', key, i];
+    const cm = r.map(c, cp);
+    if (!cm) return;
+    // Init containers run to completion, except sidecars (restartPolicy: Always), which serve for the pod's life.
+    if (key === 'initContainers' && cm.restartPolicy !== 'Always') return;
+    r.list(cm.ports, [...cp, 'ports']).forEach((p, j) => {
+      const pp: Path = [...cp, 'ports', j];
+      const pm = r.map(p, pp);
+      if (!pm) return;
+      // A container port is read for named ports in policy: a misspelt field is refused like one in a policy.
+      r.knownFields(pm, pp, ['name', 'containerPort', 'protocol', 'hostPort', 'hostIP']);
+      const port = pm.containerPort === undefined
+        ? (r.error('required', [...pp, 'containerPort'], 'expected a container port number 1..65535, found nothing'), undefined)
+        : r.int(pm.containerPort, [...pp, 'containerPort'], 1, 65535, 'a container port number', 'port-range');
+      const protocol = readK8sProtocol(r, pm.protocol, [...pp, 'protocol']);
+      const name = r.string(pm.name, [...pp, 'name']);
+      if (name !== undefined && !isPortName(name)) {
+        r.error('bad-name', [...pp, 'name'], `expected a port name (1-15 characters a-z, 0-9, '-', with a letter, no '--', no '-' at either end), found ${JSON.stringify(name)}`);
+      }
+      if (port !== undefined && protocol !== undefined) ports.push({ ...(name !== undefined ? { name } : {}), port, protocol });
+    });
+  });
+}
+
+/** An address of status.podIP/podIPs, appended to `ips` once. */
+function addIp(r: Reader, ips: string[], v: unknown, path: Path): void {
+  const ip = readIp(r, v, path);
+  if (ip !== undefined && !ips.includes(ip)) ips.push(ip);
 }
 
 export function readNode(r: Reader, obj: Record<string, unknown>, meta: Meta): Node {

@@ -75,14 +75,13 @@ function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
     return undefined;
   }
   r.knownFields(m, path, ['podSelector', 'namespaceSelector', 'ipBlock']);
-  const has = (k: string): boolean => m[k] !== undefined && m[k] !== null;
-  if (has('ipBlock')) {
-    if (has('podSelector') || has('namespaceSelector')) {
+  if (has(m, 'ipBlock')) {
+    if (has(m, 'podSelector') || has(m, 'namespaceSelector')) {
       r.error('bad-value', path, 'expected ipBlock alone, found ipBlock together with podSelector/namespaceSelector');
     }
     return readIpBlock(r, m.ipBlock, [...path, 'ipBlock']);
   }
-  if (!has('podSelector') && !has('namespaceSelector')) {
+  if (!has(m, 'podSelector') && !has(m, 'namespaceSelector')) {
     r.error('required', path, `expected one of podSelector, namespaceSelector or ipBlock, found ${Object.keys(m).length ? `only ${Object.keys(m).join(', ')}` : 'an empty peer'}`);
     return undefined;
   }
@@ -93,6 +92,11 @@ function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
     ...(namespaceSelector ? { namespaceSelector } : {}),
     ...(podSelector ? { podSelector } : {}),
   };
+}
+
+/** Is the field present (not absent, not null)? */
+function has(m: Record<string, unknown>, k: string): boolean {
+  return m[k] !== undefined && m[k] !== null;
 }
 
 function readIpBlock(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
