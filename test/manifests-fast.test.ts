@@ -51,7 +51,7 @@ function sameAsLibrary(text: string, file: string): boolean {
 
 describe('manifests: fast paths', () => {
   it('resolves plain scalars as the YAML 1.2 core schema does', () => {
-    for (const s of ['true', 'False', 'TRUE', 'null', '~', '', 'Null', '12', '-7', '+3', '007', '0o17', '0x1F', '1.5', '.5', '1.', '1e3', '-1.5E-2', '.inf', '-.Inf', '.nan', 'yes', 'no', 'on', '1_000', '0b1', 'abc', '1.2.3', '0x']) {
+    for (const s of ['true', 'False', 'TRUE', 'null', '~', '', 'Null', '12', '-7', '+3', '007', '0o17', '0x1F', '1.5', '.5', '1.', '1e3', '-1.5E-2', '.inf', '-.Inf', '.nan', 'yes', 'no', 'on', '1_000', '0b1', 'abc', '1.2.3', '0x', 'n', 'nul', 'nulls', 'NuLL', 't', 'tru', 'Truth', 'f', 'falsey', '~x', '10.0.0.1', '10.0.0.0/24', '1..2', '..5', '.1.', '1.5.', '-.inf.', '1.e5', '.5e1.']) {
       const lib = parseAllDocuments(`v: ${s}\n`)[0].toJS() as { v: unknown };
       assert.deepEqual(resolvePlain(s), lib.v, s);
     }

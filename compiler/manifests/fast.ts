@@ -221,13 +221,31 @@ export interface FastYamlDoc {
   itemStarts?: number[];
 }
 
-interface Line {
+/**
+ * The content lines of one document (blank and comment-only lines left out), as columns of numbers: one set of
+ * arrays for the whole text, refilled for each document (no object per line).
+ */
+class Lines {
   /** offset of the line's first character */
-  start: number;
+  start = new Int32Array(1024);
   /** column of the first non-space character (0-based) */
-  indent: number;
+  indent = new Int32Array(1024);
   /** offset just after the line's last character (no \r, no \n) */
-  end: number;
+  end = new Int32Array(1024);
+  n = 0;
+  push(start: number, indent: number, end: number): void {
+    if (this.n === this.start.length) [this.start, this.indent, this.end] = [twice(this.start), twice(this.indent), twice(this.end)];
+    this.start[this.n] = start;
+    this.indent[this.n] = indent;
+    this.end[this.n++] = end;
+  }
+}
+
+/** A copy of `a` in an array twice as long. */
+function twice(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 const NULL_RE = /^(?:~|[Nn]ull|NULL)?$/;
@@ -242,10 +260,12 @@ const SPECIAL_FLOAT_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 /** A plain scalar as the YAML 1.2 core schema resolves it (the library's default). */
 export function resolvePlain(s: string): unknown {
   const c = s.charCodeAt(0);
-  // Fast exit: most plain scalars are words.
+  // Fast exits: most plain scalars are words, and what starts with a letter can only be null or a boolean.
   if (!(c === 126 || c === 110 || c === 78 || c === 116 || c === 84 || c === 102 || c === 70 || c === 43 || c === 45 || c === 46 || (c >= 48 && c <= 57) || s === '')) return s;
-  if (NULL_RE.test(s)) return null;
-  if (BOOL_RE.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (c === 126 || c === 110 || c === 78 || s === '') return NULL_RE.test(s) ? null : s;
+  if (c === 116 || c === 84 || c === 102 || c === 70) return BOOL_RE.test(s) ? c === 116 || c === 84 : s;
+  // No number has two dots (addresses do).
+  if (s.indexOf('.') !== s.lastIndexOf('.')) return s;
   if (OCT_RE.test(s)) return parseInt(s.slice(2), 8);
   if (INT_RE.test(s)) return parseInt(s, 10);
   if (HEX_RE.test(s)) return parseInt(s.slice(2), 16);
@@ -265,7 +285,8 @@ export function fastYaml(text: string): FastYamlDoc[] | undefined {
 }
 
 class YamlReader {
-  private lines: Line[] = [];
+  private readonly lines = new Lines();
+  /** the current line */
   private li = 0;
   constructor(private readonly t: string) {}
 
@@ -278,7 +299,7 @@ class YamlReader {
     let sawMarker = false;
     const flush = (end: number): void => {
       if (sawMarker || sawContent) docs.push(this.document(docStart, end));
-      this.lines = [];
+      this.lines.n = 0;
     };
     let pos = 0;
     while (pos < t.length) {
@@ -300,7 +321,7 @@ class YamlReader {
         while (t.charCodeAt(i) === 32) i++;
         if (t.charCodeAt(i) === 9 && i < end) bail(); // a tab in indentation
         if (i < end && t.charCodeAt(i) !== 35) {
-          this.lines.push({ start: pos, indent: i - pos, end });
+          this.lines.push(pos, i - pos, end);
           sawContent = true;
         }
       }
@@ -312,29 +333,29 @@ class YamlReader {
 
   private document(start: number, end: number): FastYamlDoc {
     const lines = this.lines;
-    if (lines.length === 0) return { start, end, value: null, contentStart: start };
+    if (lines.n === 0) return { start, end, value: null, contentStart: start };
     this.li = 0;
-    const first = lines[0];
-    const contentStart = first.start + first.indent;
+    const contentStart = lines.start[0] + lines.indent[0];
     let itemStarts: number[] | undefined;
-    const value = this.node(first.indent, -1, true, (s) => (itemStarts = s));
-    if (this.li !== lines.length) bail();
+    const value = this.node(lines.indent[0], -1, true, (s) => (itemStarts = s));
+    if (this.li !== lines.n) bail();
     const isList = typeof value === 'object' && value !== null && !Array.isArray(value) && (value as Record<string, unknown>).kind === 'List' && Array.isArray((value as Record<string, unknown>).items);
     return { start, end, value, contentStart, ...(isList && itemStarts ? { itemStarts } : {}) };
   }
 
   /** The node starting at column `col` of the current line (the line may start before col: `- key: v`). */
   private node(col: number, parentIndent: number, root: boolean, onItems?: (s: number[]) => void): unknown {
-    const line = this.lines[this.li];
+    const lines = this.lines;
+    const lineEnd = lines.end[this.li];
     const t = this.t;
-    const at = line.start + col;
+    const at = lines.start[this.li] + col;
     const c = t.charCodeAt(at);
-    if (c === 45 && (at + 1 === line.end || t.charCodeAt(at + 1) === 32)) return this.sequence(col, onItems);
-    if (c !== 91 && c !== 123 && this.keyEnd(at, line.end) >= 0) return this.mapping(col, root ? onItems : undefined);
+    if (c === 45 && (at + 1 === lineEnd || t.charCodeAt(at + 1) === 32)) return this.sequence(col, onItems);
+    if (c !== 91 && c !== 123 && this.keyEnd(at, lineEnd) >= 0) return this.mapping(col, root ? onItems : undefined);
     // A scalar or flow collection alone on its line(s).
-    const v = this.inline(at, line.end);
+    const v = this.inline(at, lineEnd);
     this.li++;
-    if (this.li < this.lines.length && this.lines[this.li].indent > parentIndent && !root) bail();
+    if (this.li < lines.n && lines.indent[this.li] > parentIndent && !root) bail();
     return v;
   }
 
@@ -441,20 +462,22 @@ class YamlReader {
   private mapping(col: number, onItems?: (s: number[]) => void): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const t = this.t;
+    const lines = this.lines;
     let first = true;
-    while (this.li < this.lines.length) {
-      const line = this.lines[this.li];
+    while (this.li < lines.n) {
+      const li = this.li;
+      const [lineStart, indent, lineEnd] = [lines.start[li], lines.indent[li], lines.end[li]];
       if (!first) {
-        if (line.indent < col) break;
-        if (line.indent > col) bail();
+        if (indent < col) break;
+        if (indent > col) bail();
       }
-      const at = first ? line.start + col : line.start + line.indent;
+      const at = first ? lineStart + col : lineStart + indent;
       first = false;
-      const colon = this.keyEnd(at, line.end);
+      const colon = this.keyEnd(at, lineEnd);
       if (colon < 0) bail();
       const c = t.charCodeAt(at);
       let key: string;
-      if (c === 34 || c === 39) key = this.quoted(at, this.quotedEnd(at, line.end));
+      if (c === 34 || c === 39) key = this.quoted(at, this.quotedEnd(at, lineEnd));
       else {
         let e = colon;
         while (t.charCodeAt(e - 1) === 32 || t.charCodeAt(e - 1) === 9) e--;
@@ -465,46 +488,48 @@ class YamlReader {
       if (key === '__proto__' || Object.prototype.hasOwnProperty.call(out, key)) bail();
       let v = colon + 1;
       while (t.charCodeAt(v) === 32 || t.charCodeAt(v) === 9) v++;
-      if (this.contentEnd(v, line.end) === v) {
+      if (this.contentEnd(v, lineEnd) === v) {
         // The value is on the following lines: more indented, or a sequence at this same column.
-        this.li++;
-        const next = this.lines[this.li];
-        if (next && next.indent > col) out[key] = this.node(next.indent, col, false, onItems && key === 'items' ? onItems : undefined);
-        else if (next && next.indent === col && this.isSeqLine(next)) out[key] = this.sequence(col, onItems && key === 'items' ? onItems : undefined);
+        const next = ++this.li;
+        const more = next < lines.n;
+        if (more && lines.indent[next] > col) out[key] = this.node(lines.indent[next], col, false, onItems && key === 'items' ? onItems : undefined);
+        else if (more && lines.indent[next] === col && this.isSeqLine(next)) out[key] = this.sequence(col, onItems && key === 'items' ? onItems : undefined);
         else out[key] = null;
       } else {
         const cv = t.charCodeAt(v);
-        if (cv === 45 && (v + 1 === line.end || t.charCodeAt(v + 1) === 32)) bail();
-        out[key] = this.inline(v, line.end);
+        if (cv === 45 && (v + 1 === lineEnd || t.charCodeAt(v + 1) === 32)) bail();
+        out[key] = this.inline(v, lineEnd);
         this.li++;
       }
     }
     return out;
   }
 
-  private isSeqLine(l: Line): boolean {
-    const at = l.start + l.indent;
-    return this.t.charCodeAt(at) === 45 && (at + 1 === l.end || this.t.charCodeAt(at + 1) === 32);
+  /** Does content line `i` start with a `- ` sequence entry? */
+  private isSeqLine(i: number): boolean {
+    const at = this.lines.start[i] + this.lines.indent[i];
+    return this.t.charCodeAt(at) === 45 && (at + 1 === this.lines.end[i] || this.t.charCodeAt(at + 1) === 32);
   }
 
   private sequence(col: number, onItems: ((s: number[]) => void) | undefined): unknown[] {
     const out: unknown[] = [];
     const starts: number[] = [];
     const t = this.t;
-    while (this.li < this.lines.length) {
-      const line = this.lines[this.li];
-      if (line.indent < col) break;
-      if (line.indent > col) bail();
-      if (!this.isSeqLine(line)) break;
-      let v = line.start + col + 1;
+    const lines = this.lines;
+    while (this.li < lines.n) {
+      const li = this.li;
+      const [lineStart, indent, lineEnd] = [lines.start[li], lines.indent[li], lines.end[li]];
+      if (indent < col) break;
+      if (indent > col) bail();
+      if (!this.isSeqLine(li)) break;
+      let v = lineStart + col + 1;
       while (t.charCodeAt(v) === 32) v++;
       if (t.charCodeAt(v) === 9) bail();
-      if (this.contentEnd(v, line.end) === v) {
-        this.li++;
-        const next = this.lines[this.li];
-        if (next && next.indent > col) {
-          starts.push(next.start + next.indent);
-          out.push(this.node(next.indent, col, false, undefined));
+      if (this.contentEnd(v, lineEnd) === v) {
+        const next = ++this.li;
+        if (next < lines.n && lines.indent[next] > col) {
+          starts.push(lines.start[next] + lines.indent[next]);
+          out.push(this.node(lines.indent[next], col, false, undefined));
         } else {
           starts.push(v);
           out.push(null);
@@ -512,13 +537,13 @@ class YamlReader {
         continue;
       }
       const c = t.charCodeAt(v);
-      if (c === 45 && (v + 1 === line.end || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
+      if (c === 45 && (v + 1 === lineEnd || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
       starts.push(v);
-      if (c !== 91 && c !== 123 && this.keyEnd(v, line.end) >= 0) out.push(this.mapping(v - line.start, undefined));
+      if (c !== 91 && c !== 123 && this.keyEnd(v, lineEnd) >= 0) out.push(this.mapping(v - lineStart, undefined));
       else {
-        out.push(this.inline(v, line.end));
+        out.push(this.inline(v, lineEnd));
         this.li++;
-        if (this.li < this.lines.length && this.lines[this.li].indent > col) bail();
+        if (this.li < lines.n && lines.indent[this.li] > col) bail();
       }
     }
     onItems?.(starts);
