@@ -25,6 +25,8 @@ type Reading = (r: Reader, obj: Record<string, unknown>, meta: Meta, model: Mode
 
 interface KindInfo {
   apiVersion: string;
+  /** its reader is kept for the checks that need every object first (tiers, ANP priorities) */
+  checkedLater?: boolean;
   namespaced: boolean;
   /** a policy object (subject to --tenant); cluster state (pods, namespaces) is not */
   policy: boolean;
@@ -43,11 +45,11 @@ const KINDS: Record<string, KindInfo> = {
     read: (r, o, m, model) => void model.networkPolicies.push(readNetworkPolicy(r, o, m)),
   },
   'projectcalico.org/v3/NetworkPolicy': {
-    apiVersion: 'projectcalico.org/v3', namespaced: true, policy: true, tenantAllowed: true,
+    apiVersion: 'projectcalico.org/v3', namespaced: true, policy: true, tenantAllowed: true, checkedLater: true,
     read: (r, o, m, model) => void model.calicoPolicies.push(readCalicoPolicy(r, o, m, 'NetworkPolicy')),
   },
   'projectcalico.org/v3/GlobalNetworkPolicy': {
-    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false,
+    apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false, checkedLater: true,
     read: (r, o, m, model) => void model.calicoPolicies.push(readCalicoPolicy(r, o, m, 'GlobalNetworkPolicy')),
   },
   'projectcalico.org/v3/Tier': { apiVersion: 'projectcalico.org/v3', namespaced: false, policy: true, tenantAllowed: false, read: (r, o, m, model) => void model.tiers.push(readTier(r, o, m)) },
@@ -71,7 +73,7 @@ const KINDS: Record<string, KindInfo> = {
     read: (r, o, m, model) => void model.hostEndpoints.push(readHostEndpoint(r, o, m)),
   },
   'policy.networking.k8s.io/v1alpha1/AdminNetworkPolicy': {
-    apiVersion: 'policy.networking.k8s.io/v1alpha1', namespaced: false, policy: true, tenantAllowed: false,
+    apiVersion: 'policy.networking.k8s.io/v1alpha1', namespaced: false, policy: true, tenantAllowed: false, checkedLater: true,
     read: (r, o, m, model) => {
       const p = readAdminPolicy(r, o, m, 'AdminNetworkPolicy');
       if (p) model.adminPolicies.push(p);
@@ -93,6 +95,10 @@ const KINDS: Record<string, KindInfo> = {
 const UNREAD_POLICY_KINDS: Record<string, string> = {
   'policy.networking.k8s.io/ClusterNetworkPolicy': 'ClusterNetworkPolicy (network-policy-api v1alpha2) is not read by Tollgate, which reads AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1',
 };
+
+/** The API group of each apiVersion read ('v1' for the core group): the part that makes two objects the same. */
+const GROUP_OF: Record<string, string> = {};
+for (const info of Object.values(KINDS)) GROUP_OF[info.apiVersion] = info.apiVersion.split('/')[0];
 
 /** apiVersions Tollgate reads, by kind: to tell "wrong apiVersion" from "a kind we skip". */
 const API_VERSIONS_BY_KIND: Record<string, string[]> = {};
@@ -122,10 +128,11 @@ export function emptyModel(): Model {
 export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: BuildOptions = {}): Model {
   const model = emptyModel();
   const tenants = opts.tenants && opts.tenants.length ? opts.tenants : undefined;
-  const seen = new Map<string, { src: SourceObject; ref: ObjectRef }>();
+  /** the first object of each kind (and API group), namespace and name */
+  const seen = new Map<string, SourceObject>();
   /** namespaces that objects live in, with the first object that names each (for implicit namespaces) */
   const usedNamespaces = new Map<string, Origin>();
-  /** the reader of each object, for checks that need every object first (tiers, priorities) */
+  /** the reader of each object checked later, for checks that need every object first (tiers, priorities) */
   const readerOf = new Map<Origin, Reader>();
 
   for (const src of sources) {
@@ -187,13 +194,13 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
     }
 
     // Same kind (and API group), namespace and name twice: the API server would keep only one of them.
-    const key = `${apiVersion.split('/')[0]}/${kind}/${namespace ?? ''}/${nameRaw}`;
+    const key = `${GROUP_OF[info.apiVersion]}/${kind}/${namespace ?? ''}/${nameRaw}`;
     const first = seen.get(key);
     if (first) {
-      r.error('duplicate', ['metadata', 'name'], `expected each ${kind} once, found a second definition (the first is at ${formatLocation(first.src.locate(['metadata', 'name']))})`);
+      r.error('duplicate', ['metadata', 'name'], `expected each ${kind} once, found a second definition (the first is at ${formatLocation(first.locate(['metadata', 'name']))})`);
       continue;
     }
-    seen.set(key, { src, ref });
+    seen.set(key, src);
 
     const before = diags.items.length;
     if (tenants && info.policy) checkTenancy(r, info, kind, namespace, tenants);
@@ -208,7 +215,7 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       annotations: r.annotations(metaRaw?.annotations, ['metadata', 'annotations']),
     };
     if (namespace !== undefined && !usedNamespaces.has(namespace)) usedNamespaces.set(namespace, r.origin);
-    readerOf.set(r.origin, r); // r.origin is one object per Reader: every kind reader stores that same object
+    if (info.checkedLater) readerOf.set(r.origin, r); // r.origin is one object per Reader: every kind reader stores that same object
     info.read(r, obj, meta, model);
     sortByPosition(diags.items, before);
   }
