@@ -4,7 +4,9 @@
  *
  * A new flow is decided with a fixed number of map lookups whatever the number of rules:
  *   endpoint (hash) -> peer class (LPM) -> port class (LPM) [-> source-port class (LPM)] -> decision (hash).
- * Conntrack (LRU hash, shared) lets established and reply packets pass without policy.
+ * Conntrack (LRU hash, shared) lets established and reply packets pass without policy, and without the endpoint
+ * lookup when their entry was checked under the node's current policy generation on the same interface (tg_gen):
+ * an established packet costs the parse, one conntrack lookup and the rule's counter.
  *
  * This file is included by a small generated per-node file that sets the compile-time shape (#define
  * TG_MAX_*, TG_HAVE_SPORTS) before the #include; the defaults below make it compile on its own.
@@ -458,17 +460,43 @@ static __always_inline int tg_ct_live(const struct tg_ct_value *ct, __u64 now, _
 	return idle < 0 || (__u64)idle < tg_timeout(proto, ct->flags);
 }
 
+/* The kernel's tick rate, read by libbpf from /proc/config.gz or /boot/config-$(uname -r) at open; 0 when neither. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
 /*
- * Conntrack time: CLOCK_MONOTONIC at tick resolution (bpf_ktime_get_coarse_ns, 1/CONFIG_HZ: 4 ms at HZ=250),
- * the clock of bpf_ktime_get_ns without its clocksource read. On the raw flood of bench/README.md (10,000 rules,
- * established UDP flow) read_tsc + ktime_get_mono_fast_ns were 1.8% of the sender's perf samples (~40 ns of
- * ~2.1 us per packet), and the coarse clock measured 17-32 ns per packet less (medians of paired A/B runs). The
- * idle timeouts are seconds to hours, so a tick is below their resolution. And every packet of a flow in one
+ * Nanoseconds since boot at tick resolution, from jiffies: jiffies_64 starts at INITIAL_JIFFIES (2^32 - 300 * HZ,
+ * include/linux/jiffies.h), so (jiffies_64 - INITIAL_JIFFIES) ticks is the time since boot, CLOCK_MONOTONIC within
+ * a fraction of a second (measured here: 0.26 s behind it, 11 h after boot). Constants folded by the compiler.
+ */
+#define TG_JIFFIES_NS(hz) ((bpf_jiffies64() - (__u64)(__u32)(-300 * (hz))) * (1000000000ULL / (hz)))
+
+/*
+ * Conntrack time: CLOCK_MONOTONIC at tick resolution (1/CONFIG_HZ: 4 ms at HZ=250), from jiffies.
+ * bpf_jiffies64() is inlined by the verifier (one load of jiffies_64 on 64-bit JITs): no helper call. CONFIG_HZ
+ * is a constant to the verifier (libbpf's .kconfig map is frozen), so only one case below stays in the program;
+ * a kernel whose config libbpf cannot read (or an HZ not listed) gets bpf_ktime_get_coarse_ns(), the same clock
+ * through a helper call. Only differences of these times matter (the idle time of an entry); every program of a
+ * node reads the same CONFIG_HZ, so they keep one time base in the shared conntrack.
+ * Measured: BPF_PROG_TEST_RUN of an established UDP packet (10,000-rule bench program) 86-87 ns with
+ * bpf_ktime_get_coarse_ns, 70-72 ns with jiffies (3 alternating pairs, medians of 5). Before that, the precise
+ * clock (bpf_ktime_get_ns) cost 17-32 ns more per packet than the coarse one on the raw flood of bench/README.md.
+ * The idle timeouts are seconds to hours, so a tick is below their resolution. And every packet of a flow in one
  * tick reads the same time, so the refresh below writes the shared entry at most once per tick, not per packet.
  */
 static __always_inline __u64 tg_now(void)
 {
-	return bpf_ktime_get_coarse_ns();
+	switch (CONFIG_HZ) {
+	case 100:
+		return TG_JIFFIES_NS(100);
+	case 250:
+		return TG_JIFFIES_NS(250);
+	case 300:
+		return TG_JIFFIES_NS(300); /* (1e9 / 300 rounded down: 0.1 ppm slow) */
+	case 1000:
+		return TG_JIFFIES_NS(1000);
+	default:
+		return bpf_ktime_get_coarse_ns();
+	}
 }
 
 /*
