@@ -40,18 +40,6 @@ export interface DimClasses {
   unconstrained: Set<number>;
 }
 
-interface Node {
-  p: Prefix;
-  /** first and last value the prefix covers: numbers for widths up to 32 bits, else bigints */
-  lo: number | bigint;
-  hi: number | bigint;
-  /** units with the prefix in their positive, negative list; parts (of cidrs lists) holding the prefix */
-  pos: number[];
-  neg: number[];
-  parts: number[];
-  cls: number;
-}
-
 // Two independent 32-bit random tags per rule; a class is found by the XOR of its rules' tags (Zobrist
 // hashing), so moving between nodes costs only the rules that change. The hash only finds candidates: a hit
 // is confirmed by comparing the sets (the size of the class, as a new class already costs).
@@ -76,79 +64,116 @@ export interface ClassOptions {
   tableId?: number;
 }
 
-// DimRule.cidrs texts, kept across calls (a build's tables name the same addresses): each text is parsed and its
-// node key made once, and `stamp`/`node` find its node of the current call without a map of its own per call.
-interface TextSlot {
-  family: number;
+// A node: a prefix of one space (width), kept across calls, since a build's tables name the same prefixes over
+// and over (the same pod addresses, the same ports). It is its own node in each call that reaches it: `stamp`
+// says which call its per-call fields (units, parts, class) belong to; they are reset when a call first reaches
+// it, so a table allocates no node and looks no prefix up but the ones new to the build. computeClasses is not
+// reentrant (nothing it calls calls it).
+interface Node {
   p: Prefix;
-  key: number | string;
-  /** the call that last made the text's node, and that node's index in the call's nodes */
+  /** first and last value the prefix covers: numbers for widths up to 32 bits, else bigints */
+  lo: number | bigint;
+  hi: number | bigint;
+  /** the call the fields below belong to */
   stamp: number;
-  node: number;
+  /** units with the prefix in their positive, negative list; parts (of cidrs lists) holding the prefix */
+  pos: number[];
+  neg: number[];
+  parts: number[];
+  cls: number;
 }
-const TEXT_SLOTS = new Map<string, TextSlot>();
+
+/** The nodes of one width: by Prefix object (cidrToPrefix and portDim share them), else by value. */
+interface Space {
+  small: boolean;
+  byObject: WeakMap<Prefix, Node>;
+  byValue: Map<number | string, Node>;
+}
+
+// DimRule.cidrs texts: each parsed once, to its family and its node in that family's space.
+interface TextNode {
+  family: number;
+  node: Node;
+}
+
+/** Nodes kept (about) before the next call starts afresh: a bound on what a long-lived process holds. */
+const NODE_LIMIT = 1_000_000;
+const SPACES = new Map<number, Space>();
+const TEXT_NODES = new Map<string, TextNode>();
+// The text nodes of a part list, kept with the list (the IR is immutable): the tables of a build that hold a part
+// go through it without a text lookup. `gen`: the nodes' generation (they are dropped past NODE_LIMIT).
+const LIST_NODES = new WeakMap<readonly string[], { gen: number; nodes: TextNode[] }>();
+let gen = 0;
+let nodeCount = 0;
 let calls = 0;
 
-function textSlot(c: string): TextSlot {
-  let t = TEXT_SLOTS.get(c);
+function spaceOf(width: number): Space {
+  let s = SPACES.get(width);
+  if (!s) SPACES.set(width, (s = { small: width <= 32, byObject: new WeakMap(), byValue: new Map() }));
+  return s;
+}
+
+function nodeIn(width: number, p: Prefix): Node {
+  const s = spaceOf(width);
+  let n = s.byObject.get(p);
+  if (n) return n;
+  // a node's key among equal prefixes: value and length (numbers up to 32 bits)
+  const k = s.small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
+  n = s.byValue.get(k);
+  if (!n) {
+    const lo = s.small ? Number(p.v) : p.v;
+    const hi = s.small ? (lo as number) + 2 ** (width - p.len) - 1 : p.v + (1n << BigInt(width - p.len)) - 1n;
+    n = { p, lo, hi, stamp: 0, pos: [], neg: [], parts: [], cls: 0 };
+    s.byValue.set(k, n);
+    nodeCount++;
+  }
+  s.byObject.set(p, n);
+  return n;
+}
+
+function textNode(c: string): TextNode {
+  let t = TEXT_NODES.get(c);
   if (t === undefined) {
-    if (TEXT_SLOTS.size > 1_000_000) TEXT_SLOTS.clear();
-    const p = cidrToPrefix(c);
-    const fam = cidrFamily(c);
-    TEXT_SLOTS.set(c, (t = { family: fam, p, key: valueKey(p, fam === 4), stamp: 0, node: 0 }));
+    const family = cidrFamily(c);
+    TEXT_NODES.set(c, (t = { family, node: nodeIn(family === 4 ? 32 : 128, cidrToPrefix(c)) }));
   }
   return t;
 }
 
-// The slots of a part list's texts, kept with the list (the IR is immutable): the tables of a build that hold a
-// part go through it without a text lookup.
-const LIST_SLOTS = new WeakMap<readonly string[], TextSlot[]>();
-
-function slotsOf(list: readonly string[]): TextSlot[] {
-  let s = LIST_SLOTS.get(list);
-  if (s === undefined) LIST_SLOTS.set(list, (s = list.map(textSlot)));
-  return s;
+function textNodesOf(list: readonly string[]): TextNode[] {
+  let l = LIST_NODES.get(list);
+  if (l === undefined || l.gen !== gen) LIST_NODES.set(list, (l = { gen, nodes: list.map(textNode) }));
+  return l.nodes;
 }
 
-/** A node's key among equal prefixes: value and length (numbers up to 32 bits). */
-function valueKey(p: Prefix, small: boolean): number | string {
-  return small ? Number(p.v) * 256 + p.len : `${p.v}/${p.len}`;
-}
+const ROOT: Prefix = { v: 0n, len: 0 };
 
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
-  // Rules of one table name the same Prefix objects over and over (cidrToPrefix caches them): a node is found
-  // by identity first, by value only for a Prefix object not seen yet. Up to 32 bits, values are numbers.
-  const small = width <= 32;
-  const byObject = new Map<Prefix, Node>();
-  const byValue = new Map<number | string, Node>();
-  const nodes: Node[] = [];
-  const node = (p: Prefix, k = valueKey(p, small)): Node => {
-    let n = byObject.get(p);
-    if (n) return n;
-    n = byValue.get(k);
-    if (!n) {
-      const lo = small ? Number(p.v) : p.v;
-      const hi = small ? (lo as number) + 2 ** (width - p.len) - 1 : p.v + (1n << BigInt(width - p.len)) - 1n;
-      n = { p, lo, hi, pos: [], neg: [], parts: [], cls: 0 };
-      byValue.set(k, n);
+  if (nodeCount > NODE_LIMIT) {
+    // only between calls: a node of a call must stay the one node of its prefix until the call returns
+    SPACES.clear();
+    TEXT_NODES.clear();
+    nodeCount = 0;
+    gen++;
+  }
+  const stamp = ++calls;
+  const nodes: Node[] = []; // the nodes of this call
+  const visit = (n: Node): Node => {
+    if (n.stamp !== stamp) {
+      n.stamp = stamp;
+      // (setting an array's length is a runtime call even when it is 0 already)
+      if (n.pos.length !== 0) n.pos.length = 0;
+      if (n.neg.length !== 0) n.neg.length = 0;
+      if (n.parts.length !== 0) n.parts.length = 0;
+      n.cls = 0;
       nodes.push(n);
     }
-    byObject.set(p, n);
     return n;
   };
-  const root = node({ v: 0n, len: 0 });
+  const node = (p: Prefix): Node => visit(nodeIn(width, p));
+  const root = node(ROOT);
   const family = width === 32 ? 4 : width === 128 ? 6 : 0;
-  const stamp = ++calls;
-  const made: Node[] = []; // the nodes made from texts in this call, as TextSlot.node numbers them
-  const nodeOfSlot = (t: TextSlot): Node => {
-    if (t.stamp !== stamp) {
-      t.stamp = stamp;
-      t.node = made.length;
-      made.push(node(t.p, t.key));
-    }
-    return made[t.node];
-  };
-  // the parts of cidrs lists: each part's nodes made once, and the units whose lists hold it
+  // the parts of cidrs lists: each part's nodes reached once, and the units whose lists hold it
   const partOf = new Map<readonly string[], number>();
   const partUnits: number[][] = [];
   const partId = (list: readonly string[]): number => {
@@ -157,9 +182,9 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
       id = partUnits.length;
       partOf.set(list, id);
       partUnits.push([]);
-      for (const t of slotsOf(list)) {
+      for (const t of textNodesOf(list)) {
         if (t.family !== family) continue;
-        const parts = nodeOfSlot(t).parts;
+        const parts = visit(t.node).parts;
         // a part's texts are added together: a text repeated (or two texts of one prefix) is next to itself
         if (parts[parts.length - 1] !== id) parts.push(id);
       }
@@ -263,13 +288,8 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   };
   const classesOfRule: (number[] | undefined)[] = new Array(nRules);
   const entries: DimClasses['entries'] = [];
-  const stack: Node[] = [];
-  for (const n of nodes) {
-    // prefixes nest or are disjoint, and n comes after the top in address order: n is inside it or past its end
-    while (stack.length > 0 && n.lo > stack[stack.length - 1].hi) enter(stack.pop() as Node, -1);
-    const parentCls = stack.length > 0 ? stack[stack.length - 1].cls : 0;
-    enter(n, 1);
-    stack.push(n);
+  const stack: number[] = []; // indexes in nodes
+  const classOfActive = (): number => {
     // 53 bits of the two tags (21 of the second): a key that stays a small number
     const key = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) >>> 11);
     const first = classIds.get(key);
@@ -285,6 +305,29 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
         if (more) more.push(cls);
         else collided.set(key, [cls]);
       }
+    }
+    return cls;
+  };
+  // The children of a node are entered from the same counts (the node's own, siblings all left): a leaf holding
+  // one part and nothing else gets the same class as every such leaf of that part under that node, found
+  // without entering it (the many addresses of a set of pods, side by side, cost one count of its units).
+  const leafClass = new Map<number, number>();
+  const nParts = partUnits.length;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
+    // prefixes nest or are disjoint, and n comes after the top in address order: n is inside it or past its end
+    while (stack.length > 0 && n.lo > nodes[stack[stack.length - 1]].hi) enter(nodes[stack.pop() as number], -1);
+    const top = stack.length > 0 ? stack[stack.length - 1] : -1;
+    const parentCls = top >= 0 ? nodes[top].cls : 0;
+    const leaf = i + 1 === nodes.length || nodes[i + 1].lo > n.hi;
+    const leafKey = leaf && n.parts.length === 1 && n.pos.length === 0 && n.neg.length === 0 ? (top + 1) * nParts + n.parts[0] : -1;
+    let cls = leafKey >= 0 ? leafClass.get(leafKey) : undefined;
+    if (cls === undefined) {
+      enter(n, 1);
+      cls = classOfActive();
+      if (leaf) enter(n, -1);
+      else stack.push(i);
+      if (leafKey >= 0) leafClass.set(leafKey, cls);
     }
     n.cls = cls;
     if (cls !== parentCls) entries.push(tableId === undefined ? { p: n.p, cls } : { tableId, p: n.p, cls });
