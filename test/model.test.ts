@@ -247,6 +247,28 @@ spec:
     assert.deepEqual(c.egress[0].destination.namespaceSelector, { op: 'global' });
     assert.deepEqual(c.egress[0].destination.notSelector, { op: 'not', arg: { op: 'has', key: 'x' } });
   });
+
+  it('equal matchLabels selectors are read once and shared; an invalid one is still reported wherever it appears', () => {
+    const np = (name: string, sel: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}, namespace: ns}\nspec:\n  podSelector: ${sel}\n`;
+    const r = build([
+      np('a', '{matchLabels: {app: web, tier: fe}}'),
+      np('b', '{matchLabels: {app: web, tier: fe}}'),
+      np('c', '{matchLabels: {tier: fe, app: web}}'),
+      np('d', '{matchLabels: {app: "web", tier: "fe"}, matchExpressions: [{key: x, operator: Exists}]}'),
+      np('e', '{matchLabels: {app: "-bad-"}}'),
+      np('f', '{matchLabels: {app: "-bad-"}}'),
+      np('g', '{matchLabels: {ab: c}}'),
+      np('h', '{matchLabels: {a: bc}}'),
+    ].join('---\n'));
+    const [a, b, c, d, g, h] = ['a', 'b', 'c', 'd', 'g', 'h'].map((n) => r.model.networkPolicies.find((p) => p.name === n)?.podSelector);
+    assert.equal(a, b);
+    assert.deepEqual(a, { op: 'and', args: [{ op: 'eq', key: 'app', value: 'web' }, { op: 'eq', key: 'tier', value: 'fe' }] });
+    assert.deepEqual(c, { op: 'and', args: [{ op: 'eq', key: 'tier', value: 'fe' }, { op: 'eq', key: 'app', value: 'web' }] });
+    assert.equal((d as { args: unknown[] }).args.length, 3);
+    assert.deepEqual(r.diags.errors.map((e) => [e.code, e.object?.name]), [['bad-selector', 'e'], ['bad-selector', 'f']], r.lines.join('\n'));
+    // label maps whose texts run together the same are told apart
+    assert.deepEqual([g, h], [{ op: 'eq', key: 'ab', value: 'c' }, { op: 'eq', key: 'a', value: 'bc' }]);
+  });
 });
 
 describe('model: rules across objects', () => {
