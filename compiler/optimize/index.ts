@@ -62,8 +62,8 @@ interface MatchInfo {
 // lists by identity first, then by content), so telling two tiers apart costs a few lookups per rule.
 class ChainMemo {
   private readonly listIds = new Map<readonly unknown[], number>();
-  /** port lists by their text (numbers only: "from-to,...") */
-  private readonly portListByText = new Map<string, number>();
+  /** port lists by their text ("from-to,..."), or for one range by from * 65536 + to */
+  private readonly portListByText = new Map<string | number, number>();
   private nextListId = 0;
   /** address lists by a hash of their length and a few elements (lists of thousands of prefixes: no joined text to build and hold) */
   private readonly cidrLists = new Map<number, { list: readonly string[]; id: number; hash?: number }[]>();
@@ -179,8 +179,10 @@ class ChainMemo {
   private portListId(v: readonly PortRange[]): number {
     let id = this.listIds.get(v);
     if (id === undefined) {
-      let k = '';
-      for (const r of v) k += `${r.from}-${r.to},`;
+      let k: string | number = '';
+      // one range (most lists): a number, no text
+      if (v.length === 1 && Number.isInteger(v[0].from) && Number.isInteger(v[0].to) && v[0].to >= 0 && v[0].to < 65536) k = v[0].from * 65536 + v[0].to;
+      else for (const r of v) k += `${r.from}-${r.to},`;
       id = this.portListByText.get(k);
       if (id === undefined) this.portListByText.set(k, (id = this.nextListId++));
       this.listIds.set(v, id);
@@ -282,7 +284,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 // identity; canonicalising once per content, in ChainMemo) keeps the optimizer's work proportional to the rules,
 // not to their addresses.
 const setCache = new WeakMap<readonly string[], IpSet>();
-const NO_ADDRS: IpSet = fromCidrs([]);
 
 function setOf(cidrs: readonly string[]): IpSet {
   let s = setCache.get(cidrs) ?? canonicalSetOf(cidrs);
@@ -329,11 +330,17 @@ interface Normal {
   notIcmp?: { type: number; code?: number };
 }
 
+/** What one address side admits: its list within the family, less its negation (the list's own set when that is all). */
+function addressSide(list: readonly string[] | undefined, not: readonly string[] | undefined, universe: IpSet): IpSet {
+  const pos = !list ? universe : universe === UNIVERSE ? setOf(list) : intersect(setOf(list), universe);
+  return not ? difference(pos, setOf(not)) : pos;
+}
+
 function normal(m: Match): Normal | undefined {
   let universe = UNIVERSE;
   if (m.family) universe = familyUniverse(m.family);
-  const peer = difference(m.peer ? intersect(setOf(m.peer), universe) : universe, m.notPeer ? setOf(m.notPeer) : NO_ADDRS);
-  const local = difference(m.local ? intersect(setOf(m.local), universe) : universe, m.notLocal ? setOf(m.notLocal) : NO_ADDRS);
+  const peer = addressSide(m.peer, m.notPeer, universe);
+  const local = addressSide(m.local, m.notLocal, universe);
   if (isEmpty(peer) || isEmpty(local)) return undefined;
   if (m.proto !== undefined && m.notProto === m.proto) return undefined;
   const ported = !!(m.dports || m.notDports || m.sports || m.notSports);
