@@ -547,8 +547,16 @@ class YamlReader {
       }
     }
     onItems?.(starts);
-    return out;
+    return fitted(out);
   }
+}
+
+/**
+ * The elements of a list built by push in an array of their own length: the first push gives room for 17, and a
+ * large input keeps thousands of lists of one to three values (136 bytes each to hold and to copy through GC).
+ */
+export function fitted<T>(list: T[]): T[] {
+  return list.slice();
 }
 
 /** Flow collections on one line, from offset `pos` (see YamlReader.flow). */
@@ -582,7 +590,7 @@ class FlowReader {
       const c = this.ws();
       if (c === 93) {
         this.pos++;
-        return out;
+        return fitted(out);
       }
       out.push(this.node(this.pos));
       const d = this.ws();

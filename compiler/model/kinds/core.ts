@@ -2,6 +2,7 @@
 import { isPortName, Reader, type Path } from '../fields';
 import type { ContainerPort, Namespace, Node, Pod, ServiceAccount } from '../types';
 import { readBandwidthAnnotations, readIp, readK8sProtocol, type Meta } from './common';
+import { fitted } from '../../manifests/fast';
 
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 /** The host-side interface of a pod (as a CNI names its veth end); read by the lab and the loader. */
@@ -55,8 +56,8 @@ export function readPod(r: Reader, obj: Record<string, unknown>, meta: Meta): Po
     labels: meta.labels,
     annotations: meta.annotations,
     serviceAccount: sa,
-    ips,
-    ports,
+    ips: fitted(ips),
+    ports: fitted(ports),
     hostNetwork,
     ...(nodeName !== undefined ? { nodeName } : {}),
     bandwidth: readBandwidthAnnotations(r, meta.annotations, 'kubernetes.io/'),

@@ -5,6 +5,7 @@ import { cidrContains } from '../addresses';
 import { describe, isPortName, Reader, type Path } from '../fields';
 import type { Direction, K8sNetworkPolicy, K8sPeer, K8sPort, K8sRule, PortSpec } from '../types';
 import { readCidr, readK8sProtocol, type Meta } from './common';
+import { fitted } from '../../manifests/fast';
 
 export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta: Meta): K8sNetworkPolicy {
   const spec = r.map(obj.spec, ['spec']) ?? {};
@@ -65,7 +66,7 @@ function readRule(r: Reader, v: unknown, path: Path, peersKey: 'from' | 'to'): K
     }
   }
   // An absent or empty list matches everything.
-  return { ...(peerList.length ? { peers } : {}), ...(portList.length ? { ports } : {}), path };
+  return { ...(peerList.length ? { peers: fitted(peers) } : {}), ...(portList.length ? { ports: fitted(ports) } : {}), path };
 }
 
 function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
