@@ -16,7 +16,7 @@ import type {
 } from '../model/types';
 import type { Action, Chain, Endpoint, Match, Program, Rule, RuleSource, TierChain, TierEnd } from './types';
 import {
-  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, keepsParts, podId, resolveNamedPort, toCidrs, UNIVERSE, type IpSet,
+  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, keepsParts, podId, resolveNamedPort, toCidrs, toCidrsApart, UNIVERSE, type IpSet,
 } from '../resolve';
 import { recordParts } from './parts';
 import { normalizePorts } from '../resolve/ports';
@@ -162,9 +162,14 @@ const unionParts = new WeakMap<IpSet, readonly IpSet[]>();
 function cidrsOf(s: IpSet): string[] {
   let c = cidrCache.get(s);
   if (!c) {
-    cidrCache.set(s, (c = toCidrs(s)));
     const parts = unionParts.get(s);
-    if (parts) recordParts(c, parts.map(cidrsOf));
+    if (!parts) cidrCache.set(s, (c = toCidrs(s)));
+    else {
+      // the parts' lists put together when the parts lie apart (toCidrsApart), else printed
+      const lists = parts.map(cidrsOf);
+      cidrCache.set(s, (c = toCidrsApart(s, lists) ?? toCidrs(s)));
+      recordParts(c, lists);
+    }
   }
   return c;
 }

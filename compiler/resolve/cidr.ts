@@ -154,11 +154,20 @@ function pushMerged(out: Interval[], iv: Interval): void {
 function unionList(a: Interval[], b: Interval[]): Interval[] {
   if (a.length === 0) return b;
   if (b.length === 0) return a;
+  // lists apart (one ends before the other begins, not touching: pods and an ipBlock elsewhere): one after the
+  // other, as the merge would give them (no bigint made per interval)
+  if (apart(a, b)) return a.concat(b);
+  if (apart(b, a)) return b.concat(a);
   const out: Interval[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) pushMerged(out, j >= b.length || (i < a.length && a[i][0] <= b[j][0]) ? a[i++] : b[j++]);
   return out;
+}
+
+/** Whether the last interval of `a` ends before the first of `b` begins, without touching it. */
+function apart(a: readonly Interval[], b: readonly Interval[]): boolean {
+  return a[a.length - 1][1] + 1n < b[0][0];
 }
 
 function intersectList(a: Interval[], b: Interval[]): Interval[] {
@@ -352,6 +361,57 @@ export function toCidrs(s: IpSet): Cidr[] {
   if (s.v6.length) for (const p of toPrefixes({ v4: [], v6: s.v6 })) out.push(formatPrefix(p));
   printedFrom.set(out, s);
   return out;
+}
+
+/**
+ * toCidrs(u) from the lists toCidrs printed for some sets whose union is `u` (the caller's word), when the sets
+ * lie apart: in each family, every set's addresses before the next set's, none touching (pods and an ipBlock
+ * elsewhere). u's intervals are then the sets' one after another, so its list is theirs one after another in
+ * each family, nothing printed again. undefined when a list was not printed by toCidrs or the sets do not lie so.
+ */
+export function toCidrsApart(u: IpSet, lists: readonly (readonly Cidr[])[]): Cidr[] | undefined {
+  const sets: IpSet[] = [];
+  for (const l of lists) {
+    const s = printedFrom.get(l);
+    if (!s) return undefined;
+    sets.push(s);
+  }
+  const v4 = apartOrder(sets, (s) => s.v4, u.v4.length);
+  const v6 = v4 && apartOrder(sets, (s) => s.v6, u.v6.length);
+  if (!v4 || !v6) return undefined;
+  // a printed list holds its IPv4 texts first: each list's runs of each family, copied by concat (long lists)
+  const runs: (readonly Cidr[])[] = [];
+  const split = lists.map((l, i) => l.length - v6Count(l, sets[i]));
+  for (const i of v4) runs.push(split[i] === lists[i].length ? lists[i] : lists[i].slice(0, split[i]));
+  for (const i of v6) runs.push(split[i] === 0 ? lists[i] : lists[i].slice(split[i]));
+  const out = ([] as Cidr[]).concat(...runs);
+  printedFrom.set(out, u);
+  return out;
+}
+
+/** The sets holding intervals of one family, in address order, if they lie apart and hold `total` intervals. */
+function apartOrder(sets: readonly IpSet[], fam: (s: IpSet) => Interval[], total: number): number[] | undefined {
+  const order = sets.map((_, i) => i).filter((i) => fam(sets[i]).length > 0);
+  order.sort((i, j) => (fam(sets[i])[0][0] < fam(sets[j])[0][0] ? -1 : 1));
+  let n = 0;
+  for (let k = 0; k < order.length; k++) {
+    n += fam(sets[order[k]]).length;
+    if (k > 0 && !apart(fam(sets[order[k - 1]]), fam(sets[order[k]]))) return undefined;
+  }
+  return n === total ? order : undefined;
+}
+
+/** How many IPv6 texts end a printed list: the texts holding ':' (IPv4 texts come first and hold none). */
+function v6Count(list: readonly Cidr[], s: IpSet): number {
+  if (s.v6.length === 0) return 0;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].includes(':')) hi = mid;
+    else lo = mid + 1;
+  }
+  return list.length - lo;
 }
 
 /** The prefix texts of an IPv4 interval (one text when it is one prefix). */
