@@ -50,6 +50,14 @@ function sameAsLibrary(text: string, file: string): boolean {
 }
 
 describe('manifests: fast paths', () => {
+  it('keys alike in length and end characters stay apart (the reader reuses the text of keys met before)', () => {
+    const text = 'a:\n  abc: 1\n  axc: 2\nb:\n  axc: 3\n  abc: 4\n  \u0142x: 5\n  Bx: 6\n  ab: 7\nc: [abc, axc]\n';
+    const docs = fastYaml(text);
+    assert.ok(docs, 'the fast path reads it');
+    assert.deepEqual(docs[0].value, { a: { abc: 1, axc: 2 }, b: { axc: 3, abc: 4, '\u0142x': 5, Bx: 6, ab: 7 }, c: ['abc', 'axc'] });
+    assert.ok(sameAsLibrary(text, 'keys.yaml'));
+  });
+
   it('resolves plain scalars as the YAML 1.2 core schema does', () => {
     for (const s of ['true', 'False', 'TRUE', 'null', '~', '', 'Null', '12', '-7', '+3', '007', '0o17', '0x1F', '1.5', '.5', '1.', '1e3', '-1.5E-2', '.inf', '-.Inf', '.nan', 'yes', 'no', 'on', '1_000', '0b1', 'abc', '1.2.3', '0x', 'n', 'nul', 'nulls', 'NuLL', 't', 'tru', 'Truth', 'f', 'falsey', '~x', '10.0.0.1', '10.0.0.0/24', '1..2', '..5', '.1.', '1.5.', '-.inf.', '1.e5', '.5e1.']) {
       const lib = parseAllDocuments(`v: ${s}\n`)[0].toJS() as { v: unknown };

@@ -288,6 +288,8 @@ class YamlReader {
   private readonly lines = new Lines();
   /** the current line */
   private li = 0;
+  /** plain keys met, by length and end characters (keyText) */
+  private readonly keyTexts = new Map<number, string>();
   constructor(private readonly t: string) {}
 
   documents(): FastYamlDoc[] {
@@ -481,7 +483,7 @@ class YamlReader {
       else {
         let e = colon;
         while (t.charCodeAt(e - 1) === 32 || t.charCodeAt(e - 1) === 9) e--;
-        key = t.slice(at, e);
+        key = this.keyText(at, e);
         if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 91 || c === 123 || c === 45 || c === 44) bail();
         if (typeof resolvePlain(key) !== 'string' || key === '<<') bail();
       }
@@ -503,6 +505,22 @@ class YamlReader {
       }
     }
     return out;
+  }
+
+  /**
+   * The text of a plain key. Manifests repeat a few dozen keys: the last key met with the same length and end
+   * characters is compared in place and returned when it is the same (a string V8 already holds as a property name,
+   * where a new one would first be looked up in its string table).
+   */
+  private keyText(at: number, e: number): string {
+    const t = this.t;
+    const n = e - at;
+    const slot = n * 65536 + ((t.charCodeAt(at) & 255) << 8) + (t.charCodeAt(e - 1) & 255);
+    const known = this.keyTexts.get(slot);
+    if (known !== undefined && known.length === n && t.startsWith(known, at)) return known;
+    const k = t.slice(at, e);
+    this.keyTexts.set(slot, k);
+    return k;
   }
 
   /** Does content line `i` start with a `- ` sequence entry? */
