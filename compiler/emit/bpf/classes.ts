@@ -225,7 +225,8 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     for (const p of r.neg) node(p).neg.push(u);
   }
   // Address order, shorter first: ancestors come before their descendants, and each subtree is contiguous.
-  nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
+  if (width <= 32) nodes.sort((a, b) => (a.lo as number) - (b.lo as number) || a.p.len - b.p.len);
+  else nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
   const nUnits = unitRules.length;
   const posCount = new Int32Array(nUnits); // nodes (and parts with a node) on the stack that hold the unit
@@ -310,9 +311,10 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
   };
   // The children of a node are entered from the same counts (the node's own, siblings all left): a leaf holding
   // one part and nothing else gets the same class as every such leaf of that part under that node, found
-  // without entering it (the many addresses of a set of pods, side by side, cost one count of its units).
-  const leafClass = new Map<number, number>();
-  const nParts = partUnits.length;
+  // without entering it (the many addresses of a set of pods, side by side, cost one count of its units). Kept
+  // per part for the last node it was found under.
+  const leafTop = new Int32Array(partUnits.length).fill(-2); // per part: the node (index) its leaf class is under
+  const leafCls = new Int32Array(partUnits.length);
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i];
     // prefixes nest or are disjoint, and n comes after the top in address order: n is inside it or past its end
@@ -320,14 +322,17 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     const top = stack.length > 0 ? stack[stack.length - 1] : -1;
     const parentCls = top >= 0 ? nodes[top].cls : 0;
     const leaf = i + 1 === nodes.length || nodes[i + 1].lo > n.hi;
-    const leafKey = leaf && n.parts.length === 1 && n.pos.length === 0 && n.neg.length === 0 ? (top + 1) * nParts + n.parts[0] : -1;
-    let cls = leafKey >= 0 ? leafClass.get(leafKey) : undefined;
-    if (cls === undefined) {
+    const part = leaf && n.parts.length === 1 && n.pos.length === 0 && n.neg.length === 0 ? n.parts[0] : -1;
+    let cls = part >= 0 && leafTop[part] === top ? leafCls[part] : -1;
+    if (cls < 0) {
       enter(n, 1);
       cls = classOfActive();
       if (leaf) enter(n, -1);
       else stack.push(i);
-      if (leafKey >= 0) leafClass.set(leafKey, cls);
+      if (part >= 0) {
+        leafTop[part] = top;
+        leafCls[part] = cls;
+      }
     }
     n.cls = cls;
     if (cls !== parentCls) entries.push(tableId === undefined ? { p: n.p, cls } : { tableId, p: n.p, cls });

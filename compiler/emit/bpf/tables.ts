@@ -166,6 +166,7 @@ class TableMemo {
   private readonly ports = new Map<Match, PortDims>();
   private readonly admitted = [new Map<Match, boolean>(), new Map<Match, boolean>()];
   private readonly policies = new Map<RuleSource, string>();
+  private readonly policyLists = new WeakMap<readonly Rule[], string[]>();
   readonly written = new Map<string, Written>();
   /** chain keys of the chains with a rule on local addresses (their entries' rules depend on the address) */
   private readonly localChains = new Set<string>();
@@ -173,9 +174,27 @@ class TableMemo {
   // the part of a chain key for a tier's rules; the optimizer shares rule lists between endpoints' tiers
   private readonly listKeys = new Map<readonly Rule[], { k: string; local: boolean }>();
 
+  // chain keys by chain object (endpoints alike share their chains), and the keys of their tables per family:
+  // one string each, so a long key is built and hashed once, not per endpoint
+  private readonly chainKeys = { ingress: new WeakMap<Chain, string>(), egress: new WeakMap<Chain, string>() };
+  private readonly tableKeys = new Map<string, string[]>();
+
   /** Equal for two chains whose walk is the same: tier ends, rule actions and matches, in order. */
   chainKey(direction: Direction, chain: Chain): string {
-    let k = direction;
+    let k = this.chainKeys[direction].get(chain);
+    if (k === undefined) this.chainKeys[direction].set(chain, (k = this.newChainKey(direction, chain)));
+    return k;
+  }
+
+  /** `${family}|${chainKey}`, one string per chain key and family. */
+  tableKey(chainKey: string, family: Family): string {
+    let ks = this.tableKeys.get(chainKey);
+    if (!ks) this.tableKeys.set(chainKey, (ks = []));
+    return (ks[family === 4 ? 0 : 1] ??= `${family}|${chainKey}`);
+  }
+
+  private newChainKey(direction: Direction, chain: Chain): string {
+    let k: string = direction;
     let local = false;
     for (const tier of chain.tiers) {
       let l = this.listKeys.get(tier.rules);
@@ -205,7 +224,7 @@ class TableMemo {
   private matchId(m: Match): number {
     let id = this.matchIds.get(m);
     if (id === undefined) {
-      const shape = JSON.stringify(m, shapeOf);
+      const shape = shapeOf(m);
       const group = this.byShape.get(shape);
       if (!group) this.byShape.set(shape, [{ m, id: (id = this.nextMatchId++) }]);
       else {
@@ -236,6 +255,13 @@ class TableMemo {
     return ok;
   }
 
+  /** policyOf of each rule of a list, once per list (the optimizer and lowering share lists between tiers) */
+  policiesOf(rules: readonly Rule[]): string[] {
+    let names = this.policyLists.get(rules);
+    if (!names) this.policyLists.set(rules, (names = rules.map((r) => this.policyOf(r.source))));
+    return names;
+  }
+
   /** policyName, once per source (rules are shared by the chains of many endpoints) */
   policyOf(s: RuleSource): string {
     let name = this.policies.get(s);
@@ -244,18 +270,27 @@ class TableMemo {
   }
 }
 
-/** JSON.stringify replacer: a long list stands for its length and first, middle and last elements. */
-function shapeOf(_key: string, v: unknown): unknown {
-  if (!Array.isArray(v) || v.length <= 4) return v;
-  return `${v.length}|${JSON.stringify(v[0])}|${JSON.stringify(v[v.length >> 1])}|${JSON.stringify(v[v.length - 1])}`;
+/**
+ * A match's shape: its fields as JSON.stringify writes them (in order, undefined ones left out), a long list
+ * standing for its length and first, middle and last elements. Equal texts, equal shapes.
+ */
+function shapeOf(m: Match): string {
+  let k = '';
+  for (const [f, v] of Object.entries(m)) {
+    if (v === undefined) continue;
+    const long = Array.isArray(v) && v.length > 4;
+    k += `${f}:${long ? `${v.length}|${JSON.stringify(v[0])}|${JSON.stringify(v[v.length >> 1])}|${JSON.stringify(v[v.length - 1])}` : JSON.stringify(v)};`;
+  }
+  return k;
 }
 
 /** The rule rows of one endpoint and direction: each tier's rules then its end, then the default row. */
 function ruleRows(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain): void {
   chain.tiers.forEach((tier, ti) => {
+    const policies = memo.policiesOf(tier.rules);
     tier.rules.forEach((rule, position) => {
       const index = t.rules.length;
-      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: memo.policyOf(rule.source) });
+      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: policies[position] });
     });
     const index = t.rules.length;
     t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'tier-end', action: tier.end.action, reason: tier.end.reason });
@@ -389,7 +424,7 @@ function emitEndpoint(
   // Which rules the entry admits depends on its chain and family only, unless a rule names local addresses:
   // then the admitted rules are part of the key.
   let included: number[] | undefined;
-  const key = memo.hasLocal(chainKey) ? `${family}|${chainKey}|${(included = admitted(memo, chain, addr, family)).join(',')}` : `${family}|${chainKey}`;
+  const key = memo.hasLocal(chainKey) ? `${family}|${chainKey}|${(included = admitted(memo, chain, addr, family)).join(',')}` : memo.tableKey(chainKey, family);
   let w = memo.written.get(key);
   if (!w) {
     // a new table: its entries are written into t once, under a fresh id; the memo keeps only what entries share
@@ -462,15 +497,15 @@ function computeWritten(
     const c = classesOfRule(d, r);
     return c === 'all' ? d.count : c.length;
   };
+  const cost = (r: number): number => size(peerC, r) * size(portC, r) * size(sportC, r);
   let needed = 0;
-  const perPolicy = new Map<string, number>();
-  for (const r of constrained) {
-    const k = size(peerC, r) * size(portC, r) * size(sportC, r);
-    needed += k;
-    const name = memo.policyOf(flat[r].rule.source);
-    perPolicy.set(name, (perPolicy.get(name) ?? 0) + k);
-  }
+  for (const r of constrained) needed += cost(r);
   if (needed > ceiling) {
+    const perPolicy = new Map<string, number>();
+    for (const r of constrained) {
+      const name = memo.policyOf(flat[r].rule.source);
+      perPolicy.set(name, (perPolicy.get(name) ?? 0) + cost(r));
+    }
     const top = [...perPolicy.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([p, k]) => `${p} (${k})`);
     throw new DecisionCeilingError(ep.id, direction, needed, ceiling, top);
   }
@@ -504,12 +539,16 @@ function computeWritten(
   }
   // Full-length entries go to the exact-match hashes, the rest to the tries; the flags say which to look up.
   const fullPeer = familyWidth(family);
-  for (const e of peerC.entries) flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
-  for (const e of portC.entries) flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
-  if (flags & EP_FLAG.SPORTS) t.haveSports = true;
   const peers = family === 4 ? t.peer4 : t.peer6;
-  for (const e of peerC.entries) peers.push(e as ClassEntry);
-  for (const e of portC.entries) t.ports.push(e as ClassEntry);
+  for (const e of peerC.entries) {
+    flags |= e.p.len === fullPeer ? EP_FLAG.PEER_EXACT : EP_FLAG.PEER_LPM;
+    peers.push(e as ClassEntry);
+  }
+  for (const e of portC.entries) {
+    flags |= e.p.len === PORT_WIDTH ? EP_FLAG.PORT_EXACT : EP_FLAG.PORT_LPM;
+    t.ports.push(e as ClassEntry);
+  }
+  if (flags & EP_FLAG.SPORTS) t.haveSports = true;
   if (flags & EP_FLAG.SPORTS) for (const e of sportC.entries) t.sports.push(e as ClassEntry);
   return {
     tableId, flags, miss: { verdict: miss.verdict, rule: miss.rule - base },
