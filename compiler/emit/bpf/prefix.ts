@@ -29,7 +29,16 @@ export function cidrToPrefix(cidr: string): Prefix {
   return p;
 }
 
+// Dotted-quad IPv4 CIDRs as printed (decimal octets without leading zeros, which ipaddr would read as octal):
+// read here; anything else goes to ipaddr (its reading and its errors).
+const V4_CIDR = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\/(\d{1,2})$/;
+
 function parsePrefix(cidr: string): Prefix {
+  const q = V4_CIDR.exec(cidr);
+  if (q) {
+    const [a, b, c, d, len] = [Number(q[1]), Number(q[2]), Number(q[3]), Number(q[4]), Number(q[5])];
+    if (a <= 255 && b <= 255 && c <= 255 && d <= 255 && len <= 32) return { v: mask(BigInt(((a * 256 + b) * 256 + c) * 256 + d), len, 32), len };
+  }
   // By family: ipaddr.parseCIDR tries IPv6 first and throws (and catches) on every IPv4 text, which is slow.
   const [addr, lenText] = cidr.includes(':') ? ipaddr.IPv6.parseCIDR(cidr) : ipaddr.IPv4.parseCIDR(cidr);
   const bytes = addr.toByteArray();
