@@ -160,9 +160,13 @@ type PortDims = { port: ReturnType<typeof portDim>; sport: ReturnType<typeof por
 // same key points at that table with its own ep_id and its own rule rows.
 class TableMemo {
   private readonly matchIds = new Map<Match, number>();
-  // matches by shape (see shapeOf), each with its id and, once compared with another, its whole text
-  private readonly byShape = new Map<string, { m: Match; id: number; text?: string }[]>();
+  /** match ids by key (see matchId) */
+  private readonly byKey = new Map<string, number>();
   private nextMatchId = 0;
+  /** address lists: ids by identity, and by content in groups of equal length and sampled elements */
+  private readonly listIds = new WeakMap<readonly string[], number>();
+  private readonly listGroups = new Map<string, { list: readonly string[]; id: number }[]>();
+  private nextListId = 0;
   private readonly ports = new Map<Match, PortDims>();
   private readonly admitted = [new Map<Match, boolean>(), new Map<Match, boolean>()];
   private readonly policies = new Map<RuleSource, string>();
@@ -218,21 +222,36 @@ class TableMemo {
     return this.localChains.has(chainKey);
   }
 
-  // Equal texts are equal matches (fields in another order only cost a second computation). Texts are long
-  // (address lists of thousands): a match is first grouped by its shape, and only matches that meet another
-  // of their group are compared by their whole texts.
+  // Equal JSON texts are equal matches (fields in another order only cost a second computation). A match's key
+  // is its fields as JSON.stringify writes them, in order (undefined ones left out), but an address list (of
+  // thousands, shared between rules) stands for the id of its content: equal keys, equal texts, and back.
   private matchId(m: Match): number {
     let id = this.matchIds.get(m);
     if (id === undefined) {
-      const shape = shapeOf(m);
-      const group = this.byShape.get(shape);
-      if (!group) this.byShape.set(shape, [{ m, id: (id = this.nextMatchId++) }]);
-      else {
-        const text = JSON.stringify(m);
-        id = group.find((g) => (g.text ??= JSON.stringify(g.m)) === text)?.id;
-        if (id === undefined) group.push({ m, id: (id = this.nextMatchId++), text });
+      let k = '';
+      for (const f of Object.keys(m) as (keyof Match)[]) {
+        const v = m[f];
+        if (v === undefined) continue;
+        k += `${f}:${ADDRESS_FIELDS.has(f) ? `#${this.listId(v as readonly string[])}` : JSON.stringify(v)};`;
       }
+      id = this.byKey.get(k);
+      if (id === undefined) this.byKey.set(k, (id = this.nextMatchId++));
       this.matchIds.set(m, id);
+    }
+    return id;
+  }
+
+  /** An id of an address list's content: by identity, else among the lists of its length and sampled elements. */
+  private listId(v: readonly string[]): number {
+    let id = this.listIds.get(v);
+    if (id === undefined) {
+      const n = v.length;
+      const k = `${n}|${v[0]}|${v[n >> 1]}|${v[n - 1]}`;
+      let group = this.listGroups.get(k);
+      if (!group) this.listGroups.set(k, (group = []));
+      id = group.find((g) => sameList(g.list, v))?.id;
+      if (id === undefined) group.push({ list: v, id: (id = this.nextListId++) });
+      this.listIds.set(v, id);
     }
     return id;
   }
@@ -270,18 +289,12 @@ class TableMemo {
   }
 }
 
-/**
- * A match's shape: its fields as JSON.stringify writes them (in order, undefined ones left out), a long list
- * standing for its length and first, middle and last elements. Equal texts, equal shapes.
- */
-function shapeOf(m: Match): string {
-  let k = '';
-  for (const [f, v] of Object.entries(m)) {
-    if (v === undefined) continue;
-    const long = Array.isArray(v) && v.length > 4;
-    k += `${f}:${long ? `${v.length}|${JSON.stringify(v[0])}|${JSON.stringify(v[v.length >> 1])}|${JSON.stringify(v[v.length - 1])}` : JSON.stringify(v)};`;
-  }
-  return k;
+const ADDRESS_FIELDS: ReadonlySet<keyof Match> = new Set<keyof Match>(['peer', 'notPeer', 'local', 'notLocal']);
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The rule rows of one endpoint and direction: each tier's rules then its end, then the default row. */
