@@ -7,7 +7,7 @@ import { DATAPLANES, loadDataplane, unavailable, type Dataplane, type Loaded } f
 import { addClientAddresses, createTopology, destroyTopology, sweepNamespaces, type Topology } from './netlab';
 import { peerOf, portOf, syntheticProgram, trafficPositions } from './generate';
 import { TrafficServers, tcpThroughput, udpFlood } from './drivers/traffic';
-import { measureCompileLimited, type CompileSample } from './drivers/compile';
+import { measureCompileLimited, medianSample, sampleTotalMs, type CompileSample } from './drivers/compile';
 import { measureCounts, type CountSample } from './drivers/rulecount';
 import { measureFloor, measureNewflow, type FloorSample, type TestRunSample } from './drivers/testrun';
 import { tollgateHook } from './hook';
@@ -331,9 +331,15 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
     });
     for (const c of trials.compile) {
       await attempt(`compile ${c.policies} policies / ${c.pods} pods`, () => {
-        const s = measureCompileLimited(c.policies, c.pods, trials.compileTimeoutMs);
+        const runs: CompileSample[] = [];
+        for (let i = 0; i < trials.compileRuns; i++) {
+          runs.push(measureCompileLimited(c.policies, c.pods, trials.compileTimeoutMs));
+          if (runs[i].compileMs === null) break;
+        }
+        const s = medianSample(runs);
         res.compile.push(s);
-        progress(`compile ${c.policies} policies over ${c.pods} pods: ${s.compileMs === null ? `n/a (${s.reason})` : `${s.compileMs.toFixed(0)} ms`}`);
+        const total = sampleTotalMs(s);
+        progress(`compile ${c.policies} policies over ${c.pods} pods: ${total === null ? `n/a (${s.reason})` : `${total.toFixed(0)} ms to map contents${s.runsMs ? ` (median of ${s.runsMs.map((x) => x.toFixed(0)).join(', ')})` : ''}`}`);
       });
     }
     for (const c of trials.counts) {

@@ -23,6 +23,8 @@ export interface Trials {
   compile: { policies: number; pods: number }[];
   /** each compile trial runs in a child process killed after this long (its figure is then null) */
   compileTimeoutMs: number;
+  /** fresh processes per compile trial; the figure is the median run (drivers/compile.ts medianSample) */
+  compileRuns: number;
   /** rule counts and load times: (rules, CIDR-set size) */
   counts: { rules: number; setSize: number }[];
   /** single-rule updates per count size (alternately rule 0 moved and moved back); the figure is their median */
@@ -48,6 +50,7 @@ export const QUICK: Trials = {
     { policies: 1000, pods: 500 },
   ],
   compileTimeoutMs: 15000,
+  compileRuns: 1,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 10000, setSize: 0 },
@@ -73,6 +76,7 @@ export const FULL: Trials = {
     { policies: 10000, pods: 5000 },
   ],
   compileTimeoutMs: 300000,
+  compileRuns: 3,
   counts: [
     { rules: 10, setSize: 0 },
     { rules: 1000, setSize: 0 },

@@ -28,6 +28,27 @@ export interface CompileSample {
   emitNftMs?: number;
   /** buildTables (classes, decisions) and serializing its map contents, ms; entries in all the policy maps */
   bpf?: { tablesMs: number; serializeMs: number; entries: number; bytes: number } | { reason: string };
+  /** when the figure is the median of several fresh processes: every run's manifests-to-map-contents ms, in order */
+  runsMs?: number[];
+}
+
+/** Manifests to BPF map contents, ms (compile() alone when the BPF emit was not measured); null when not measured. */
+export function sampleTotalMs(s: CompileSample): number | null {
+  if (s.compileMs === null) return null;
+  return s.compileMs + (s.bpf && 'tablesMs' in s.bpf ? s.bpf.tablesMs + s.bpf.serializeMs : 0);
+}
+
+/**
+ * The run whose total is the median of `samples` (an odd count gives the middle one; even, the lower middle), with
+ * every run's total in runsMs, so the stages shown are those of one real run. A run not measured makes the figure
+ * not measured (its reason kept): a median of the others would hide a failure.
+ */
+export function medianSample(samples: CompileSample[]): CompileSample {
+  const failed = samples.find((s) => sampleTotalMs(s) === null);
+  if (failed || samples.length === 1) return failed ?? samples[0];
+  const totals = samples.map((s) => sampleTotalMs(s) as number);
+  const order = totals.map((_, i) => i).sort((a, b) => totals[a] - totals[b]);
+  return { ...samples[order[(samples.length - 1) >> 1]], runsMs: totals };
 }
 
 type CompileFn = (inputs: string[]) => { program: Program; stages: CompileStages };
