@@ -276,10 +276,20 @@ export function resolvePlain(s: string): unknown {
 
 /** Reads every document of a block-style YAML text, or gives up (undefined). */
 export function fastYaml(text: string): FastYamlDoc[] | undefined {
+  const docs: FastYamlDoc[] = [];
+  return fastYamlEach(text, (d) => void docs.push(d)) ? docs : undefined;
+}
+
+/**
+ * fastYaml, each document given to `onDoc` as soon as it is read (so its value can die young); false when the
+ * reader gave up (after some documents may have been given). `onDoc` may throw Bail to give up too.
+ */
+export function fastYamlEach(text: string, onDoc: (d: FastYamlDoc) => void): boolean {
   try {
-    return new YamlReader(text).documents();
+    new YamlReader(text).documents(onDoc);
+    return true;
   } catch (e) {
-    if (e instanceof Bail) return undefined;
+    if (e instanceof Bail) return false;
     throw e;
   }
 }
@@ -292,15 +302,14 @@ class YamlReader {
   private readonly keyTexts = new Map<number, string>();
   constructor(private readonly t: string) {}
 
-  documents(): FastYamlDoc[] {
+  documents(onDoc: (d: FastYamlDoc) => void): void {
     const t = this.t;
     if (t.charCodeAt(0) === 0xfeff) bail();
-    const docs: FastYamlDoc[] = [];
     let docStart = 0;
     let sawContent = false;
     let sawMarker = false;
     const flush = (end: number): void => {
-      if (sawMarker || sawContent) docs.push(this.document(docStart, end));
+      if (sawMarker || sawContent) onDoc(this.document(docStart, end));
       this.lines.n = 0;
     };
     let pos = 0;
@@ -330,7 +339,6 @@ class YamlReader {
       pos = nl + 1;
     }
     flush(t.length);
-    return docs;
   }
 
   private document(start: number, end: number): FastYamlDoc {

@@ -6,24 +6,30 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LineCounter, parseAllDocuments, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node as YNode } from 'yaml';
-import { fastJson, fastYaml, JsonScanner, LineIndex } from './fast';
+import { Bail, fastJson, fastYamlEach, JsonScanner, LineIndex } from './fast';
 import type { Diagnostics, FieldPath, Location } from '../model/diagnostics';
-import type { SourceObject } from './source';
+import type { SourceObject, SourcePlace, SourceSink } from './source';
 
-export type { SourceObject } from './source';
+export type { SourceObject, SourcePlace, SourceSink } from './source';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
 /** Reads every input; problems (unreadable path, YAML syntax) become diagnostics, never exceptions. */
 export function loadSources(inputs: string[], diags: Diagnostics, stdin?: string): SourceObject[] {
-  const out: SourceObject[] = [];
+  const sink = new ListSink();
+  readSources(inputs, diags, sink, stdin);
+  return sink.list;
+}
+
+/** loadSources, each object given to `sink` as it is read (see SourceSink). */
+export function readSources(inputs: string[], diags: Diagnostics, sink: SourceSink, stdin?: string): void {
   for (const input of inputs) {
     if (input === '-') {
       if (stdin === undefined) {
         diags.error('input', 'expected text on standard input for the path "-", found none', { location: { file: '<stdin>' } });
         continue;
       }
-      out.push(...parseText(stdin, '<stdin>', diags));
+      readText(stdin, '<stdin>', diags, sink);
       continue;
     }
     for (const file of expand(input, diags)) {
@@ -34,10 +40,24 @@ export function loadSources(inputs: string[], diags: Diagnostics, stdin?: string
         diags.error('input', `cannot read file: ${(err as Error).message}`, { location: { file } });
         continue;
       }
-      out.push(...parseText(text, file, diags));
+      readText(text, file, diags, sink);
     }
   }
-  return out;
+}
+
+/** A sink that keeps every object in a list. */
+class ListSink implements SourceSink {
+  readonly list: SourceObject[] = [];
+  private marked = 0;
+  add(src: SourceObject): void {
+    this.list.push(src);
+  }
+  mark(): void {
+    this.marked = this.list.length;
+  }
+  rollback(): void {
+    this.list.length = this.marked;
+  }
 }
 
 /** A path to the list of manifest files it names: itself, or the manifests under it (recursive, sorted). */
@@ -72,17 +92,20 @@ export const FAST_PATH_MIN_CHARS = 64 * 1024;
 
 /** Parses one text (a file or stdin) into its objects. Exported for tests and for callers holding text. */
 export function parseText(text: string, file: string, diags: Diagnostics, opts: { fast?: boolean } = {}): SourceObject[] {
-  if (opts.fast ?? text.length >= FAST_PATH_MIN_CHARS) {
-    const fast = parseFast(text, file);
-    if (fast) return fast;
-  }
-  return parseFull(text, file, diags);
+  const sink = new ListSink();
+  readText(text, file, diags, sink, opts);
+  return sink.list;
 }
 
-function parseFull(text: string, file: string, diags: Diagnostics): SourceObject[] {
+/** parseText, each object given to `sink` as it is read. */
+export function readText(text: string, file: string, diags: Diagnostics, sink: SourceSink, opts: { fast?: boolean } = {}): void {
+  if ((opts.fast ?? text.length >= FAST_PATH_MIN_CHARS) && readFast(text, file, sink)) return;
+  readFull(text, file, diags, sink);
+}
+
+function readFull(text: string, file: string, diags: Diagnostics, sink: SourceSink): void {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const out: SourceObject[] = [];
   const list = Array.isArray(docs) ? docs : [];
   const lines = new TextLines(file, (offset) => lc.linePos(offset));
   list.forEach((doc, docIndex) => {
@@ -102,12 +125,11 @@ function parseFull(text: string, file: string, diags: Diagnostics): SourceObject
     if (doc.contents === null || value === null || value === undefined) return;
     const d = new YamlDoc(lines, text, 0, text.length, doc);
     if (isPlainObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
-      value.items.forEach((item, i) => out.push(new YamlObject(d, docIndex, ['items', i], item)));
+      value.items.forEach((item, i) => sink.add(new Located(new YamlPlace(d, docIndex, ['items', i]), item)));
     } else {
-      out.push(new YamlObject(d, docIndex, [], value));
+      sink.add(new Located(new YamlPlace(d, docIndex, []), value));
     }
   });
-  return out;
 }
 
 /** Offset -> line:col in one file (LineIndex or the library's LineCounter), as a Location. */
@@ -125,45 +147,69 @@ class TextLines {
 // Located objects are classes, not objects of closures: a large input holds thousands of them, and closures made
 // per object cost memory and time (tsx names each one as it is made).
 
-/** The fast paths: every object with its start offset; a field's position is found only when asked. */
-function parseFast(text: string, file: string): SourceObject[] | undefined {
+/**
+ * The fast paths: every object with its start offset; a field's position is found only when asked. False when a
+ * fast path gave up (the objects it had given `sink` are rolled back).
+ */
+function readFast(text: string, file: string, sink: SourceSink): boolean {
   const li = new LineIndex(text);
   const lines = new TextLines(file, (offset) => li.pos(offset));
   const first = /\S/.exec(text);
-  const out: SourceObject[] = [];
   if (first && (first[0] === '{' || first[0] === '[')) {
     const j = fastJson(text);
-    if (!j) return undefined;
+    if (!j) return false;
     const sc = new JsonScanner(text);
     const v = j.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
       const starts = j.itemStarts ?? [];
-      if (starts.length !== v.items.length) return undefined;
-      v.items.forEach((item, i) => out.push(new JsonObject(lines, text, sc, starts[i], ['items', i], item)));
-    } else out.push(new JsonObject(lines, text, sc, j.start, [], v));
-    return out;
+      if (starts.length !== v.items.length) return false;
+      v.items.forEach((item, i) => sink.add(new Located(new JsonPlace(lines, text, sc, starts[i], ['items', i]), item)));
+    } else sink.add(new Located(new JsonPlace(lines, text, sc, j.start, []), v));
+    return true;
   }
-  const docs = fastYaml(text);
-  if (!docs) return undefined;
-  let lost = false;
-  docs.forEach((d, docIndex) => {
+  // Each document's objects go to the sink as soon as it is read, so its values can die young.
+  sink.mark();
+  let docIndex = 0;
+  const ok = fastYamlEach(text, (d) => {
+    const i = docIndex++;
     if (d.value === null || d.value === undefined) return;
     const doc = new YamlDoc(lines, text, d.start, d.end);
     const v = d.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
       const starts = d.itemStarts ?? [];
-      if (starts.length !== v.items.length) {
-        lost = true;
-        return;
-      }
-      v.items.forEach((item, i) => out.push(new YamlObject(doc, docIndex, ['items', i], item, starts[i])));
-    } else out.push(new YamlObject(doc, docIndex, [], v, d.contentStart));
+      if (starts.length !== v.items.length) throw new Bail();
+      v.items.forEach((item, k) => sink.add(new Located(new YamlPlace(doc, i, ['items', k], starts[k]), item)));
+    } else sink.add(new Located(new YamlPlace(doc, i, [], d.contentStart), v));
   });
-  return lost ? undefined : out;
+  if (!ok) sink.rollback();
+  return ok;
+}
+
+/** An object: its value and its place. */
+class Located implements SourceObject {
+  constructor(
+    readonly place: SourcePlace,
+    readonly value: unknown,
+  ) {}
+  get file(): string {
+    return this.place.file;
+  }
+  get docPath(): (string | number)[] {
+    return this.place.docPath;
+  }
+  get docIndex(): number {
+    return this.place.docIndex;
+  }
+  locate(p: FieldPath): Location {
+    return this.place.locate(p);
+  }
+  locateInString(p: FieldPath, offset: number): Location {
+    return this.place.locateInString(p, offset);
+  }
 }
 
 /** An object of a JSON text read by JSON.parse: positions by scanning the text from the object's start. */
-class JsonObject implements SourceObject {
+class JsonPlace implements SourcePlace {
   readonly docIndex = 0;
   readonly file: string;
   constructor(
@@ -172,7 +218,6 @@ class JsonObject implements SourceObject {
     private readonly sc: JsonScanner,
     private readonly start: number,
     readonly docPath: (string | number)[],
-    readonly value: unknown,
   ) {
     this.file = lines.file;
   }
@@ -188,7 +233,7 @@ class JsonObject implements SourceObject {
 }
 
 /**
- * A YAML document as the full library reads it: given (parseFull), or parsed on demand from `text.slice(base,
+ * A YAML document as the full library reads it: given (readFull), or parsed on demand from `text.slice(base,
  * end)` (the fast YAML path, only when a diagnostic asks where a field is). Node ranges are offsets from `base`.
  */
 class YamlDoc {
@@ -204,14 +249,13 @@ class YamlDoc {
   }
 }
 
-/** An object of a YAML document; `start` (fast path) is the offset of the object itself, for locate([]). */
-class YamlObject implements SourceObject {
+/** The place of an object of a YAML document; `start` (fast path) is the offset of the object itself, for locate([]). */
+class YamlPlace implements SourcePlace {
   readonly file: string;
   constructor(
     private readonly d: YamlDoc,
     readonly docIndex: number,
     readonly docPath: (string | number)[],
-    readonly value: unknown,
     private readonly start?: number,
   ) {
     this.file = d.lines.file;

@@ -2,11 +2,10 @@
 // The model pass reads `value` and asks `locate(path)` for the line and column of any field it complains about.
 import type { FieldPath, Location } from '../model/diagnostics';
 
-export interface SourceObject {
+/** Where an object sits in the input, without its data: what the model keeps to point at it after reading it. */
+export interface SourcePlace {
   /** The file as the user named it ('<stdin>' for '-'). */
   file: string;
-  /** The object as plain JSON-like data (maps are plain objects, sequences arrays). */
-  value: unknown;
   /** Where the object sits inside its document: [] for a document, ['items', 3] for an item of a `kind: List`. */
   docPath: (string | number)[];
   /** 0-based index of the YAML document inside the file (multi-document YAML). */
@@ -19,4 +18,22 @@ export interface SourceObject {
    * (escapes, folded block scalars).
    */
   locateInString(path: FieldPath, offset: number): Location;
+}
+
+export interface SourceObject extends SourcePlace {
+  /** The object as plain JSON-like data (maps are plain objects, sequences arrays). */
+  value: unknown;
+  /** The same place without the value (holding it keeps no parsed data alive). */
+  readonly place: SourcePlace;
+}
+
+/**
+ * Takes the objects of the inputs one at a time, in input order (model/build.ts ModelBuilder). An object's value is
+ * read during add() only, so a large input's values need not all be alive at once. The fast YAML reader may give up
+ * on a text after some of its objects were added: the sink then forgets every object added since mark().
+ */
+export interface SourceSink {
+  add(src: SourceObject): void;
+  mark(): void;
+  rollback(): void;
 }

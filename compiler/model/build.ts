@@ -4,7 +4,7 @@
 // (pipeline.loadModel) throws once with all of them.
 import type { Diagnostics, FieldPath, Location, ObjectRef } from './diagnostics';
 import { formatLocation } from './diagnostics';
-import type { SourceObject } from '../manifests/source';
+import type { SourceObject, SourcePlace, SourceSink } from '../manifests/source';
 import { describe, DNS1123_LABEL, isMapValue, Reader } from './fields';
 import type { Model, Namespace, Origin, Tier } from './types';
 import type { Meta } from './kinds/common';
@@ -126,62 +126,81 @@ export function emptyModel(): Model {
 }
 
 export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: BuildOptions = {}): Model {
-  const model = emptyModel();
-  const tenants = opts.tenants && opts.tenants.length ? opts.tenants : undefined;
-  /** the first object of each kind (and API group), namespace and name */
-  const seen = new Map<string, SourceObject>();
-  /** namespaces that objects live in, with the first object that names each (for implicit namespaces) */
-  const usedNamespaces = new Map<string, Origin>();
-  /** the reader of each object checked later, for checks that need every object first (tiers, priorities) */
-  const readerOf = new Map<Origin, Reader>();
+  const b = new ModelBuilder(diags, opts);
+  for (const src of sources) b.add(src);
+  return b.finish();
+}
 
-  for (const src of sources) {
+/**
+ * buildModel one object at a time (a SourceSink: loadModel gives it each object as it is read). Nothing of an
+ * object's value is kept but what its model object holds.
+ */
+export class ModelBuilder implements SourceSink {
+  readonly model = emptyModel();
+  private readonly tenants: string[] | undefined;
+  /** the place of the first object of each kind (and API group), namespace and name */
+  private readonly seen = new Map<string, SourcePlace>();
+  /** namespaces that objects live in, with the first object that names each (for implicit namespaces) */
+  private readonly usedNamespaces = new Map<string, Origin>();
+  /** the reader of each object checked later, for checks that need every object first (tiers, priorities) */
+  private readonly readerOf = new Map<Origin, Reader>();
+  /** what mark() saw, for rollback() */
+  private marked?: { lists: number[]; baseline: Model['baselinePolicy']; diags: number; seen: number; used: number; readers: number };
+
+  constructor(
+    private readonly diags: Diagnostics,
+    opts: BuildOptions = {},
+  ) {
+    this.tenants = opts.tenants && opts.tenants.length ? opts.tenants : undefined;
+  }
+
+  add(src: SourceObject): void {
     const obj = src.value;
     if (!isMapValue(obj)) {
-      diags.error('bad-object', `expected a Kubernetes object (a map with apiVersion, kind and metadata), found ${describe(obj)}`, at(src, []));
-      continue;
+      this.diags.error('bad-object', `expected a Kubernetes object (a map with apiVersion, kind and metadata), found ${describe(obj)}`, at(src, []));
+      return;
     }
     const kind = obj.kind;
     const apiVersion = obj.apiVersion;
     if (typeof kind !== 'string' || kind === '') {
-      diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(src, ['kind']));
-      continue;
+      this.diags.error('bad-object', `expected kind (a string), found ${describe(kind)}`, at(src, ['kind']));
+      return;
     }
     const metaRaw = isMapValue(obj.metadata) ? obj.metadata : undefined;
     const nameRaw = metaRaw?.name;
     const ref: ObjectRef = { kind, name: typeof nameRaw === 'string' ? nameRaw : '<unnamed>' };
     if (typeof apiVersion !== 'string' || apiVersion === '') {
-      diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
-      continue;
+      this.diags.error('bad-object', `expected apiVersion (a string), found ${describe(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
+      return;
     }
     const info = KINDS[`${apiVersion}/${kind}`];
     if (!info) {
       const known = API_VERSIONS_BY_KIND[kind];
       const unread = UNREAD_POLICY_KINDS[`${apiVersion.split('/')[0]}/${kind}`];
       if (known) {
-        diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
+        this.diags.error('bad-api-version', `expected apiVersion ${known.join(' or ')} for kind ${kind}, found ${JSON.stringify(apiVersion)}`, { ...at(src, ['apiVersion']), object: ref });
       } else if (unread) {
-        diags.error('unsupported', `${unread}; refused rather than ignored, since ignoring a policy would allow what it denies`, { ...at(src, ['kind']), object: ref });
+        this.diags.error('unsupported', `${unread}; refused rather than ignored, since ignoring a policy would allow what it denies`, { ...at(src, ['kind']), object: ref });
       } else {
-        diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(src, ['kind']), object: ref });
+        this.diags.warn('skipped-kind', `skipped: Tollgate does not read ${apiVersion} ${kind}`, { ...at(src, ['kind']), object: ref });
       }
-      continue;
+      return;
     }
     if (typeof nameRaw !== 'string' || nameRaw === '') {
-      diags.error('required', `expected metadata.name (a string), found ${describe(nameRaw)}`, { ...at(src, metaRaw ? ['metadata', 'name'] : ['metadata']), object: ref });
-      continue;
+      this.diags.error('required', `expected metadata.name (a string), found ${describe(nameRaw)}`, { ...at(src, metaRaw ? ['metadata', 'name'] : ['metadata']), object: ref });
+      return;
     }
     let namespace: string | undefined;
     if (info.namespaced) {
       const nsRaw = metaRaw?.namespace;
       if (nsRaw === undefined || nsRaw === null || nsRaw === '') namespace = 'default';
       else if (typeof nsRaw !== 'string' || !DNS1123_LABEL.test(nsRaw) || nsRaw.length > 63) {
-        diags.error('bad-name', `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nsRaw)}`, { ...at(src, ['metadata', 'namespace']), object: ref });
-        continue;
+        this.diags.error('bad-name', `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nsRaw)}`, { ...at(src, ['metadata', 'namespace']), object: ref });
+        return;
       } else namespace = nsRaw;
       ref.namespace = namespace;
     }
-    const r = new Reader(src, ref, diags);
+    const r = new Reader(src.place, ref, this.diags);
     if (kind === 'Namespace' && (!DNS1123_LABEL.test(nameRaw) || nameRaw.length > 63)) {
       r.error('bad-name', ['metadata', 'name'], `expected a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63 characters), found ${describe(nameRaw)}`);
     } else if (info.apiVersion === 'projectcalico.org/v3' && (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy')) {
@@ -195,15 +214,15 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
 
     // Same kind (and API group), namespace and name twice: the API server would keep only one of them.
     const key = `${GROUP_OF[info.apiVersion]}/${kind}/${namespace ?? ''}/${nameRaw}`;
-    const first = seen.get(key);
+    const first = this.seen.get(key);
     if (first) {
       r.error('duplicate', ['metadata', 'name'], `expected each ${kind} once, found a second definition (the first is at ${formatLocation(first.locate(['metadata', 'name']))})`);
-      continue;
+      return;
     }
-    seen.set(key, src);
+    this.seen.set(key, src.place);
 
-    const before = diags.items.length;
-    if (tenants && info.policy) checkTenancy(r, info, kind, namespace, tenants);
+    const before = this.diags.items.length;
+    if (this.tenants && info.policy) checkTenancy(r, info, kind, namespace, this.tenants);
 
     // ObjectMeta is not policy: a field outside it is warned about (a misspelt `labels` changes which policies
     // select the object), not refused, since clusters and tools add metadata Tollgate need not know.
@@ -214,47 +233,80 @@ export function buildModel(sources: SourceObject[], diags: Diagnostics, opts: Bu
       labels: r.labels(metaRaw?.labels, ['metadata', 'labels']),
       annotations: r.annotations(metaRaw?.annotations, ['metadata', 'annotations']),
     };
-    if (namespace !== undefined && !usedNamespaces.has(namespace)) usedNamespaces.set(namespace, r.origin);
-    if (info.checkedLater) readerOf.set(r.origin, r); // r.origin is one object per Reader: every kind reader stores that same object
-    info.read(r, obj, meta, model);
-    sortByPosition(diags.items, before);
+    if (namespace !== undefined && !this.usedNamespaces.has(namespace)) this.usedNamespaces.set(namespace, r.origin);
+    if (info.checkedLater) this.readerOf.set(r.origin, r); // r.origin is one object per Reader: every kind reader stores that same object
+    info.read(r, obj, meta, this.model);
+    sortByPosition(this.diags.items, before);
   }
 
-  // A namespace that holds objects exists even when the input does not declare it (it was created elsewhere).
-  const declared = new Set(model.namespaces.map((n) => n.name));
-  for (const [name, origin] of usedNamespaces) {
-    if (declared.has(name)) continue;
-    const ns: Namespace = { name, labels: { [NAMESPACE_NAME_LABEL]: name }, implicit: true, origin: { ref: { kind: 'Namespace', name }, location: origin.location } };
-    model.namespaces.push(ns);
+  mark(): void {
+    this.marked = {
+      lists: MODEL_LISTS.map((k) => this.model[k].length), baseline: this.model.baselinePolicy, diags: this.diags.items.length,
+      seen: this.seen.size, used: this.usedNamespaces.size, readers: this.readerOf.size,
+    };
   }
 
-  // Tiers: the 'default' tier always exists; every Calico policy must name a tier that exists.
-  if (!model.tiers.some((t) => t.name === 'default')) {
-    const implicit: Tier = { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' };
-    model.tiers.push(implicit);
+  /** Forgets every object added since mark(): the model lists, the diagnostics and the checks' records go back. */
+  rollback(): void {
+    const m = this.marked;
+    if (!m) throw new Error('ModelBuilder.rollback without mark');
+    MODEL_LISTS.forEach((k, i) => void (this.model[k].length = m.lists[i]));
+    if (m.baseline === undefined) delete this.model.baselinePolicy;
+    else this.model.baselinePolicy = m.baseline;
+    this.diags.items.length = m.diags;
+    dropAfter(this.seen, m.seen);
+    dropAfter(this.usedNamespaces, m.used);
+    dropAfter(this.readerOf, m.readers);
   }
-  const tierNames = new Set(model.tiers.map((t) => t.name));
-  for (const p of model.calicoPolicies) {
-    if (!tierNames.has(p.tier)) {
-      const msg = `expected a declared Tier (one of ${[...tierNames].sort().join(', ')}), found ${JSON.stringify(p.tier)}`;
-      const r = readerOf.get(p.origin);
-      if (r) r.error('unknown-tier', ['spec', 'tier'], msg);
-      else diags.error('unknown-tier', msg, { location: p.origin.location, object: p.origin.ref, path: ['spec', 'tier'] });
+
+  /** The checks across objects (implicit namespaces and tier, tier references, ANP priorities); the model. */
+  finish(): Model {
+    // A namespace that holds objects exists even when the input does not declare it (it was created elsewhere).
+    const declared = new Set(this.model.namespaces.map((n) => n.name));
+    for (const [name, origin] of this.usedNamespaces) {
+      if (declared.has(name)) continue;
+      const ns: Namespace = { name, labels: { [NAMESPACE_NAME_LABEL]: name }, implicit: true, origin: { ref: { kind: 'Namespace', name }, location: origin.location } };
+      this.model.namespaces.push(ns);
     }
-  }
 
-  // AdminNetworkPolicies at one priority: upstream leaves their relative order undefined; we order by name.
-  model.adminPolicies.sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (let i = 1; i < model.adminPolicies.length; i++) {
-    const [a, b] = [model.adminPolicies[i - 1], model.adminPolicies[i]];
-    if (a.priority === b.priority) {
-      const at = (p: typeof a) => readerOf.get(p.origin)?.src.locate(['spec', 'priority']) ?? p.origin.location;
-      diags.warn('same-priority', `has the same priority ${b.priority} as AdminNetworkPolicy ${a.name} (${formatLocation(at(a))}); upstream leaves their order undefined, Tollgate evaluates ${a.name} first (by name)`, {
-        location: at(b), object: b.origin.ref, path: ['spec', 'priority'],
-      });
+    // Tiers: the 'default' tier always exists; every Calico policy must name a tier that exists.
+    if (!this.model.tiers.some((t) => t.name === 'default')) {
+      const implicit: Tier = { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' };
+      this.model.tiers.push(implicit);
     }
+    const tierNames = new Set(this.model.tiers.map((t) => t.name));
+    for (const p of this.model.calicoPolicies) {
+      if (!tierNames.has(p.tier)) {
+        const msg = `expected a declared Tier (one of ${[...tierNames].sort().join(', ')}), found ${JSON.stringify(p.tier)}`;
+        const r = this.readerOf.get(p.origin);
+        if (r) r.error('unknown-tier', ['spec', 'tier'], msg);
+        else this.diags.error('unknown-tier', msg, { location: p.origin.location, object: p.origin.ref, path: ['spec', 'tier'] });
+      }
+    }
+
+    // AdminNetworkPolicies at one priority: upstream leaves their relative order undefined; we order by name.
+    this.model.adminPolicies.sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (let i = 1; i < this.model.adminPolicies.length; i++) {
+      const [a, b] = [this.model.adminPolicies[i - 1], this.model.adminPolicies[i]];
+      if (a.priority === b.priority) {
+        const at = (p: typeof a) => this.readerOf.get(p.origin)?.src.locate(['spec', 'priority']) ?? p.origin.location;
+        this.diags.warn('same-priority', `has the same priority ${b.priority} as AdminNetworkPolicy ${a.name} (${formatLocation(at(a))}); upstream leaves their order undefined, Tollgate evaluates ${a.name} first (by name)`, {
+          location: at(b), object: b.origin.ref, path: ['spec', 'priority'],
+        });
+      }
+    }
+    return this.model;
   }
-  return model;
+}
+
+/** The lists of a Model (every key but baselinePolicy). */
+const MODEL_LISTS = Object.keys(emptyModel()) as Exclude<keyof Model, 'baselinePolicy'>[];
+
+/** Deletes the entries of `m` past its first `size` (a map never deleted from keeps insertion order). */
+function dropAfter<K, V>(m: Map<K, V>, size: number): void {
+  if (m.size === size) return;
+  const late = [...m.keys()].slice(size);
+  for (const k of late) m.delete(k);
 }
 
 /** Where a diagnostic about the object `src` points: the field at `path`. */

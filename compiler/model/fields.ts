@@ -2,7 +2,7 @@
 // type, and on a mismatch reports `expected X, found Y` at the field's line and column, then returns undefined so
 // the caller carries on and the run reports every problem together.
 import type { Diagnostics, FieldPath, ObjectRef } from './diagnostics';
-import type { SourceObject } from '../manifests/source';
+import type { SourcePlace } from '../manifests/source';
 import type { Origin } from './types';
 import type { Selector } from './selector/ast';
 import { ALL } from './selector/ast';
@@ -94,7 +94,7 @@ function matchLabelsKey(v: unknown): string | undefined {
 /** Field reader bound to one object: reports at `file:line:col: error: Kind ns/name: path: message`. */
 export class Reader {
   constructor(
-    readonly src: SourceObject,
+    readonly src: SourcePlace,
     readonly ref: ObjectRef,
     readonly diags: Diagnostics,
   ) {}
