@@ -24,6 +24,8 @@ export function parseIp(text: string): ParsedIp | undefined {
   // A four-part decimal never holds ':' and an IPv6 address always does. Asked first, the IPv4 check would
   // throw and catch inside ipaddr.js for every IPv6 address (costly on thousands of pods).
   if (!s.includes(':')) {
+    const octets = plainIpv4(s);
+    if (octets) return { addr: s, family: 4, ip: new ipaddr.IPv4(octets) };
     if (!ipaddr.IPv4.isValidFourPartDecimal(s)) return undefined;
     const ip = ipaddr.IPv4.parse(s);
     return { addr: ip.toString(), family: 4, ip };
@@ -33,6 +35,31 @@ export function parseIp(text: string): ParsedIp | undefined {
     return { addr: ip.toRFC5952String(), family: 6, ip };
   }
   return undefined;
+}
+
+/**
+ * The octets of a dotted quad written as ipaddr.js prints it (decimal octets 0..255, no leading zeros), which is
+ * then its own canonical text; undefined for any other text (ipaddr.js decides those, slower: regexes, and a parser
+ * that reads 010 as octal).
+ */
+function plainIpv4(s: string): number[] | undefined {
+  const octets: number[] = [];
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || n > 255 || octets.length === 4) return undefined;
+      octets.push(n);
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && n === 0) return undefined; // a leading zero
+      n = n * 10 + c - 48;
+      if (++digits > 3) return undefined;
+    } else return undefined;
+  }
+  return octets.length === 4 ? octets : undefined;
 }
 
 /**
