@@ -527,7 +527,7 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     const without = program(endpoint('ns/z', ['192.168.0.1'], [tier('t', [...rules.slice(0, 300), rules[300]], 'Deny')]));
     const tc = buildTables(withCatchAll, { maxDecisionsPerEndpoint: 50000 });
     assert.ok(tc.decisions.length <= buildTables(without).decisions.length, `${tc.decisions.length} entries`);
-    assert.equal(tc.rules[tc.endpoints[0].missRule].ruleId, 'all');
+    assert.equal(tc.rules.at(tc.endpoints[0].missRule)?.ruleId, 'all');
     // one rule with many CIDRs and many ports is ONE decision entry (no C x P)
     const one = program(endpoint('ns/y', ['192.168.0.1'], [tier('t', [rule('many', 'Allow', { peer: rules.slice(0, 300).map((r) => (r.match.peer as string[])[0]), proto: 6, dports: Array.from({ length: 300 }, (_, i) => ({ from: i * 2, to: i * 2 })) })], 'Deny')]));
     const t = buildTables(one);

@@ -52,7 +52,7 @@ describe('emit-bpf: a TypeScript model of the lookups equals evaluate()', functi
       for (const k of pkts) for (const dir of ['ingress', 'egress'] as const) {
         const packet = packetOf(k, dir);
         const m = modelDecide(t, dir, packet);
-        const row = t.rules[m.rule];
+        const row = t.rules.at(m.rule)!;
         const got = { allowed: m.allowed, ...(row.kind === 'rule' ? { ruleId: row.ruleId } : {}), ...(row.kind !== 'default' ? { tier: row.tier } : {}) };
         assert.deepEqual(got, irOf(p, dir, packet), `${dir} ${JSON.stringify(packet)}\nchain ${JSON.stringify(chain)}`);
       }

@@ -7,7 +7,7 @@
 // end, or only in the addresses their local/notLocal rules admit; each table is written once.
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { buildTables, type BpfTables, type ClassEntry } from '../compiler/emit/bpf/tables';
+import { buildTables, type BpfTables, type ClassEntry, type RuleRow } from '../compiler/emit/bpf/tables';
 import { endpointContents, policyContents } from '../compiler/emit/bpf/serialize';
 import { DIR } from '../compiler/emit/bpf/codes';
 import { classValue, decisionKey, decisionValue, epKey, epValue, peerKey, portKey } from '../compiler/emit/bpf/layout';
@@ -41,17 +41,17 @@ function chainOf(tiers: { rules: { m: number; a: Action }[]; end: 'Allow' | 'Den
 }
 
 /** The tables of `alone` (one endpoint built by itself) as they stand inside a larger build: rows from `rowBase`. */
-function shifted(alone: BpfTables, rowBase: number): BpfTables {
+function shifted(alone: BpfTables, rowBase: number): Omit<BpfTables, 'rules'> & { rules: RuleRow[] } {
   const off = rowBase - 1;
   return {
     ...alone,
-    rules: alone.rules.slice(1).map((r) => ({ ...r, index: r.index + off })),
+    rules: [...alone.rules].slice(1).map((r) => ({ ...r, index: r.index + off })),
     endpoints: alone.endpoints.map((e) => ({ ...e, missRule: e.missRule + off, ruleBase: e.ruleBase + off })),
   };
 }
 
 /** What one endpoint entry looks up, without ids: its fields, its table's entries, decision rules absolute. */
-function view(t: BpfTables, e: BpfTables['endpoints'][number]): unknown {
+function view(t: Omit<BpfTables, 'rules'>, e: BpfTables['endpoints'][number]): unknown {
   const cls = (es: ClassEntry[]): string[] => es.filter((c) => c.tableId === e.tableId).map((c) => `${c.p.v.toString(16)}/${c.p.len} -> ${c.cls}`);
   const { epId: _e, tableId: _t, ruleBase: _r, ...fields } = e;
   return {
@@ -96,7 +96,7 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
           eps.push({ id: `n/p${i}`, namespace: 'n', name: `p${i}`, ips: ADDRS[v.addrs], labels: {}, ports: [], ingress: c, egress: i % 2 ? base : c });
         });
         const all = buildTables({ version: 1, endpoints: eps }, { epIdBase: 7 });
-        const rules = [all.rules[0]];
+        const rules = [all.rules.at(0)!];
         const views: unknown[] = [];
         let haveSports = false;
         for (const ep of eps) {
@@ -105,7 +105,7 @@ describe('bpf tables: work shared between endpoints with the same chains', () =>
           views.push(...a.endpoints.map((e) => view(a, e)));
           haveSports ||= a.haveSports;
         }
-        assert.deepEqual(all.rules, rules);
+        assert.deepEqual([...all.rules], rules);
         assert.deepEqual(all.endpoints.map((e) => view(all, e)), views);
         assert.equal(all.haveSports, haveSports);
         const { tables } = checkIds(all, 7);

@@ -97,7 +97,7 @@ export class BpfHarness {
   }
 
   row(index: number): RuleRow | undefined {
-    return this.tables.rules[index];
+    return this.tables.rules.at(index);
   }
 
   close(): void {

@@ -409,7 +409,7 @@ function prepare(program: Program, old: LoadState | undefined, opts: LoadOptions
     e.missRule += ruleBase;
     e.ruleBase += ruleBase;
   }
-  const rules: RuleRecord[] = t.rules.map((r) => ({
+  const rules: RuleRecord[] = Array.from(t.rules, (r) => ({
     index: r.index + ruleBase, endpoint: r.endpoint, direction: r.direction, kind: r.kind, action: r.action, tier: r.tier,
     ...(r.ruleId !== undefined ? { ruleId: r.ruleId } : {}), ...(r.policy !== undefined ? { policy: r.policy } : {}),
   }));

@@ -69,9 +69,9 @@ export function generateC(program: Program, t: BpfTables): string {
     '',
     'Rule ids by rule index (decidedBy and per-rule counters; full table in maps/rules.json):',
   ];
-  const ruleLines = t.rules.filter((r) => r.kind === 'rule');
-  for (const r of ruleLines.slice(0, 200)) lines.push(`  ${r.index}: ${r.ruleId} (${r.endpoint} ${r.direction})`);
-  if (ruleLines.length > 200) lines.push(`  ... and ${ruleLines.length - 200} more`);
+  let ruleLines = 0;
+  for (const r of t.rules) if (r.kind === 'rule' && ruleLines++ < 200) lines.push(`  ${r.index}: ${r.ruleId} (${r.endpoint} ${r.direction})`);
+  if (ruleLines > 200) lines.push(`  ... and ${ruleLines - 200} more`);
   b.comment(lines).blank();
   const shape = shapeOf(t);
   for (const [k, v] of Object.entries(shape)) b.define(ident(k), v);

@@ -13,6 +13,9 @@ import { cidrParts } from '../../ir/parts';
 import { DIR, EP_FLAG, VERDICT } from './codes';
 import { computeClasses, classesOfRule, type ClassOptions, type DimClasses, type DimRule } from './classes';
 import { cidrFamily, cidrToPrefix, complementRanges, contains, familyWidth, PORT_WIDTH, protoPortPrefixes, protoPrefix, type Prefix } from './prefix';
+import { chainTemplate, RuleRows, type RowTemplate } from './rows';
+
+export type { RuleRow } from './rows';
 
 const PORT_PROTOS = [6, 17, 132, 136];
 const ICMP_PROTOS = [1, 58];
@@ -24,22 +27,6 @@ export interface TableOptions {
   maxDecisionsPerEndpoint?: number;
   /** tests only: the tag generator of the class hash (see classes.ts), to force hash collisions */
   classTags?: ClassOptions['tags'];
-}
-
-export interface RuleRow {
-  index: number;
-  endpoint: string;
-  direction: Direction;
-  tier: string;
-  tierIndex: number;
-  kind: 'rule' | 'tier-end' | 'default';
-  action: string;
-  ruleId?: string;
-  /** position of the rule in its tier */
-  position?: number;
-  /** "kind ns/name" of the policy, for rules */
-  policy?: string;
-  reason?: string;
 }
 
 export interface EndpointEntry {
@@ -77,7 +64,7 @@ export interface DecisionEntry {
 }
 
 export interface BpfTables {
-  rules: RuleRow[];
+  rules: RuleRows;
   endpoints: EndpointEntry[];
   peer4: ClassEntry[];
   peer6: ClassEntry[];
@@ -121,17 +108,19 @@ interface ChainRows {
   base: number;
 }
 
+/** Row 0: the rule index of decisions no rule made. */
+const NO_RULE: readonly RowTemplate[] = [{ tier: '', tierIndex: -1, kind: 'default', action: 'none', reason: 'no rule (conntrack, unmanaged, not IP)' }];
+
 export function buildTables(program: Program, opts: TableOptions = {}): BpfTables {
   const ceiling = opts.maxDecisionsPerEndpoint ?? 1_000_000;
-  const t: BpfTables = { rules: [], endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
-  t.rules.push({ index: 0, endpoint: '', direction: 'ingress', tier: '', tierIndex: -1, kind: 'default', action: 'none', reason: 'no rule (conntrack, unmanaged, not IP)' });
+  const t: BpfTables = { rules: new RuleRows(), endpoints: [], peer4: [], peer6: [], ports: [], sports: [], decisions: [], haveSports: false };
+  t.rules.add('', 'ingress', NO_RULE);
   const memo = new TableMemo();
   const ids = { next: opts.epIdBase ?? 1 };
   for (const ep of program.endpoints) {
     for (const direction of ['ingress', 'egress'] as const) {
       const chain = ep[direction];
-      const base = t.rules.length;
-      ruleRows(t, memo, ep, direction, chain);
+      const base = t.rules.add(ep.id, direction, memo.rowTemplate(chain));
       const chainKey = memo.chainKey(direction, chain);
       let rows: ChainRows | undefined; // only a new table needs them
       const rowsOf = (): ChainRows => (rows ??= flatten(chain, base));
@@ -171,6 +160,7 @@ class TableMemo {
   private readonly admitted = [new Map<Match, boolean>(), new Map<Match, boolean>()];
   private readonly policies = new Map<RuleSource, string>();
   private readonly policyLists = new WeakMap<readonly Rule[], string[]>();
+  private readonly rowTemplates = new WeakMap<Chain, readonly RowTemplate[]>();
   readonly written = new Map<string, Written>();
   /** chain keys of the chains with a rule on local addresses (their entries' rules depend on the address) */
   private readonly localChains = new Set<string>();
@@ -274,6 +264,13 @@ class TableMemo {
     return ok;
   }
 
+  /** The chain's rule rows less index, endpoint and direction, once per chain object (rows.ts). */
+  rowTemplate(chain: Chain): readonly RowTemplate[] {
+    let rows = this.rowTemplates.get(chain);
+    if (!rows) this.rowTemplates.set(chain, (rows = chainTemplate(chain, (rules) => this.policiesOf(rules))));
+    return rows;
+  }
+
   /** policyOf of each rule of a list, once per list (the optimizer and lowering share lists between tiers) */
   policiesOf(rules: readonly Rule[]): string[] {
     let names = this.policyLists.get(rules);
@@ -297,22 +294,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** The rule rows of one endpoint and direction: each tier's rules then its end, then the default row. */
-function ruleRows(t: BpfTables, memo: TableMemo, ep: Endpoint, direction: Direction, chain: Chain): void {
-  chain.tiers.forEach((tier, ti) => {
-    const policies = memo.policiesOf(tier.rules);
-    tier.rules.forEach((rule, position) => {
-      const index = t.rules.length;
-      t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'rule', action: rule.action, ruleId: rule.id, position, policy: policies[position] });
-    });
-    const index = t.rules.length;
-    t.rules.push({ index, endpoint: ep.id, direction, tier: tier.name, tierIndex: ti, kind: 'tier-end', action: tier.end.action, reason: tier.end.reason });
-  });
-  const def = t.rules.length;
-  t.rules.push({ index: def, endpoint: ep.id, direction, tier: '', tierIndex: chain.tiers.length, kind: 'default', action: 'Allow', reason: 'no policy decided: allowed' });
-}
-
-/** The rows of ruleRows for the chain, numbered from base, as the tier walk reads them. */
+/** The rule rows of the chain (rows.ts), numbered from base, as the tier walk reads them. */
 export function flatten(chain: Chain, base = 0): ChainRows {
   const flat: Flat[] = [];
   const ends: number[] = [];
