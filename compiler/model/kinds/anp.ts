@@ -92,7 +92,8 @@ function readRule(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress', 
     }
   }
   if (action === undefined) return undefined;
-  return { ...(name !== undefined ? { name } : {}), action, peers, ...(ports ? { ports } : {}), path };
+  // not `{ ...(name ? { name } : {}), ... }`: one starting with a spread gets a hidden class of its own (see readRule)
+  return name !== undefined ? { name, action, peers, ...(ports ? { ports } : {}), path } : { action, peers, ...(ports ? { ports } : {}), path };
 }
 
 function readPeer(r: Reader, v: unknown, path: Path, dir: 'ingress' | 'egress'): AnpPeer | undefined {

@@ -154,7 +154,9 @@ function readIcmp(r: Reader, v: unknown, path: Path, protocol: number | undefine
   if (m.code !== undefined && m.code !== null && (m.type === undefined || m.type === null)) {
     r.error('bad-icmp', [...path, 'code'], `expected an ICMP type with code ${describe(m.code)}, found no type`);
   }
-  return { ...(type !== undefined ? { type } : {}), ...(code !== undefined ? { code } : {}) };
+  // literals: one starting with a spread gets a hidden class of its own (see networkpolicy readRule)
+  if (type === undefined) return code === undefined ? {} : { code };
+  return code === undefined ? { type } : { type, code };
 }
 
 function readEntity(r: Reader, v: unknown, path: Path, protocol: number | undefined, family: Family | undefined): CalicoEntity | undefined {

@@ -89,7 +89,8 @@ function readContainerPorts(r: Reader, spec: Record<string, unknown>, key: 'cont
       if (name !== undefined && !isPortName(name)) {
         r.error('bad-name', [...pp, 'name'], `expected a port name (1-15 characters a-z, 0-9, '-', with a letter, no '--', no '-' at either end), found ${JSON.stringify(name)}`);
       }
-      if (port !== undefined && protocol !== undefined) ports.push({ ...(name !== undefined ? { name } : {}), port, protocol });
+      // a literal each way: one starting with a spread gets a hidden class of its own (see readRule)
+      if (port !== undefined && protocol !== undefined) ports.push(name !== undefined ? { name, port, protocol } : { port, protocol });
     });
   });
 }
