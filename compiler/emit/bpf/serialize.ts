@@ -18,12 +18,12 @@ export interface MapContents {
 /** Endpoint entries need the ifindex, known only on the node: the loader passes a resolver. */
 export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEntry) => number): MapContents {
   const K = LAYOUT.tg_ep_key;
-  return inPlace('tg_endpoints', K.size, LAYOUT.tg_ep_value.size, eps, (e, keys, k, values, v) => {
-    keys.writeUInt32LE(ifindexOf(e), k + K.ifindex);
-    keys.writeUInt8(e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS, k + K.direction);
-    keys.writeUInt8(e.family, k + K.family);
-    addrBytes(e.addr).bytes.copy(keys, k + K.addr);
-    epValue(e).copy(values, v);
+  return inPlace('tg_endpoints', K.size, LAYOUT.tg_ep_value.size, eps, (e, o, k, v) => {
+    o.k.setUint32(k + K.ifindex, ifindexOf(e), true);
+    o.k.setUint8(k + K.direction, e.direction === 'ingress' ? DIR.INGRESS : DIR.EGRESS);
+    o.k.setUint8(k + K.family, e.family);
+    addrBytes(e.addr).bytes.copy(o.keys, k + K.addr);
+    epValue(e).copy(o.values, v);
   });
 }
 
@@ -31,11 +31,20 @@ export function endpointContents(eps: EndpointEntry[], ifindexOf: (e: EndpointEn
 // bytes are computed once (an IPv4 address is written as a number).
 const addrOf = [new WeakMap<Prefix, Buffer>(), new WeakMap<Prefix, Buffer>()];
 
+/** The two buffers of a map's contents, with DataViews over them (their setters are inlined; Buffer's checked writes are calls). */
+interface Out {
+  keys: Buffer;
+  values: Buffer;
+  k: DataView;
+  v: DataView;
+}
+
 /** Keys and values written in place, entry i at i * keySize and i * valueSize. */
-function inPlace<T>(map: string, keySize: number, valueSize: number, items: T[], write: (x: T, keys: Buffer, k: number, values: Buffer, v: number) => void): MapContents {
+function inPlace<T>(map: string, keySize: number, valueSize: number, items: readonly T[], write: (x: T, o: Out, k: number, v: number) => void): MapContents {
   const keys = Buffer.alloc(items.length * keySize);
   const values = Buffer.alloc(items.length * valueSize);
-  items.forEach((x, i) => write(x, keys, i * keySize, values, i * valueSize));
+  const o: Out = { keys, values, k: new DataView(keys.buffer, keys.byteOffset, keys.length), v: new DataView(values.buffer, values.byteOffset, values.length) };
+  for (let i = 0; i < items.length; i++) write(items[i], o, i * keySize, i * valueSize);
   return { map, keySize, valueSize, count: items.length, keys, values };
 }
 
@@ -47,56 +56,65 @@ function peerContents(map: string, family: Family, es: ClassEntry[]): MapContent
   // prefixlen is written as is: full-length entries (the *_exact hashes) carry the maximum, 64 or 160
   const L = family === 4 ? LAYOUT.tg_peer4_key : LAYOUT.tg_peer6_key;
   const V = LAYOUT.tg_class_value;
-  return inPlace(map, L.size, V.size, es, (e, keys, k, values, v) => {
-    keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
-    keys.writeUInt32LE(e.tableId, k + L.table_id);
-    if (family === 4) keys.writeUInt32BE(Number(e.p.v), k + L.addr);
+  return inPlace(map, L.size, V.size, es, (e, o, k, v) => {
+    o.k.setUint32(k + L.prefixlen, 32 + e.p.len, true);
+    o.k.setUint32(k + L.table_id, e.tableId, true);
+    if (family === 4) o.k.setUint32(k + L.addr, Number(e.p.v)); // big-endian: network order
     else {
       let a = cache.get(e.p);
       if (!a) cache.set(e.p, (a = prefixBytes(e.p, width)));
-      a.copy(keys, k + L.addr);
+      a.copy(o.keys, k + L.addr);
     }
-    values.writeUInt32LE(e.cls, v + V.class_id);
+    o.v.setUint32(v + V.class_id, e.cls, true);
   });
 }
 
 function portContents(map: string, es: ClassEntry[]): MapContents {
   const L = LAYOUT.tg_port_key;
   const V = LAYOUT.tg_class_value;
-  return inPlace(map, L.size, V.size, es, (e, keys, k, values, v) => {
+  return inPlace(map, L.size, V.size, es, (e, o, k, v) => {
     const pp = Number(e.p.v); // protocol << 16 | port
-    keys.writeUInt32LE(32 + e.p.len, k + L.prefixlen);
-    keys.writeUInt32LE(e.tableId, k + L.table_id);
-    keys.writeUInt8(pp >>> 16, k + L.proto);
-    keys.writeUInt16BE(pp & 0xffff, k + L.port);
-    values.writeUInt32LE(e.cls, v + V.class_id);
+    o.k.setUint32(k + L.prefixlen, 32 + e.p.len, true);
+    o.k.setUint32(k + L.table_id, e.tableId, true);
+    o.k.setUint8(k + L.proto, pp >>> 16);
+    o.k.setUint16(k + L.port, pp & 0xffff); // big-endian: network order
+    o.v.setUint32(v + V.class_id, e.cls, true);
   });
 }
 
 function decisionContents(ds: BpfTables['decisions']): MapContents {
   const L = LAYOUT.tg_decision_key;
   const V = LAYOUT.tg_decision_value;
-  return inPlace('tg_decisions', L.size, V.size, ds, (d, keys, k, values, v) => {
-    keys.writeUInt32LE(d.tableId, k + L.table_id);
-    keys.writeUInt32LE(d.peer, k + L.peer_class);
-    keys.writeUInt32LE(d.port, k + L.port_class);
-    keys.writeUInt32LE(d.sport, k + L.sport_class);
-    values.writeUInt32LE(d.rule, v + V.rule);
-    values.writeUInt8(d.verdict, v + V.verdict);
+  return inPlace('tg_decisions', L.size, V.size, ds, (d, o, k, v) => {
+    o.k.setUint32(k + L.table_id, d.tableId, true);
+    o.k.setUint32(k + L.peer_class, d.peer, true);
+    o.k.setUint32(k + L.port_class, d.port, true);
+    o.k.setUint32(k + L.sport_class, d.sport, true);
+    o.v.setUint32(v + V.rule, d.rule, true);
+    o.v.setUint8(v + V.verdict, d.verdict);
   });
+}
+
+/** Entries shorter than the width (the LPM tries), then the full-length ones (the exact-match hashes), in order. */
+function byLength(es: readonly ClassEntry[], width: number): [ClassEntry[], ClassEntry[]] {
+  const part: ClassEntry[] = [];
+  const full: ClassEntry[] = [];
+  for (let i = 0; i < es.length; i++) (es[i].p.len === width ? full : part).push(es[i]);
+  return [part, full];
 }
 
 /** Every map whose contents do not depend on the node (all but tg_endpoints and tg_ifaces). */
 export function policyContents(t: BpfTables): MapContents[] {
-  const full = (w: number) => (e: ClassEntry): boolean => e.p.len === w;
-  const part = (w: number) => (e: ClassEntry): boolean => e.p.len !== w;
+  const [peer4, peer4Exact] = byLength(t.peer4, 32);
+  const [peer6, peer6Exact] = byLength(t.peer6, 128);
+  const [ports, portsExact] = byLength(t.ports, PORT_WIDTH);
   const out = [
-    peerContents('tg_peer4', 4, t.peer4.filter(part(32))),
-    peerContents('tg_peer4_exact', 4, t.peer4.filter(full(32))),
-    peerContents('tg_peer6', 6, t.peer6.filter(part(128))),
-    peerContents('tg_peer6_exact', 6, t.peer6.filter(full(128))),
-    portContents('tg_ports', t.ports.filter(part(PORT_WIDTH))),
-    portContents('tg_port_exact', t.ports.filter(full(PORT_WIDTH))),
+    peerContents('tg_peer4', 4, peer4),
+    peerContents('tg_peer4_exact', 4, peer4Exact),
+    peerContents('tg_peer6', 6, peer6),
+    peerContents('tg_peer6_exact', 6, peer6Exact),
+    portContents('tg_ports', ports),
+    portContents('tg_port_exact', portsExact),
     decisionContents(t.decisions),
   ];
   if (t.haveSports) out.push(portContents('tg_sports', t.sports));
