@@ -217,8 +217,20 @@ export interface FastYamlDoc {
   value: unknown;
   /** offset of the top-level node */
   contentStart: number;
-  /** for a `kind: List` document: offset of each item of `items` */
+  /** its line and column (1-based; 0 for an empty document), counted as the text is read */
+  contentLine: number;
+  contentCol: number;
+  /** for a `kind: List` document: offset of each item of `items`, and its line and column */
   itemStarts?: number[];
+  itemLines?: number[];
+  itemCols?: number[];
+}
+
+/** Where the items of a `kind: List` are: offset, line and column of each (see FastYamlDoc). */
+interface ItemPlaces {
+  starts: number[];
+  lines: number[];
+  cols: number[];
 }
 
 /**
@@ -232,12 +244,15 @@ class Lines {
   indent = new Int32Array(1024);
   /** offset just after the line's last character (no \r, no \n) */
   end = new Int32Array(1024);
+  /** line number in the text (1-based) */
+  line = new Int32Array(1024);
   n = 0;
-  push(start: number, indent: number, end: number): void {
-    if (this.n === this.start.length) [this.start, this.indent, this.end] = [twice(this.start), twice(this.indent), twice(this.end)];
+  push(start: number, indent: number, end: number, line: number): void {
+    if (this.n === this.start.length) [this.start, this.indent, this.end, this.line] = [twice(this.start), twice(this.indent), twice(this.end), twice(this.line)];
     this.start[this.n] = start;
     this.indent[this.n] = indent;
-    this.end[this.n++] = end;
+    this.end[this.n] = end;
+    this.line[this.n++] = line;
   }
 }
 
@@ -313,7 +328,8 @@ class YamlReader {
       this.lines.n = 0;
     };
     let pos = 0;
-    while (pos < t.length) {
+    let line = 1;
+    for (; pos < t.length; line++) {
       let nl = t.indexOf('\n', pos);
       if (nl < 0) nl = t.length;
       let end = nl;
@@ -332,7 +348,7 @@ class YamlReader {
         while (t.charCodeAt(i) === 32) i++;
         if (t.charCodeAt(i) === 9 && i < end) bail(); // a tab in indentation
         if (i < end && t.charCodeAt(i) !== 35) {
-          this.lines.push(pos, i - pos, end);
+          this.lines.push(pos, i - pos, end, line);
           sawContent = true;
         }
       }
@@ -343,18 +359,20 @@ class YamlReader {
 
   private document(start: number, end: number): FastYamlDoc {
     const lines = this.lines;
-    if (lines.n === 0) return { start, end, value: null, contentStart: start };
+    if (lines.n === 0) return { start, end, value: null, contentStart: start, contentLine: 0, contentCol: 0 };
     this.li = 0;
     const contentStart = lines.start[0] + lines.indent[0];
-    let itemStarts: number[] | undefined;
-    const value = this.node(lines.indent[0], -1, true, (s) => (itemStarts = s));
+    let items: ItemPlaces | undefined;
+    const value = this.node(lines.indent[0], -1, true, (s) => (items = s));
     if (this.li !== lines.n) bail();
     const isList = typeof value === 'object' && value !== null && !Array.isArray(value) && (value as Record<string, unknown>).kind === 'List' && Array.isArray((value as Record<string, unknown>).items);
-    return { start, end, value, contentStart, ...(isList && itemStarts ? { itemStarts } : {}) };
+    const d: FastYamlDoc = { start, end, value, contentStart, contentLine: lines.line[0], contentCol: lines.indent[0] + 1 };
+    if (isList && items) [d.itemStarts, d.itemLines, d.itemCols] = [items.starts, items.lines, items.cols];
+    return d;
   }
 
   /** The node starting at column `col` of the current line (the line may start before col: `- key: v`). */
-  private node(col: number, parentIndent: number, root: boolean, onItems?: (s: number[]) => void): unknown {
+  private node(col: number, parentIndent: number, root: boolean, onItems?: (s: ItemPlaces) => void): unknown {
     const lines = this.lines;
     const lineEnd = lines.end[this.li];
     const t = this.t;
@@ -469,7 +487,7 @@ class YamlReader {
     return v;
   }
 
-  private mapping(col: number, onItems?: (s: number[]) => void): Record<string, unknown> {
+  private mapping(col: number, onItems?: (s: ItemPlaces) => void): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const t = this.t;
     const lines = this.lines;
@@ -537,9 +555,10 @@ class YamlReader {
     return this.t.charCodeAt(at) === 45 && (at + 1 === this.lines.end[i] || this.t.charCodeAt(at + 1) === 32);
   }
 
-  private sequence(col: number, onItems: ((s: number[]) => void) | undefined): unknown[] {
+  private sequence(col: number, onItems: ((s: ItemPlaces) => void) | undefined): unknown[] {
     const out: unknown[] = [];
-    const starts: number[] = [];
+    // where the items are, only for the `items` of a List
+    const places: ItemPlaces | undefined = onItems && { starts: [], lines: [], cols: [] };
     const t = this.t;
     const lines = this.lines;
     while (this.li < lines.n) {
@@ -554,17 +573,17 @@ class YamlReader {
       if (this.contentEnd(v, lineEnd) === v) {
         const next = ++this.li;
         if (next < lines.n && lines.indent[next] > col) {
-          starts.push(lines.start[next] + lines.indent[next]);
+          if (places) this.place(places, next, lines.start[next] + lines.indent[next]);
           out.push(this.node(lines.indent[next], col, false, undefined));
         } else {
-          starts.push(v);
+          if (places) this.place(places, li, v);
           out.push(null);
         }
         continue;
       }
       const c = t.charCodeAt(v);
       if (c === 45 && (v + 1 === lineEnd || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
-      starts.push(v);
+      if (places) this.place(places, li, v);
       if (c !== 91 && c !== 123 && this.keyEnd(v, lineEnd) >= 0) out.push(this.mapping(v - lineStart, undefined));
       else {
         out.push(this.inline(v, lineEnd));
@@ -572,8 +591,15 @@ class YamlReader {
         if (this.li < lines.n && lines.indent[this.li] > col) bail();
       }
     }
-    onItems?.(starts);
+    if (places && onItems) onItems(places);
     return fitted(out);
+  }
+
+  /** Records the item at offset `at` of content line `li`. */
+  private place(p: ItemPlaces, li: number, at: number): void {
+    p.starts.push(at);
+    p.lines.push(this.lines.line[li]);
+    p.cols.push(at - this.lines.start[li] + 1);
   }
 }
 

@@ -176,10 +176,10 @@ function readFast(text: string, file: string, sink: SourceSink): boolean {
     const doc = new YamlDoc(lines, text, d.start, d.end);
     const v = d.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
-      const starts = d.itemStarts ?? [];
-      if (starts.length !== v.items.length) throw new Bail();
-      v.items.forEach((item, k) => sink.add(new Located(new YamlPlace(doc, i, ['items', k], starts[k]), item)));
-    } else sink.add(new Located(new YamlPlace(doc, i, [], d.contentStart), v));
+      const [lines, cols] = [d.itemLines ?? [], d.itemCols ?? []];
+      if (lines.length !== v.items.length || cols.length !== v.items.length) throw new Bail();
+      v.items.forEach((item, k) => sink.add(new Located(new YamlPlace(doc, i, ['items', k], lines[k], cols[k]), item)));
+    } else sink.add(new Located(new YamlPlace(doc, i, [], d.contentLine, d.contentCol), v));
   });
   if (!ok) sink.rollback();
   return ok;
@@ -249,14 +249,18 @@ class YamlDoc {
   }
 }
 
-/** The place of an object of a YAML document; `start` (fast path) is the offset of the object itself, for locate([]). */
+/**
+ * The place of an object of a YAML document; `line` and `col` (fast path, as the reader counted them) are where the
+ * object itself starts, for locate([]).
+ */
 class YamlPlace implements SourcePlace {
   readonly file: string;
   constructor(
     private readonly d: YamlDoc,
     readonly docIndex: number,
     readonly docPath: (string | number)[],
-    private readonly start?: number,
+    private readonly line?: number,
+    private readonly col?: number,
   ) {
     this.file = d.lines.file;
   }
@@ -288,7 +292,7 @@ class YamlPlace implements SourcePlace {
   }
 
   locate(p: FieldPath): Location {
-    return p.length === 0 && this.start !== undefined ? this.d.lines.at(this.start) : this.locateNode(p);
+    return p.length === 0 && this.line !== undefined ? { file: this.file, line: this.line, col: this.col } : this.locateNode(p);
   }
 
   private locateNode(p: FieldPath): Location {
