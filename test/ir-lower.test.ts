@@ -82,6 +82,25 @@ describe('IR lowering', () => {
     assert.deepEqual([v5.ingress.tiers, vy.ingress.tiers], [[], []]);
   });
 
+  it('each endpoint gets the policies selecting it, in tier order, when policies share selector objects', () => {
+    const m = e2eWorld();
+    const a = sel({ pod: 'a' });
+    // p1 and p3 share one selector object, p4 has an equal one of its own; g (global, order 500) selects pod b
+    // everywhere; x/a and x/c are each in two selected sets, not the same two
+    for (const [name, s] of [['p1', a], ['p2', sel()], ['p3', a], ['p4', sel({ pod: 'a' })], ['p5', sel({ pod: 'b' })], ['p6', sel({ pod: 'c' })]] as const) {
+      m.networkPolicies.push(knp(`x/${name}`, s, { ingress: [krule()] }));
+    }
+    m.calicoPolicies.push(gnp('g', { order: 500, selector: sel({ pod: 'b' }), ingress: [crule('Allow')] }));
+    // g's set (5 endpoints) is larger than namespace x (3): read by membership there
+    m.pods.push(pod('y/d', ['10.0.2.4'], { pod: 'b' }), pod('y/e', ['10.0.2.5'], { pod: 'b' }));
+    const ids = (id: string): string[] => ep(lower(m).endpoints, id).ingress.tiers.flatMap((t) => t.rules.map((r) => r.id));
+    assert.deepEqual(ids('x/a'), ['knp/x/p1/ingress/0', 'knp/x/p2/ingress/0', 'knp/x/p3/ingress/0', 'knp/x/p4/ingress/0']);
+    assert.deepEqual(ids('x/b'), ['gnp/g/ingress/0', 'knp/x/p2/ingress/0', 'knp/x/p5/ingress/0']);
+    assert.deepEqual(ids('x/c'), ['knp/x/p2/ingress/0', 'knp/x/p6/ingress/0']);
+    assert.deepEqual(ids('y/b'), ['gnp/g/ingress/0']);
+    assert.deepEqual(ids('y/a'), []);
+  });
+
   it('the program is plain data: a JSON round trip is the identity', () => {
     const m = e2eWorld();
     m.networkPolicies.push(knp('x/np', sel(), { ingress: [krule([{ kind: 'ipBlock', cidr: '10.0.0.0/8', except: ['10.0.2.0/24'] }], [tcp('serve-80-tcp')])] }));

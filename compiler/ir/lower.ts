@@ -194,10 +194,9 @@ function withPeer(m: Match, peer: IpSet | undefined): Match {
  * place: the optimizer and the backends build new objects).
  */
 function sharedRules(r: Resolver, pol: object, dir: Direction, podKey: string, lower: () => Rule[]): Rule[] {
-  const byKey = r.memo('policy-rules', pol, () => new Map<string, Rule[]>());
-  const k = `${dir}|${podKey}`;
-  let rules = byKey.get(k);
-  if (!rules) byKey.set(k, (rules = lower()));
+  const byKey = r.memo(dir === 'ingress' ? 'policy-rules-ingress' : 'policy-rules-egress', pol, () => new Map<string, Rule[]>());
+  let rules = byKey.get(podKey);
+  if (!rules) byKey.set(podKey, (rules = lower()));
   return rules;
 }
 
@@ -229,7 +228,7 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
     const lists: Pod[][] = [];
     const parts: IpSet[] = [];
     for (const p of rule.peers) {
-      if (p.kind === 'ipBlock') parts.push(r.once(`ipb|${p.cidr}|${p.except.join(',')}`, () => difference(fromCidrs([p.cidr]), fromCidrs(p.except))));
+      if (p.kind === 'ipBlock') parts.push(r.ipBlockSet(p.cidr, p.except));
       else {
         const pods = r.k8sPeerPods(pol.namespace, p);
         lists.push(pods);
@@ -317,19 +316,55 @@ function selectedBy(r: Resolver, c: Candidate): ReadonlySet<Pod> {
 function selectingCandidates(r: Resolver, tier: Tier, pod: Pod): Candidate[] {
   const perNs = r.memo('tier-selecting', tier, () => new Map<string, Map<Pod, Candidate[]>>());
   let byPod = perNs.get(pod.namespace);
-  if (!byPod) {
-    const index = new Map<Pod, Candidate[]>();
-    const pods = r.namespacePods(pod.namespace);
-    for (const p of pods) index.set(p, []);
-    for (const c of tierCandidates(r, tier, pod.namespace)) {
-      const sel = selectedBy(r, c);
-      if (c.tp.kind === 'calico' && c.tp.pol.kind !== 'NetworkPolicy') {
-        for (const p of pods) if (sel.has(p)) index.get(p)?.push(c);
-      } else for (const p of sel) index.get(p)?.push(c);
-    }
-    perNs.set(pod.namespace, (byPod = index));
-  }
+  if (!byPod) perNs.set(pod.namespace, (byPod = selectingIndex(r, tierCandidates(r, tier, pod.namespace), pod.namespace)));
   return byPod.get(pod) ?? [];
+}
+
+/**
+ * The candidates selecting each endpoint of a namespace. Candidates selecting alike share one selected set (the
+ * policies of a namespace mostly select with a few selectors): each distinct set is read once, and endpoints in
+ * the same sets share one list.
+ */
+function selectingIndex(r: Resolver, candidates: readonly Candidate[], ns: string): Map<Pod, Candidate[]> {
+  const pods = r.namespacePods(ns);
+  const setIds = new Map<ReadonlySet<Pod>, number>();
+  const candSet: number[] = [];
+  for (const c of candidates) {
+    const sel = selectedBy(r, c);
+    let id = setIds.get(sel);
+    if (id === undefined) setIds.set(sel, (id = setIds.size));
+    candSet.push(id);
+  }
+  // the ids of the sets holding each endpoint, ascending (a set larger than the namespace, a global candidate's,
+  // is read by membership; endpoints of other namespaces met in a set are never looked up)
+  const inSets = new Map<Pod, number[]>();
+  for (const [sel, id] of setIds) {
+    const hit = (p: Pod): void => {
+      const l = inSets.get(p);
+      if (l) l.push(id);
+      else inSets.set(p, [id]);
+    };
+    if (sel.size > pods.length) {
+      for (const p of pods) if (sel.has(p)) hit(p);
+    } else for (const p of sel) hit(p);
+  }
+  const bySets = new Map<string, Candidate[]>();
+  const index = new Map<Pod, Candidate[]>();
+  for (const p of pods) {
+    const ids = inSets.get(p);
+    if (!ids) {
+      index.set(p, []);
+      continue;
+    }
+    const key = ids.join(',');
+    let list = bySets.get(key);
+    if (!list) {
+      const member = new Set(ids);
+      bySets.set(key, (list = candidates.filter((_, i) => member.has(candSet[i]))));
+    }
+    index.set(p, list);
+  }
+  return index;
 }
 
 /** A policy of a tier as seen from one namespace: its label, and the endpoints it selects (set on first use). */

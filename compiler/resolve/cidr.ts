@@ -370,35 +370,58 @@ export function toCidrs(s: IpSet): Cidr[] {
  * each family, nothing printed again. undefined when a list was not printed by toCidrs or the sets do not lie so.
  */
 export function toCidrsApart(u: IpSet, lists: readonly (readonly Cidr[])[]): Cidr[] | undefined {
-  const sets: IpSet[] = [];
-  for (const l of lists) {
-    const s = printedFrom.get(l);
+  const sets = new Array<IpSet>(lists.length);
+  let anyV6 = false;
+  for (let i = 0; i < lists.length; i++) {
+    const s = printedFrom.get(lists[i]);
     if (!s) return undefined;
-    sets.push(s);
+    sets[i] = s;
+    if (s.v6.length) anyV6 = true;
   }
-  const v4 = apartOrder(sets, (s) => s.v4, u.v4.length);
-  const v6 = v4 && apartOrder(sets, (s) => s.v6, u.v6.length);
+  const v4 = apartOrder(sets, 4, u.v4.length);
+  const v6 = v4 && apartOrder(sets, 6, u.v6.length);
   if (!v4 || !v6) return undefined;
   // a printed list holds its IPv4 texts first: each list's runs of each family, copied by concat (long lists)
   const runs: (readonly Cidr[])[] = [];
-  const split = lists.map((l, i) => l.length - v6Count(l, sets[i]));
-  for (const i of v4) runs.push(split[i] === lists[i].length ? lists[i] : lists[i].slice(0, split[i]));
-  for (const i of v6) runs.push(split[i] === 0 ? lists[i] : lists[i].slice(split[i]));
-  const out = ([] as Cidr[]).concat(...runs);
+  if (!anyV6) for (const i of v4) runs.push(lists[i]);
+  else {
+    const split = lists.map((l, i) => l.length - v6Count(l, sets[i]));
+    for (const i of v4) runs.push(split[i] === lists[i].length ? lists[i] : lists[i].slice(0, split[i]));
+    for (const i of v6) runs.push(split[i] === 0 ? lists[i] : lists[i].slice(split[i]));
+  }
+  const out = runs.length ? runs[0].concat(...runs.slice(1)) : [];
   printedFrom.set(out, u);
   return out;
 }
 
-/** The sets holding intervals of one family, in address order, if they lie apart and hold `total` intervals. */
-function apartOrder(sets: readonly IpSet[], fam: (s: IpSet) => Interval[], total: number): number[] | undefined {
-  const order = sets.map((_, i) => i).filter((i) => fam(sets[i]).length > 0);
-  order.sort((i, j) => (fam(sets[i])[0][0] < fam(sets[j])[0][0] ? -1 : 1));
+/**
+ * The indices of the sets holding intervals of one family, in address order, if they lie apart and hold `total`
+ * intervals (a few sets: sorted by insertion).
+ */
+function apartOrder(sets: readonly IpSet[], family: Family, total: number): number[] | undefined {
+  const order: number[] = [];
   let n = 0;
-  for (let k = 0; k < order.length; k++) {
-    n += fam(sets[order[k]]).length;
-    if (k > 0 && !apart(fam(sets[order[k - 1]]), fam(sets[order[k]]))) return undefined;
+  for (let i = 0; i < sets.length; i++) {
+    const l = family === 4 ? sets[i].v4 : sets[i].v6;
+    if (l.length === 0) continue;
+    n += l.length;
+    const lo = l[0][0];
+    let k = order.length;
+    while (k > 0 && lo < first(sets[order[k - 1]], family)) k--;
+    order.splice(k, 0, i);
   }
-  return n === total ? order : undefined;
+  if (n !== total) return undefined;
+  for (let k = 1; k < order.length; k++) {
+    const a = sets[order[k - 1]];
+    const b = sets[order[k]];
+    if (!apart(family === 4 ? a.v4 : a.v6, family === 4 ? b.v4 : b.v6)) return undefined;
+  }
+  return order;
+}
+
+/** The first address of a set's intervals of one family (the family has some). */
+function first(s: IpSet, family: Family): bigint {
+  return (family === 4 ? s.v4 : s.v6)[0][0];
 }
 
 /** How many IPv6 texts end a printed list: the texts holding ':' (IPv4 texts come first and hold none). */

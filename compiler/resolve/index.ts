@@ -10,7 +10,7 @@ import type {
   AnpPods, CalicoEntity, CalicoPolicy, ContainerPort, Direction, HostEndpoint, K8sPeer, Model, NetworkSet, Node, Pod,
 } from '../model/types';
 import { selectorMatches } from './labels';
-import { EMPTY, fromAddrs, fromCidrs, intersect, union, type IpSet } from './cidr';
+import { EMPTY, difference, fromAddrs, fromCidrs, intersect, union, type IpSet } from './cidr';
 
 export * from './cidr';
 export * from './ports';
@@ -61,6 +61,24 @@ export interface CalicoObjects {
   hosts: HostEndpoint[];
 }
 
+/**
+ * `fn()` once per pair of keys in `table` (Map keys: objects by identity). Equal selectors read once are mostly
+ * one object: looked up so before a key text names their content.
+ */
+function pairMemo<A, B, V>(table: Map<A, Map<B, V>>, a: A, b: B, fn: () => V): V {
+  let m = table.get(a);
+  if (!m) table.set(a, (m = new Map()));
+  let v = m.get(b);
+  if (v === undefined) m.set(b, (v = fn()));
+  return v;
+}
+
+/** A step of unionOf's lookup: the union of the sets met so far, and the steps on. */
+interface UnionNode {
+  union?: IpSet;
+  next?: Map<IpSet, UnionNode>;
+}
+
 export class Resolver {
   /** the endpoints, sorted by namespace/name */
   readonly endpoints: Pod[];
@@ -77,6 +95,14 @@ export class Resolver {
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
   private readonly selKeys = new WeakMap<Selector, string>();
+  /** unionOf's results by the identities of the sets, first set first */
+  private readonly unions = new Map<IpSet, UnionNode>();
+  /** k8sPeerPods's lists by namespaceSelector object (else namespace) then podSelector object (equal selectors are mostly one object) */
+  private readonly peerPodsBySel = new Map<Selector | string, Map<Selector | undefined, Pod[]>>();
+  /** k8sSelectedSet's sets by namespace then podSelector object */
+  private readonly selectedBySel = new Map<string, Map<Selector, ReadonlySet<Pod>>>();
+  /** ipBlockSet's sets without exceptions, by CIDR text */
+  private readonly blockSets = new Map<string, IpSet>();
 
   constructor(readonly model: Model) {
     const ids = new Map<Pod, string>(model.pods.map((p) => [p, podId(p)]));
@@ -147,7 +173,16 @@ export class Resolver {
   unionOf(parts: readonly IpSet[]): IpSet {
     if (parts.length === 0) return EMPTY;
     if (parts.length === 1) return parts[0];
-    return this.once(`u|${parts.map((s) => this.idOf(s)).join(',')}`, () => union(...parts));
+    // looked up set by set (a rule's peers are a few shared sets): no key text per rule
+    let node: UnionNode | undefined = this.unions.get(parts[0]);
+    if (!node) this.unions.set(parts[0], (node = {}));
+    for (let i = 1; i < parts.length; i++) {
+      const next: Map<IpSet, UnionNode> = (node.next ??= new Map());
+      let n: UnionNode | undefined = next.get(parts[i]);
+      if (!n) next.set(parts[i], (n = {}));
+      node = n;
+    }
+    return (node.union ??= union(...parts));
   }
 
   /** Pod lists concatenated without repeats (first occurrence kept), once per list of list identities. */
@@ -209,16 +244,32 @@ export class Resolver {
    * shared by every policy of the namespace selecting alike.
    */
   k8sSelectedSet(namespace: string, podSelector: Selector): ReadonlySet<Pod> {
-    return this.once(`ksel|${namespace}|${this.selKey(podSelector)}`, () => new Set(this.podsOf([namespace], podSelector, (p) => p.labels)));
+    return pairMemo(this.selectedBySel, namespace, podSelector, () =>
+      this.once(`ksel|${namespace}|${this.selKey(podSelector)}`, () => new Set(this.podsOf([namespace], podSelector, (p) => p.labels))),
+    );
   }
 
   /** A `pods` peer: podSelector in the policy's namespace, namespaceSelector alone = every pod of those namespaces. */
   /** (the list is shared by every caller asking the same: read it, never change it) */
   k8sPeerPods(namespace: string, peer: Extract<K8sPeer, { kind: 'pods' }>): Pod[] {
+    return pairMemo(this.peerPodsBySel, peer.namespaceSelector ?? namespace, peer.podSelector, () => this.k8sPeerPodsByKey(namespace, peer));
+  }
+
+  /** k8sPeerPods by the selectors' content: selectors written alike in different objects share one list. */
+  private k8sPeerPodsByKey(namespace: string, peer: Extract<K8sPeer, { kind: 'pods' }>): Pod[] {
     const nsSel = peer.namespaceSelector;
     return this.once(`k8s|${nsSel ? this.selKey(nsSel) : `=${namespace}`}|${this.selKey(peer.podSelector)}`, () =>
       this.podsOf(nsSel ? this.namespacesMatching(nsSel, false) : [namespace], peer.podSelector, (p) => p.labels),
     );
+  }
+
+  /** An ipBlock's addresses (cidr minus except), one set per distinct block (rules naming it share it). */
+  ipBlockSet(cidr: string, except: readonly string[]): IpSet {
+    const make = (): IpSet => difference(fromCidrs([cidr]), fromCidrs(except));
+    if (except.length) return this.once(`ipb|${cidr}|${except.join(',')}`, make);
+    let s = this.blockSets.get(cidr);
+    if (!s) this.blockSets.set(cidr, (s = make()));
+    return s;
   }
 
   // -------------------------------------------------------------------------------------------------------
