@@ -148,6 +148,22 @@ function textNodesOf(list: readonly string[]): TextNode[] {
 
 const ROOT: Prefix = { v: 0n, len: 0 };
 
+// Nodes of widths up to 32 bits in address order, shorter first, by a numeric sort of one number per node:
+// (lo * 64 + length) * 2^15 + its place, below 2^53 (lo < 2^32, length <= 32) while there are at most 2^15 nodes
+// (a Float64Array sorts natively; a comparator is called per comparison). More nodes: the comparator.
+const PLACES = 2 ** 15;
+function sortSmall(nodes: Node[]): void {
+  if (nodes.length > PLACES) {
+    nodes.sort((a, b) => (a.lo as number) - (b.lo as number) || a.p.len - b.p.len);
+    return;
+  }
+  const keys = new Float64Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) keys[i] = ((nodes[i].lo as number) * 64 + nodes[i].p.len) * PLACES + i;
+  keys.sort();
+  const was = nodes.slice();
+  for (let i = 0; i < keys.length; i++) nodes[i] = was[keys[i] % PLACES];
+}
+
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
   if (nodeCount > NODE_LIMIT) {
     // only between calls: a node of a call must stay the one node of its prefix until the call returns
@@ -225,7 +241,7 @@ export function computeClasses(width: number, rules: DimRule[], nRules: number, 
     for (const p of r.neg) node(p).neg.push(u);
   }
   // Address order, shorter first: ancestors come before their descendants, and each subtree is contiguous.
-  if (width <= 32) nodes.sort((a, b) => (a.lo as number) - (b.lo as number) || a.p.len - b.p.len);
+  if (width <= 32) sortSmall(nodes);
   else nodes.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.p.len - b.p.len));
 
   const nUnits = unitRules.length;
