@@ -6,6 +6,7 @@ import { Diagnostics, formatDiagnostic } from '../compiler/model/diagnostics';
 import { loadSources, parseText } from '../compiler/manifests/load';
 import { buildModel, DEFAULT_TIER_ORDER } from '../compiler/model/build';
 import { parseQuantity } from '../compiler/model/kinds/common';
+import { sub, sub2 } from '../compiler/model/fields';
 import { parseCidr } from '../compiler/model/addresses';
 import { PROTO, type Model } from '../compiler/model/types';
 import { ALL } from '../compiler/model/selector/ast';
@@ -334,6 +335,20 @@ describe('model: values', () => {
     assert.equal(c('10.0.0.1', true), '10.0.0.1/32');
     assert.equal(c('010.0.0.1/8'), 'error: the address part does not parse');
     assert.equal(c('10.0.0.0/08'), 'error: the prefix length is not 0..32');
+  });
+});
+
+describe('model: field paths', () => {
+  it('sub and sub2 are [...path, key] and [...path, a, b] at every length, in arrays of their own', () => {
+    for (let n = 0; n <= 8; n++) {
+      const path = Array.from({ length: n }, (_, i) => (i % 2 ? i : `k${i}`));
+      const a = sub(path, 'x');
+      const b = sub2(path, 'y', 3);
+      assert.deepEqual(a, [...path, 'x']);
+      assert.deepEqual(b, [...path, 'y', 3]);
+      assert.ok(a !== path && b !== path);
+      assert.deepEqual(path.length, n, 'the path itself is left as it was');
+    }
   });
 });
 

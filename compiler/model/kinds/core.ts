@@ -1,5 +1,5 @@
 // Cluster state (v1): Namespace, Pod, ServiceAccount, Node.
-import { isPortName, Reader, type Path } from '../fields';
+import { isPortName, Reader, sub, sub2, type Path } from '../fields';
 import type { ContainerPort, Namespace, Node, Pod, ServiceAccount } from '../types';
 import { readBandwidthAnnotations, readIp, readK8sProtocol, type Meta } from './common';
 import { fitted } from '../../manifests/fast';
@@ -75,17 +75,17 @@ function readContainerPorts(r: Reader, spec: Record<string, unknown>, key: 'cont
     if (!cm) return;
     // Init containers run to completion, except sidecars (restartPolicy: Always), which serve for the pod's life.
     if (key === 'initContainers' && cm.restartPolicy !== 'Always') return;
-    r.list(cm.ports, [...cp, 'ports']).forEach((p, j) => {
-      const pp: Path = [...cp, 'ports', j];
+    r.list(cm.ports, sub(cp, 'ports')).forEach((p, j) => {
+      const pp: Path = sub2(cp, 'ports', j);
       const pm = r.map(p, pp);
       if (!pm) return;
       // A container port is read for named ports in policy: a misspelt field is refused like one in a policy.
       r.knownFields(pm, pp, ['name', 'containerPort', 'protocol', 'hostPort', 'hostIP']);
       const port = pm.containerPort === undefined
         ? (r.error('required', [...pp, 'containerPort'], 'expected a container port number 1..65535, found nothing'), undefined)
-        : r.int(pm.containerPort, [...pp, 'containerPort'], 1, 65535, 'a container port number', 'port-range');
-      const protocol = readK8sProtocol(r, pm.protocol, [...pp, 'protocol']);
-      const name = r.string(pm.name, [...pp, 'name']);
+        : r.int(pm.containerPort, sub(pp, 'containerPort'), 1, 65535, 'a container port number', 'port-range');
+      const protocol = readK8sProtocol(r, pm.protocol, sub(pp, 'protocol'));
+      const name = r.string(pm.name, sub(pp, 'name'));
       if (name !== undefined && !isPortName(name)) {
         r.error('bad-name', [...pp, 'name'], `expected a port name (1-15 characters a-z, 0-9, '-', with a letter, no '--', no '-' at either end), found ${JSON.stringify(name)}`);
       }

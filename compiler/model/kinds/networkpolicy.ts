@@ -2,7 +2,7 @@
 // and defaulted as it defaults it (policyTypes, protocol TCP).
 import { ALL } from '../selector/ast';
 import { cidrContains } from '../addresses';
-import { describe, isPortName, Reader, type Path } from '../fields';
+import { describe, isPortName, Reader, sub, sub2, type Path } from '../fields';
 import type { Direction, K8sNetworkPolicy, K8sPeer, K8sPort, K8sRule, PortSpec } from '../types';
 import { readCidr, readK8sProtocol, type Meta } from './common';
 import { fitted } from '../../manifests/fast';
@@ -43,16 +43,16 @@ export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta:
 function readRule(r: Reader, v: unknown, path: Path, peersKey: 'from' | 'to'): K8sRule {
   const m = r.map(v, path) ?? {};
   r.knownFields(m, path, [peersKey, 'ports']);
-  const peerList = r.list(m[peersKey], [...path, peersKey]);
-  const portList = r.list(m.ports, [...path, 'ports']);
+  const peerList = r.list(m[peersKey], sub(path, peersKey));
+  const portList = r.list(m.ports, sub(path, 'ports'));
   const peers: K8sPeer[] = [];
   peerList.forEach((p, i) => {
-    const peer = readPeer(r, p, [...path, peersKey, i]);
+    const peer = readPeer(r, p, sub2(path, peersKey, i));
     if (peer) peers.push(peer);
   });
   const ports: K8sPort[] = [];
   portList.forEach((p, i) => {
-    const port = readPort(r, p, [...path, 'ports', i]);
+    const port = readPort(r, p, sub2(path, 'ports', i));
     if (port) ports.push(port);
   });
   // Egress named ports resolve per destination pod; an ipBlock peer has none to look the name up in. The API leaves
@@ -82,14 +82,14 @@ function readPeer(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
     if (has(m, 'podSelector') || has(m, 'namespaceSelector')) {
       r.error('bad-value', path, 'expected ipBlock alone, found ipBlock together with podSelector/namespaceSelector');
     }
-    return readIpBlock(r, m.ipBlock, [...path, 'ipBlock']);
+    return readIpBlock(r, m.ipBlock, sub(path, 'ipBlock'));
   }
   if (!has(m, 'podSelector') && !has(m, 'namespaceSelector')) {
     r.error('required', path, `expected one of podSelector, namespaceSelector or ipBlock, found ${Object.keys(m).length ? `only ${Object.keys(m).join(', ')}` : 'an empty peer'}`);
     return undefined;
   }
-  const podSelector = r.labelSelector(m.podSelector, [...path, 'podSelector']);
-  const namespaceSelector = r.labelSelector(m.namespaceSelector, [...path, 'namespaceSelector']);
+  const podSelector = r.labelSelector(m.podSelector, sub(path, 'podSelector'));
+  const namespaceSelector = r.labelSelector(m.namespaceSelector, sub(path, 'namespaceSelector'));
   return {
     kind: 'pods',
     ...(namespaceSelector ? { namespaceSelector } : {}),
@@ -106,9 +106,9 @@ function readIpBlock(r: Reader, v: unknown, path: Path): K8sPeer | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
   r.knownFields(m, path, ['cidr', 'except']);
-  const cidr = readCidr(r, m.cidr, [...path, 'cidr']);
+  const cidr = readCidr(r, m.cidr, sub(path, 'cidr'));
   const except: string[] = [];
-  r.list(m.except, [...path, 'except']).forEach((e, i) => {
+  r.list(m.except, sub(path, 'except')).forEach((e, i) => {
     const ep: Path = [...path, 'except', i];
     const ex = readCidr(r, e, ep);
     if (!ex || !cidr) return;
@@ -125,11 +125,11 @@ function readPort(r: Reader, v: unknown, path: Path): K8sPort | undefined {
   const m = r.map(v, path);
   if (!m) return undefined;
   r.knownFields(m, path, ['protocol', 'port', 'endPort']);
-  const protocol = readK8sProtocol(r, m.protocol, [...path, 'protocol']);
+  const protocol = readK8sProtocol(r, m.protocol, sub(path, 'protocol'));
   let port: PortSpec | undefined;
   const pv = m.port;
   if (typeof pv === 'number') {
-    const n = r.int(pv, [...path, 'port'], 1, 65535, 'a port number', 'port-range');
+    const n = r.int(pv, sub(path, 'port'), 1, 65535, 'a port number', 'port-range');
     if (n !== undefined) port = { kind: 'range', from: n, to: n };
   } else if (typeof pv === 'string') {
     if (isPortName(pv)) port = { kind: 'named', name: pv };
