@@ -494,7 +494,9 @@ class YamlReader {
     let first = true;
     while (this.li < lines.n) {
       const li = this.li;
-      const [lineStart, indent, lineEnd] = [lines.start[li], lines.indent[li], lines.end[li]];
+      const lineStart = lines.start[li];
+      const indent = lines.indent[li];
+      const lineEnd = lines.end[li];
       if (!first) {
         if (indent < col) break;
         if (indent > col) bail();
@@ -509,14 +511,13 @@ class YamlReader {
       else {
         let e = colon;
         while (t.charCodeAt(e - 1) === 32 || t.charCodeAt(e - 1) === 9) e--;
-        key = this.keyText(at, e);
-        if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 91 || c === 123 || c === 45 || c === 44) bail();
-        if (typeof resolvePlain(key) !== 'string' || key === '<<') bail();
+        key = this.plainKey(at, e);
       }
       if (key === '__proto__' || Object.prototype.hasOwnProperty.call(out, key)) bail();
       let v = colon + 1;
       while (t.charCodeAt(v) === 32 || t.charCodeAt(v) === 9) v++;
-      if (this.contentEnd(v, lineEnd) === v) {
+      // nothing or only a comment after the key (v is past spaces and tabs, so contentEnd(v, lineEnd) === v)
+      if (v === lineEnd || t.charCodeAt(v) === 35) {
         // The value is on the following lines: more indented, or a sequence at this same column.
         const next = ++this.li;
         const more = next < lines.n;
@@ -534,17 +535,21 @@ class YamlReader {
   }
 
   /**
-   * The text of a plain key. Manifests repeat a few dozen keys: the last key met with the same length and end
-   * characters is compared in place and returned when it is the same (a string V8 already holds as a property name,
-   * where a new one would first be looked up in its string table).
+   * The text of a plain key; gives up on keys the library might read otherwise. Manifests repeat a few dozen keys:
+   * the last key met with the same length and end characters is compared in place and returned when it is the same
+   * (a string V8 already holds as a property name, where a new one would first be looked up in its string table;
+   * and it passed the checks below when it was first met: a key that fails them ends this reader).
    */
-  private keyText(at: number, e: number): string {
+  private plainKey(at: number, e: number): string {
     const t = this.t;
     const n = e - at;
-    const slot = n * 65536 + ((t.charCodeAt(at) & 255) << 8) + (t.charCodeAt(e - 1) & 255);
+    const c = t.charCodeAt(at);
+    const slot = n * 65536 + ((c & 255) << 8) + (t.charCodeAt(e - 1) & 255);
     const known = this.keyTexts.get(slot);
     if (known !== undefined && known.length === n && t.startsWith(known, at)) return known;
+    if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 91 || c === 123 || c === 45 || c === 44) bail();
     const k = t.slice(at, e);
+    if (typeof resolvePlain(k) !== 'string' || k === '<<') bail();
     this.keyTexts.set(slot, k);
     return k;
   }
@@ -563,14 +568,17 @@ class YamlReader {
     const lines = this.lines;
     while (this.li < lines.n) {
       const li = this.li;
-      const [lineStart, indent, lineEnd] = [lines.start[li], lines.indent[li], lines.end[li]];
+      const lineStart = lines.start[li];
+      const indent = lines.indent[li];
+      const lineEnd = lines.end[li];
       if (indent < col) break;
       if (indent > col) bail();
       if (!this.isSeqLine(li)) break;
       let v = lineStart + col + 1;
       while (t.charCodeAt(v) === 32) v++;
       if (t.charCodeAt(v) === 9) bail();
-      if (this.contentEnd(v, lineEnd) === v) {
+      // nothing or only a comment after the `-` (v is past spaces and not at a tab: see mapping)
+      if (v === lineEnd || t.charCodeAt(v) === 35) {
         const next = ++this.li;
         if (next < lines.n && lines.indent[next] > col) {
           if (places) this.place(places, next, lines.start[next] + lines.indent[next]);
