@@ -148,6 +148,19 @@ describe('manifests: fast paths', () => {
   });
 });
 
+describe('manifests: fast path, plain values with a colon', () => {
+  it('reads them when no space, tab or end of content follows the colon; else leaves them to the library', () => {
+    for (const text of ['a: b:c\n', 'a: b:#c\n', 'a: http://x/y\n', 'a: 10:20 # c\n', '- b:c\n']) {
+      assert.ok(fastYaml(text), `the fast path reads ${JSON.stringify(text)}`);
+      sameAsLibrary(text, 'x.yaml');
+    }
+    for (const text of ['a: b:\n', 'a: b: # c\n', 'a: b:\t\n', 'a: x:y:\n', 'a: b:  \n', 'a: b:\r\n', 'a: b: c\n']) {
+      assert.equal(fastYaml(text), undefined, text);
+      sameAsLibrary(text, 'x.yaml');
+    }
+  });
+});
+
 describe('manifests: fast path, flow collections', () => {
   it('block YAML with nested flow collections at random places (as yaml.stringify writes them): same values and positions as the library', () => {
     let fastCount = 0;

@@ -464,13 +464,36 @@ class YamlReader {
       return this.quoted(at, close);
     }
     if (c === 91 || c === 123) return this.flow(at, end);
-    const e = this.contentEnd(at, end);
+    const e = this.plainEnd(at, end);
     const s = t.slice(at, e);
     // Indicators a plain scalar cannot start with (anchors, aliases, tags, block scalars, reserved).
     if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 37 || c === 64 || c === 96 || c === 44 || c === 93 || c === 125 || c === 35) bail();
     if ((c === 63 || c === 58 || c === 45) && (s.length === 1 || s.charCodeAt(1) === 32)) bail();
-    if (s.includes(': ') || s.endsWith(':') || s.includes(':\t')) bail();
     return resolvePlain(s);
+  }
+
+  /**
+   * contentEnd for a plain scalar, in the same pass giving up on a ':' followed by a space, a tab or the end of the
+   * content (the library would read a mapping, or the scalar differently).
+   */
+  private plainEnd(at: number, end: number): number {
+    const t = this.t;
+    let e = end;
+    for (let h = at; h < end; h++) {
+      const d = t.charCodeAt(h);
+      if (d === 35) {
+        const p = t.charCodeAt(h - 1);
+        if (h === at || p === 32 || p === 9) {
+          e = h;
+          break;
+        }
+      } else if (d === 58) {
+        const n = t.charCodeAt(h + 1);
+        if (h + 1 === end || n === 32 || n === 9) bail();
+      }
+    }
+    while (e > at && (t.charCodeAt(e - 1) === 32 || t.charCodeAt(e - 1) === 9)) e--;
+    return e;
   }
 
   /**
