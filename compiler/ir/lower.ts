@@ -16,7 +16,7 @@ import type {
 } from '../model/types';
 import type { Action, Chain, Endpoint, Match, Program, Rule, RuleSource, TierChain, TierEnd } from './types';
 import {
-  Resolver, cmp, difference, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, keepsParts, podId, resolveNamedPort, toCidrs, toCidrsApart, UNIVERSE, type IpSet,
+  Resolver, cmp, difference, pairMemo, fromAddrs, fromCidrs, intersect, isEmpty, isSubset, keepsParts, podId, resolveNamedPort, toCidrs, toCidrsApart, UNIVERSE, type IpSet,
 } from '../resolve';
 import { recordParts } from './parts';
 import { normalizePorts } from '../resolve/ports';
@@ -117,16 +117,16 @@ function makeRules(src: RuleSource, prefix: string, action: Action, pieces: Piec
 }
 
 function sourceOf(kind: RuleSource['kind'], pol: { namespace?: string; name: string; origin: { location: { file: string; line?: number } } }, dir: Direction, index: number, ruleName?: string): RuleSource {
-  return {
-    kind,
-    ...(pol.namespace ? { namespace: pol.namespace } : {}),
-    name: pol.name,
-    direction: dir,
-    index,
-    ...(ruleName ? { ruleName } : {}),
-    file: pol.origin.location.file,
-    ...(pol.origin.location.line !== undefined ? { line: pol.origin.location.line } : {}),
-  };
+  // keys in the printed order, the optional ones only when present
+  const src = { kind } as RuleSource;
+  if (pol.namespace) src.namespace = pol.namespace;
+  src.name = pol.name;
+  src.direction = dir;
+  src.index = index;
+  if (ruleName) src.ruleName = ruleName;
+  src.file = pol.origin.location.file;
+  if (pol.origin.location.line !== undefined) src.line = pol.origin.location.line;
+  return src;
 }
 
 function ranges(ports: readonly ContainerPort[]): PortRange[] {
@@ -181,8 +181,18 @@ function peerUnion(r: Resolver, parts: IpSet[]): IpSet {
   return u;
 }
 
-function withPeer(m: Match, peer: IpSet | undefined): Match {
-  return peer ? { ...m, peer: cidrsOf(peer) } : m;
+/** `m`, made by the caller and not shared yet, with the peer set's list when there is one (else any peer). */
+function addPeer(m: Match, peer: IpSet | undefined): Match {
+  if (peer) m.peer = cidrsOf(peer);
+  return m;
+}
+
+/**
+ * ranges() of a named port resolved against an endpoint's own container ports: once per port list, name and
+ * protocol (the policies of a namespace are lowered against one endpoint's list), the result shared.
+ */
+function localNamedRanges(r: Resolver, ports: readonly ContainerPort[], name: string, proto: number): PortRange[] {
+  return pairMemo(r.memo('local-named', ports, () => new Map<string, Map<number, PortRange[]>>()), name, proto, () => ranges(resolveNamedPort(ports, name, proto)));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -239,17 +249,17 @@ function k8sPieces(r: Resolver, pod: Pod, dir: Direction, pol: K8sNetworkPolicy,
   });
   // the peer pods (candidates for egress named ports), merged only when a named port needs them
   const peerPods = (): readonly Pod[] => (!lists ? r.endpoints : lists.length ? r.mergePods(lists) : []);
-  if (!rule.ports || rule.ports.length === 0) return [{ match: withPeer({}, peer) }];
+  if (!rule.ports || rule.ports.length === 0) return [{ match: addPeer({}, peer) }];
   const pieces: Piece[] = [];
   for (const port of rule.ports) {
     const base: Match = { proto: port.protocol };
     const spec = port.port;
-    if (!spec) pieces.push({ match: withPeer(base, peer) });
-    else if (spec.kind === 'range') pieces.push({ match: withPeer({ ...base, dports: [{ from: spec.from, to: spec.to }] }, peer) });
+    if (!spec) pieces.push({ match: addPeer(base, peer) });
+    else if (spec.kind === 'range') pieces.push({ match: addPeer({ proto: port.protocol, dports: [{ from: spec.from, to: spec.to }] }, peer) });
     else if (dir === 'ingress') {
       // ingress: the name is the selected (local) pod's own container port
-      const local = resolveNamedPort(pod.ports, spec.name, port.protocol);
-      if (local.length) pieces.push({ match: withPeer({ ...base, dports: ranges(local) }, peer) });
+      const local = localNamedRanges(r, pod.ports, spec.name, port.protocol);
+      if (local.length) pieces.push({ match: addPeer({ proto: port.protocol, dports: local }, peer) });
     } else {
       // egress: the name resolves per destination pod; ipBlock peers never match a named port
       const pods = peerPods();

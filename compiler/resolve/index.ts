@@ -65,7 +65,7 @@ export interface CalicoObjects {
  * `fn()` once per pair of keys in `table` (Map keys: objects by identity). Equal selectors read once are mostly
  * one object: looked up so before a key text names their content.
  */
-function pairMemo<A, B, V>(table: Map<A, Map<B, V>>, a: A, b: B, fn: () => V): V {
+export function pairMemo<A, B, V>(table: Map<A, Map<B, V>>, a: A, b: B, fn: () => V): V {
   let m = table.get(a);
   if (!m) table.set(a, (m = new Map()));
   let v = m.get(b);
@@ -265,10 +265,9 @@ export class Resolver {
 
   /** An ipBlock's addresses (cidr minus except), one set per distinct block (rules naming it share it). */
   ipBlockSet(cidr: string, except: readonly string[]): IpSet {
-    const make = (): IpSet => difference(fromCidrs([cidr]), fromCidrs(except));
-    if (except.length) return this.once(`ipb|${cidr}|${except.join(',')}`, make);
+    if (except.length) return this.once(`ipb|${cidr}|${except.join(',')}`, () => difference(fromCidrs([cidr]), fromCidrs(except)));
     let s = this.blockSets.get(cidr);
-    if (!s) this.blockSets.set(cidr, (s = make()));
+    if (!s) this.blockSets.set(cidr, (s = fromCidrs([cidr])));
     return s;
   }
 
