@@ -30,6 +30,25 @@ describe('model: IPv4 addresses', () => {
     const text = fc.array(fc.constantFrom('0', '1', '2', '5', '9', '.', '.', '25', '255', '256', '00'), { maxLength: 12 }).map((a) => a.join(''));
     fc.assert(fc.property(text, (t) => assert.deepEqual(got(t), reference(t), t)), { numRuns: 20000 });
   });
+  it('CIDRs (IPv4 and IPv6, random prefixes) read as with ipaddr.js masking and printing alone', () => {
+    const reference = (text: string): string => {
+      const [a, plen] = text.split('/');
+      const ip = ipaddr.parse(a);
+      const prefix = Number(plen);
+      const bytes = ip.toByteArray();
+      const masked = bytes.map((b, i) => b & ((0xff << (8 - Math.max(0, Math.min(8, prefix - i * 8)))) & 0xff));
+      const network = ipaddr.fromByteArray(masked);
+      const addr = network.kind() === 'ipv6' ? (network as ipaddr.IPv6).toRFC5952String() : network.toString();
+      return JSON.stringify({ cidr: `${addr}/${prefix}`, prefix, hostBits: masked.some((b, i) => b !== bytes[i]), bytes: network.toByteArray() });
+    };
+    const v4 = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([o, p]) => `${o.join('.')}/${p}`);
+    const v6 = fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 })).map(([h, p]) => `${h.map((x) => x.toString(16)).join(':')}/${p}`);
+    fc.assert(fc.property(fc.oneof(v4, v6), (text) => {
+      const p = parseCidr(text);
+      assert.ok(!('error' in p), text);
+      assert.equal(JSON.stringify({ cidr: p.cidr, prefix: p.prefix, hostBits: p.hostBits, bytes: p.network.toByteArray() }), reference(text), text);
+    }), { numRuns: 5000 });
+  });
   it('CIDRs built on them keep their canonical text and host bits', () => {
     assert.deepEqual(parseCidr('172.16.5.7/24'), { cidr: '172.16.5.0/24', family: 4, prefix: 24, network: ipaddr.IPv4.parse('172.16.5.0'), hostBits: true });
     assert.ok('error' in parseCidr('010.0.0.1/8'));

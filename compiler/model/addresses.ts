@@ -95,14 +95,20 @@ function parseCidrUncached(text: string, opts: { bareIp?: boolean }): ParsedCidr
   const max = ip.family === 4 ? 32 : 128;
   if (!/^(0|[1-9][0-9]{0,2})$/.test(plen) || Number(plen) > max) return { error: `the prefix length is not 0..${max}` };
   const prefix = Number(plen);
-  const bytes = ip.ip.toByteArray();
-  const masked = bytes.map((b, i) => {
+  // the address's bytes (a copy), the bits past the prefix cleared in place
+  const masked = ip.ip.toByteArray();
+  let hostBits = false;
+  for (let i = 0; i < masked.length; i++) {
     const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
-    return b & ((0xff << (8 - bitsHere)) & 0xff);
-  });
-  const hostBits = masked.some((b, i) => b !== bytes[i]);
+    const b = masked[i] & ((0xff << (8 - bitsHere)) & 0xff);
+    if (b !== masked[i]) {
+      hostBits = true;
+      masked[i] = b;
+    }
+  }
   const network = ipaddr.fromByteArray(masked);
-  const addr = network.kind() === 'ipv6' ? (network as ipaddr.IPv6).toRFC5952String() : network.toString();
+  // IPv4 prints as its octets joined by dots (ipaddr's toString)
+  const addr = ip.family === 6 ? (network as ipaddr.IPv6).toRFC5952String() : masked.join('.');
   return { cidr: `${addr}/${prefix}`, family: ip.family, prefix, network, hostBits };
 }
 
