@@ -379,7 +379,10 @@ class YamlReader {
     const at = lines.start[this.li] + col;
     const c = t.charCodeAt(at);
     if (c === 45 && (at + 1 === lineEnd || t.charCodeAt(at + 1) === 32)) return this.sequence(col, onItems);
-    if (c !== 91 && c !== 123 && this.keyEnd(at, lineEnd) >= 0) return this.mapping(col, root ? onItems : undefined);
+    if (c !== 91 && c !== 123) {
+      const colon = this.keyEnd(at, lineEnd);
+      if (colon >= 0) return this.mapping(col, colon, root ? onItems : undefined);
+    }
     // A scalar or flow collection alone on its line(s).
     const v = this.inline(at, lineEnd);
     this.li++;
@@ -510,7 +513,8 @@ class YamlReader {
     return v;
   }
 
-  private mapping(col: number, onItems?: (s: ItemPlaces) => void): Record<string, unknown> {
+  /** A block mapping at column `col`; its first key ends at `firstColon` (found by the caller). */
+  private mapping(col: number, firstColon: number, onItems?: (s: ItemPlaces) => void): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const t = this.t;
     const lines = this.lines;
@@ -525,8 +529,8 @@ class YamlReader {
         if (indent > col) bail();
       }
       const at = first ? lineStart + col : lineStart + indent;
+      const colon = first ? firstColon : this.keyEnd(at, lineEnd);
       first = false;
-      const colon = this.keyEnd(at, lineEnd);
       if (colon < 0) bail();
       const c = t.charCodeAt(at);
       let key: string;
@@ -615,7 +619,8 @@ class YamlReader {
       const c = t.charCodeAt(v);
       if (c === 45 && (v + 1 === lineEnd || t.charCodeAt(v + 1) === 32)) bail(); // `- - x`
       if (places) this.place(places, li, v);
-      if (c !== 91 && c !== 123 && this.keyEnd(v, lineEnd) >= 0) out.push(this.mapping(v - lineStart, undefined));
+      const colon = c !== 91 && c !== 123 ? this.keyEnd(v, lineEnd) : -1;
+      if (colon >= 0) out.push(this.mapping(v - lineStart, colon, undefined));
       else {
         out.push(this.inline(v, lineEnd));
         this.li++;
