@@ -316,6 +316,7 @@ function at(src: SourceObject, path: FieldPath): { location: Location; path: Fie
 
 /** Sorts items[from..] by line and column (stable): one object's problems read top to bottom. */
 function sortByPosition(items: Diagnostics['items'], from: number): void {
+  if (items.length - from < 2) return; // most objects have no problem, or one
   const tail = items.splice(from);
   tail.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
   items.push(...tail);

@@ -30,7 +30,9 @@ export function readNetworkPolicy(r: Reader, obj: Record<string, unknown>, meta:
       if (policyTypes.includes(d)) r.warn('bad-value', ['spec', 'policyTypes', i], `${v} is listed twice; read once`);
       else policyTypes.push(d);
     });
-    policyTypes = (['ingress', 'egress'] as const).filter((d) => policyTypes.includes(d));
+    // in this order, in an array of its own length (the model keeps it; a filter's result has room for more)
+    const [ing, eg] = [policyTypes.includes('ingress'), policyTypes.includes('egress')];
+    policyTypes = ing ? (eg ? ['ingress', 'egress'] : ['ingress']) : eg ? ['egress'] : [];
   }
   // Rules of a direction the policy does not declare are ignored by every implementation; say so.
   if (types.length > 0) {
