@@ -23,6 +23,26 @@ describe('manifests: loadSources', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  it('reads files as UTF-8 (ASCII-only files by a shortcut): non-ASCII text, a byte-order mark and bad bytes as the decoder reads them', () => {
+    const texts: [string, Buffer][] = [
+      ['ascii.yaml', Buffer.from('kind: Namespace\nmetadata: {name: x, labels: {a: "b~"}}\n')],
+      ['utf8.yaml', Buffer.from('kind: Namespace\nmetadata:\n  name: x\n  annotations: {note: "caf\u00e9 \u{1F389} \u00ff"}\n')],
+      ['bom.yaml', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('kind: Namespace\nmetadata: {name: x}\n')])],
+      ['latin1.yaml', Buffer.from('kind: Namespace\nmetadata: {name: x, annotations: {n: "caf\u00e9"}}\n', 'latin1')],
+    ];
+    for (const [name, bytes] of texts) {
+      const f = path.join(dir, 'enc', name);
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, bytes);
+      const [d1, d2] = [new Diagnostics(), new Diagnostics()];
+      const got = loadSources([f], d1);
+      const want = parseText(bytes.toString('utf8'), f, d2);
+      assert.deepEqual(got.map((s) => s.value), want.map((s) => s.value), name);
+      assert.deepEqual(d1.items, d2.items, name);
+    }
+    fs.rmSync(path.join(dir, 'enc'), { recursive: true });
+  });
+
   it('walks directories recursively in sorted order, reading only *.yaml, *.yml and *.json', () => {
     const d = new Diagnostics();
     const s = loadSources([dir], d);
