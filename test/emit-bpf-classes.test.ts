@@ -126,3 +126,22 @@ function parseV4(t: string): Prefix {
   const host = 32n - BigInt(len);
   return { v: (v >> host) << host, len: Number(len) };
 }
+
+describe('bpf classes: node order', () => {
+  // A call's nodes are put in address order (shorter first) by a numeric sort of one key per node when there
+  // are at most 2^15 of them, by a comparator past that: both give the entries in address order.
+  for (const n of [1000, 40000]) {
+    it(`${n} prefixes given out of order: entries in address order, each /24 before the /32s inside it`, () => {
+      const prefixes: Prefix[] = [];
+      // /32s 37 addresses apart, met out of address order (7919 is prime to n), then every /24 holding one of them
+      for (let i = 0; i < n; i++) prefixes.push({ v: BigInt(0x0a000000 + ((i * 7919) % n) * 37), len: 32 });
+      const nets = [...new Set(prefixes.map((p) => p.v >> 8n))].map((v) => ({ v: v << 8n, len: 24 }));
+      const d = computeClasses(32, [{ rule: 0, pos: prefixes, neg: [] }, { rule: 1, pos: nets, neg: [] }], 2);
+      const order = d.entries.map((e) => [e.p.v, e.p.len] as const);
+      const sorted = [...order].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+      assert.deepEqual(order, sorted);
+      // every /24 (class {1}) and every /32 (class {0,1}) is an entry
+      assert.equal(d.entries.length, prefixes.length + nets.length);
+    });
+  }
+});
