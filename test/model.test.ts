@@ -323,6 +323,19 @@ describe('model: values', () => {
     assert.deepEqual(['10M', '500k', '1Gi', '1.5G', '100', '1e3', '2Ki', '0.5M', 'x', '10 M', '1MB', ''].map(parseQuantity),
       [10_000_000, 500_000, 2 ** 30, 1_500_000_000, 100, 1000, 2048, 500_000, undefined, undefined, undefined, undefined]);
   });
+
+  it('a CIDR read as a Calico net (an address alone allowed) and the same text with a prefix read as an ipBlock are apart', () => {
+    // parsed CIDRs are shared across objects and runs: the two readings of a text must not share one answer
+    const np = (cidr: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ns}\nspec:\n  podSelector: {}\n  ingress:\n    - from:\n        - ipBlock: {cidr: "${cidr}"}\n`;
+    const gns = (net: string) => `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: g}\nspec:\n  nets: ["${net}"]\n`;
+    // the net first, then the ipBlock: 'b' + the net is no CIDR
+    const a = build([gns('10.201.0.0/16'), np('b10.201.0.0/16')].join('---\n'));
+    assert.deepEqual(a.diags.errors.map((e) => [e.code, e.object?.kind]), [['bad-cidr', 'NetworkPolicy']], a.lines.join('\n'));
+    // the ipBlock first, then the net: the net is a CIDR
+    const b = build([np('b10.202.0.0/16'), gns('10.202.0.0/16')].join('---\n'));
+    assert.deepEqual(b.diags.errors.map((e) => [e.code, e.object?.kind]), [['bad-cidr', 'NetworkPolicy']], b.lines.join('\n'));
+    assert.deepEqual(b.model.networkSets.map((s) => s.nets), [['10.202.0.0/16']]);
+  });
   it('CIDRs: canonical text, host bits cleared and reported, bare IPs only where allowed', () => {
     const c = (s: string, bare = false): string => {
       const p = parseCidr(s, { bareIp: bare });

@@ -68,17 +68,18 @@ function plainIpv4(s: string): number[] | undefined {
  */
 export function parseCidr(text: string, opts: { bareIp?: boolean } = {}): ParsedCidr | { error: string } {
   // Large inputs repeat the same CIDRs in thousands of policies; results are never mutated, so they are shared.
-  const key = opts.bareIp ? `b${text}` : text;
-  let r = CIDR_CACHE.get(key);
+  // One map per reading, by the text alone (a marker prefixed to the text would meet texts that start with it).
+  const cache = opts.bareIp ? CIDR_CACHE.bareIp : CIDR_CACHE.cidr;
+  let r = cache.get(text);
   if (r === undefined) {
-    if (CIDR_CACHE.size > 100_000) CIDR_CACHE.clear();
+    if (cache.size > 100_000) cache.clear();
     r = parseCidrUncached(text, opts);
-    CIDR_CACHE.set(key, r);
+    cache.set(text, r);
   }
   return r;
 }
 
-const CIDR_CACHE = new Map<string, ParsedCidr | { error: string }>();
+const CIDR_CACHE = { cidr: new Map<string, ParsedCidr | { error: string }>(), bareIp: new Map<string, ParsedCidr | { error: string }>() };
 
 function parseCidrUncached(text: string, opts: { bareIp?: boolean }): ParsedCidr | { error: string } {
   const slash = text.indexOf('/');
