@@ -623,8 +623,12 @@ static __always_inline int tg_handle(struct __sk_buff *skb, const __u8 dir)
 					  TG_REASON_CT_ESTABLISHED);
 		ck.origin = !dir;
 		rct = bpf_map_lookup_elem(&tg_conntrack, &ck);
-		/* (the ep_id recorded is the origin direction's: this direction's entry is not looked up) */
-		if (tg_ct_fast(rct, gen, ifindex, now, p.proto))
+		/*
+		 * Only with no entry of its own: an own entry (stale, or of another interface) goes below, where a
+		 * live one is checked against this direction's policy before any reply entry is looked at.
+		 * (the ep_id recorded is the origin direction's: this direction's entry is not looked up)
+		 */
+		if (!ct && tg_ct_fast(rct, gen, ifindex, now, p.proto))
 			return tg_ct_pass(rct, &ck, now, p.tcp_flags, fin_flag, len, rct->ep_id,
 					  TG_REASON_CT_REPLY);
 		ck.origin = dir;

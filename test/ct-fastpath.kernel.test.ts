@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import type { Program } from '../compiler/ir/types';
 import { BpfHarness } from '../compiler/engines/bpf';
 import { craft, TCP } from '../compiler/emit/bpf/packet';
-import { DIR, REASON } from '../compiler/emit/bpf/codes';
-import { epKey, readCtValue } from '../compiler/emit/bpf/layout';
+import { DIR, REASON, VERDICT } from '../compiler/emit/bpf/codes';
+import { epKey, epValue, readCtValue, readEpValue } from '../compiler/emit/bpf/layout';
 import { endpoint, program, rule, tier } from './bpf-fixtures';
 
 const IFS = ['tghbfa', 'tghbfb'];
@@ -95,6 +95,27 @@ describe('conntrack fast path (kernel, BPF_PROG_TEST_RUN)', function () {
     const ct = readCtValue(h.conntrack.lookup(h.conntrack.keys()[0])!);
     assert.equal(ct.ifindex, ifa, "the entry still belongs to a's interface");
     assert.equal((await h.run('egress', out(TCP.ACK), { ifindex: ifa })).last.reason, REASON.CT_ESTABLISHED);
+  });
+
+  it("a flow's own entry that a switch made stale is re-checked even when the other direction's entry is fresh", async () => {
+    // a:80 <-> 10.5.0.1:443 opened both ways (a's SYN out, then the peer's SYN in to port 80): one entry per origin
+    const h = await harness(both);
+    const o = (flags: number) => craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 6, sport: 80, dport: 443 }, { tcpFlags: flags });
+    const i = (flags: number) => craft({ src: '10.5.0.1', dst: '10.0.0.1', proto: 6, sport: 443, dport: 80 }, { tcpFlags: flags });
+    assert.equal((await h.run('egress', o(TCP.SYN), { ifindex: ifa })).retval, 0);
+    assert.equal((await h.run('ingress', i(TCP.SYN), { ifindex: ifa })).retval, 0);
+    assert.equal(h.conntrack.keys().length, 2);
+    // the switch: a's ingress now denies everything (fresh ep_id, no lookups, miss = deny)
+    const key = epKey({ ifindex: ifa, direction: DIR.INGRESS, family: 4, addr: '10.0.0.1' });
+    const m = h.obj.map('tg_endpoints');
+    const was = readEpValue(m.lookup(key)!);
+    m.update(key, epValue({ ...was, epId: was.epId + 1000, flags: 0, missVerdict: VERDICT.DENY }));
+    h.bumpGeneration();
+    // a's egress is unchanged: its entry is checked under the new generation
+    assert.equal((await h.run('egress', o(TCP.ACK), { ifindex: ifa })).last.reason, REASON.CT_ESTABLISHED);
+    // the ingress entry is stale: policy decides (not the reply of the fresh egress entry), as without the fast path
+    const r = await h.run('ingress', i(TCP.ACK), { ifindex: ifa });
+    assert.deepEqual([r.retval, r.last.reason], [2, REASON.POLICY_RECHECK]);
   });
 
   it('fragments take the endpoint lookup: an endpoint with port rules drops them even with a live entry of their key', async () => {
