@@ -215,20 +215,16 @@ export interface FastYamlDoc {
   end: number;
   /** null for an empty document */
   value: unknown;
-  /** offset of the top-level node */
-  contentStart: number;
-  /** its line and column (1-based; 0 for an empty document), counted as the text is read */
+  /** line and column of the top-level node (1-based; 0 for an empty document), counted as the text is read */
   contentLine: number;
   contentCol: number;
-  /** for a `kind: List` document: offset of each item of `items`, and its line and column */
-  itemStarts?: number[];
+  /** for a `kind: List` document: line and column of each item of `items` */
   itemLines?: number[];
   itemCols?: number[];
 }
 
-/** Where the items of a `kind: List` are: offset, line and column of each (see FastYamlDoc). */
+/** Where the items of a `kind: List` are: line and column of each (see FastYamlDoc). */
 interface ItemPlaces {
-  starts: number[];
   lines: number[];
   cols: number[];
 }
@@ -359,15 +355,14 @@ class YamlReader {
 
   private document(start: number, end: number): FastYamlDoc {
     const lines = this.lines;
-    if (lines.n === 0) return { start, end, value: null, contentStart: start, contentLine: 0, contentCol: 0 };
+    if (lines.n === 0) return { start, end, value: null, contentLine: 0, contentCol: 0 };
     this.li = 0;
-    const contentStart = lines.start[0] + lines.indent[0];
     let items: ItemPlaces | undefined;
     const value = this.node(lines.indent[0], -1, true, (s) => (items = s));
     if (this.li !== lines.n) bail();
     const isList = typeof value === 'object' && value !== null && !Array.isArray(value) && (value as Record<string, unknown>).kind === 'List' && Array.isArray((value as Record<string, unknown>).items);
-    const d: FastYamlDoc = { start, end, value, contentStart, contentLine: lines.line[0], contentCol: lines.indent[0] + 1 };
-    if (isList && items) [d.itemStarts, d.itemLines, d.itemCols] = [items.starts, items.lines, items.cols];
+    const d: FastYamlDoc = { start, end, value, contentLine: lines.line[0], contentCol: lines.indent[0] + 1 };
+    if (isList && items) [d.itemLines, d.itemCols] = [items.lines, items.cols];
     return d;
   }
 
@@ -590,7 +585,7 @@ class YamlReader {
   private sequence(col: number, onItems: ((s: ItemPlaces) => void) | undefined): unknown[] {
     const out: unknown[] = [];
     // where the items are, only for the `items` of a List
-    const places: ItemPlaces | undefined = onItems && { starts: [], lines: [], cols: [] };
+    const places: ItemPlaces | undefined = onItems && { lines: [], cols: [] };
     const t = this.t;
     const lines = this.lines;
     while (this.li < lines.n) {
@@ -631,9 +626,8 @@ class YamlReader {
     return fitted(out);
   }
 
-  /** Records the item at offset `at` of content line `li`. */
+  /** Records the item at offset `at` of content line `li` (its line and column). */
   private place(p: ItemPlaces, li: number, at: number): void {
-    p.starts.push(at);
     p.lines.push(this.lines.line[li]);
     p.cols.push(at - this.lines.start[li] + 1);
   }
