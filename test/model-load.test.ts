@@ -143,6 +143,22 @@ describe('model: loadModel builds objects as they are read', () => {
     }
   });
 
+  it('rolls back only the text the fast reader gave up on: the objects of earlier files stay (duplicates of them are found)', () => {
+    // the second file repeats the objects of the first but its Namespace (duplicates of objects read before its
+    // mark), and the fast reader gives up at its end; a rollback that forgot what came before the mark loses them
+    const a = path.join(dir, 'first.yaml');
+    const b = path.join(dir, 'second-bails.yaml');
+    fs.writeFileSync(a, BODY);
+    fs.writeFileSync(b, BODY.replace('name: a\n---', 'name: a2\n---') + BLOCK_SCALAR);
+    assert.equal(fastYaml(fs.readFileSync(b, 'utf8')), undefined, 'the fast reader gives up on the second file');
+    const got = viaLoadModel([a, b]);
+    const want = reference([a, b], false);
+    assert.deepEqual(got.items, want.items);
+    const dups = got.items.filter((d) => d.code === 'duplicate');
+    assert.equal(dups.length, 8, dups.map((d) => d.message).join('\n'));
+    assert.ok(dups.slice(1).every((d) => d.location?.file === b && d.message.includes(`${a}:`)), 'the second file\'s objects are duplicates of the first\'s');
+  });
+
   it('reports loading problems (YAML syntax) of any file before the problems of objects in earlier files', () => {
     const a = path.join(dir, 'a.yaml');
     const b = path.join(dir, 'b.yaml');
