@@ -289,6 +289,17 @@ describe('optimize: passes', () => {
     assert.deepEqual(p.endpoints[0].ingress.tiers[0].rules.map((x) => x.id), ['wide', 'over', 'udp', 'any', 'no-ports']);
   });
 
+  it('tells long address lists apart that differ only between the elements that group them (also in a crowded group)', () => {
+    // 40 prefixes: lists are grouped by 16 elements spread over them, and element 1 is not one of those; ten lists
+    // in one group (crowded: compared by hash first), each then again as a new array of the same content
+    const variant = (v: number) => Array.from({ length: 40 }, (_, i) => (i === 1 ? `10.0.1.${v}/32` : `10.0.${i}.1/32`));
+    const rules: Rule[] = [];
+    for (let v = 1; v <= 10; v++) rules.push(r(`v${v}`, 'Deny', { peer: variant(v), proto: 6 }));
+    for (let v = 1; v <= 10; v++) rules.push(r(`dup${v}`, 'Allow', { peer: variant(v), proto: 6 }));
+    const kept = optimize(ep(rules)).endpoints[0].ingress.tiers[0].rules.map((x) => x.id);
+    assert.deepEqual(kept, rules.slice(0, 10).map((x) => x.id), 'each list is its own (no v shadows another), and each dup a duplicate');
+  });
+
   it('returns what it leaves as it was as the same objects, and never changes its input', () => {
     const input = ep([r('a', 'Allow', { peer: ['10.0.0.0/24'], proto: 6, dports: [{ from: 80, to: 80 }] }), r('b', 'Deny', { peer: ['11.0.0.0/8'] })]);
     const text = JSON.stringify(input);
