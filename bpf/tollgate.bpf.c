@@ -71,6 +71,7 @@ const volatile __u64 tg_ct_timeout_tcp_closing_ns = 10ULL * 1000000000ULL; /* af
 const volatile __u64 tg_ct_timeout_udp_ns = 60ULL * 1000000000ULL;
 const volatile __u64 tg_ct_timeout_other_ns = 60ULL * 1000000000ULL; /* ICMP echo, other protocols */
 const volatile __u8 tg_record_last = 0; /* write tg_last on every packet (test runs only) */
+const volatile __u32 tg_hz = 0; /* CONFIG_HZ for tg_now, set at open (compiler/load/hz.ts); 0: unknown */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -460,9 +461,6 @@ static __always_inline int tg_ct_live(const struct tg_ct_value *ct, __u64 now, _
 	return idle < 0 || (__u64)idle < tg_timeout(proto, ct->flags);
 }
 
-/* The kernel's tick rate, read by libbpf from /proc/config.gz or /boot/config-$(uname -r) at open; 0 when neither. */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
 /*
  * Nanoseconds since boot at tick resolution, from jiffies: jiffies_64 starts at INITIAL_JIFFIES (2^32 - 300 * HZ,
  * include/linux/jiffies.h), so (jiffies_64 - INITIAL_JIFFIES) ticks is the time since boot, CLOCK_MONOTONIC within
@@ -472,11 +470,13 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /*
  * Conntrack time: CLOCK_MONOTONIC at tick resolution (1/CONFIG_HZ: 4 ms at HZ=250), from jiffies.
- * bpf_jiffies64() is inlined by the verifier (one load of jiffies_64 on 64-bit JITs): no helper call. CONFIG_HZ
- * is a constant to the verifier (libbpf's .kconfig map is frozen), so only one case below stays in the program;
- * a kernel whose config libbpf cannot read (or an HZ not listed) gets bpf_ktime_get_coarse_ns(), the same clock
- * through a helper call. Only differences of these times matter (the idle time of an entry); every program of a
- * node reads the same CONFIG_HZ, so they keep one time base in the shared conntrack.
+ * bpf_jiffies64() is inlined by the verifier (one load of jiffies_64 on 64-bit JITs): no helper call. tg_hz
+ * (CONFIG_HZ, read from the kernel config by BpfObject.open) is a constant to the verifier (.rodata is frozen), so
+ * only one case below stays in the program; a kernel whose config cannot be read (or an HZ not listed) gets
+ * bpf_ktime_get_coarse_ns(), the same clock through a helper call. (Not a __kconfig extern: libbpf refuses to
+ * load an object with one when it finds no kernel config, even a __weak one.) Only differences of these times
+ * matter (the idle time of an entry); every program of a node is given the same tg_hz, so they keep one time base
+ * in the shared conntrack.
  * Measured: BPF_PROG_TEST_RUN of an established UDP packet (10,000-rule bench program) 86-87 ns with
  * bpf_ktime_get_coarse_ns, 70-72 ns with jiffies (3 alternating pairs, medians of 5). Before that, the precise
  * clock (bpf_ktime_get_ns) cost 17-32 ns more per packet than the coarse one on the raw flood of bench/README.md.
@@ -485,7 +485,7 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
  */
 static __always_inline __u64 tg_now(void)
 {
-	switch (CONFIG_HZ) {
+	switch (tg_hz) {
 	case 100:
 		return TG_JIFFIES_NS(100);
 	case 250:

@@ -1,6 +1,9 @@
 // Kernel tests of the datapath: real programs loaded through the native addon, maps filled by the emitter,
 // crafted packets through BPF_PROG_TEST_RUN. A machine without BPF fails these; they are not skipped.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { strict as assert } from 'assert';
 import * as fc from 'fast-check';
 import type { Action, Match, Packet, Program, Rule, TierChain } from '../compiler/ir/types';
@@ -218,6 +221,42 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
     await new Promise((r) => setTimeout(r, 25));
     await h.run('egress', udp);
     assert.ok(seen() > times[times.length - 1], `no refresh after 25 ms (${moves} moves before)`);
+  });
+
+  it('the program loads and tracks flows where no kernel config can be read (the coarse clock then)', function () {
+    // Containers without /boot and kernels without /proc/config.gz: a private mount namespace hides both (a unix
+    // socket bound over them: open() fails with ENXIO) and a child process opens, loads and runs the program there.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgrv1-hz-'));
+    try {
+      const child = path.join(dir, 'child.ts');
+      const repo = path.resolve(__dirname, '..');
+      fs.writeFileSync(child, `
+        import { kernelHz } from ${JSON.stringify(path.join(repo, 'compiler/load/hz'))};
+        import { BpfHarness } from ${JSON.stringify(path.join(repo, 'compiler/engines/bpf'))};
+        import { craft } from ${JSON.stringify(path.join(repo, 'compiler/emit/bpf/packet'))};
+        import { endpoint, program, rule, tier } from ${JSON.stringify(path.join(repo, 'test/bpf-fixtures'))};
+        (async () => {
+          const h = await BpfHarness.open(program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('udp', 'Allow', { proto: 17 })], 'Deny')])));
+          const udp = craft({ src: '10.0.0.1', dst: '10.5.0.1', proto: 17, sport: 5000, dport: 53 });
+          const reasons = [(await h.run('egress', udp)).last.reason, (await h.run('egress', udp)).last.reason];
+          h.close();
+          console.log(JSON.stringify({ hz: kernelHz(), reasons }));
+        })().catch((e) => { console.log(JSON.stringify({ error: String(e.message) })); });
+      `);
+      const sock = path.join(dir, 'sock');
+      const script = [
+        'set -e',
+        `python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' ${sock}`,
+        `for f in /proc/config.gz /boot/config-$(uname -r); do if [ -e "$f" ]; then mount --bind ${sock} "$f"; fi; done`,
+        `exec ${process.execPath} --require tsx/cjs ${child}`,
+      ].join('\n');
+      const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], { cwd: repo, encoding: 'utf8', timeout: 60000 });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      assert.deepEqual(out, { hz: 0, reasons: [REASON.POLICY, REASON.CT_ESTABLISHED] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('conntrack: FIN moves the flow to the closing timeout, idle timeouts end entries (const volatile)', async () => {

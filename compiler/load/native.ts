@@ -6,6 +6,7 @@
 // Blocking work (load, attach/detach/list, test runs, batch updates) returns Promises (one worker each).
 import * as fs from 'fs';
 import * as path from 'path';
+import { kernelHz } from './hz';
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors
@@ -416,7 +417,14 @@ export class BpfObject {
   /** bpf_object__open_file: parses the ELF object; nothing reaches the kernel before load(). */
   static open(objPath: string): BpfObject {
     checkString('BpfObject.open', 'path', objPath);
-    return new BpfObject(new (loadAddon().NativeObject)(objPath));
+    const obj = new BpfObject(new (loadAddon().NativeObject)(objPath));
+    // the datapath clock's tick rate (tg_now in bpf/tollgate.bpf.c; 0: the coarse clock helper)
+    if (obj.consts().some((c) => c.name === 'tg_hz')) {
+      const hz = Buffer.alloc(4);
+      hz.writeUInt32LE(kernelHz());
+      obj.setConst('tg_hz', hz);
+    }
+    return obj;
   }
 
   get path(): string {
