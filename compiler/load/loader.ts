@@ -339,18 +339,6 @@ export function bumpGeneration(gen: BpfMap): void {
   gen.update(key, v);
 }
 
-/** bumpGeneration through the pin (when the object that shares it is not open); no pin: nothing to bump. */
-export function bumpGenerationAt(conntrackPin: string): void {
-  const pin = genPinOf(conntrackPin);
-  if (!fs.existsSync(pin)) return;
-  const m = BpfMap.openPinned(pin);
-  try {
-    bumpGeneration(m);
-  } finally {
-    m.close();
-  }
-}
-
 export function closeAll(maps: Map<string, BpfMap>): void {
   for (const m of maps.values()) m.close();
 }
