@@ -160,7 +160,7 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
   });
 
   it('conntrack: an entry another CPU refreshed after this packet read the clock is live, not expired (TCP stalls)', async () => {
-    // Two CPUs carry one flow (data one way, ACKs the other). A packet reads bpf_ktime_get_ns(), then the other
+    // Two CPUs carry one flow (data one way, ACKs the other). A packet reads the clock (tg_now), then the other
     // CPU writes a later last_seen_ns into the shared entry: now - last_seen_ns wraps. Read as "idle too long",
     // the live entry was deleted and the flow's next mid-stream packet dropped (TCP_NO_FLOW). Here the other
     // CPU's write is made from user space: last_seen_ns one minute ahead of the clock.
@@ -170,7 +170,8 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
       for (const k of h.conntrack.keys()) {
         const v = h.conntrack.lookup(k);
         assert.ok(v);
-        // process.hrtime is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns()
+        // process.hrtime is CLOCK_MONOTONIC on Linux; tg_now is that clock at tick resolution (jiffies since boot:
+        // within a second of it) or the coarse monotonic clock, so a minute ahead is ahead of either
         v.writeBigUInt64LE(process.hrtime.bigint() + 60_000_000_000n, 0);
         h.conntrack.update(k, v);
       }
@@ -195,7 +196,7 @@ describe('bpf datapath (kernel, BPF_PROG_TEST_RUN)', function () {
 
   it('conntrack: packets of a flow within one clock tick leave last_seen_ns alone (a write per tick, not per packet)', async () => {
     // The entry is shared by the CPUs of a flow; refreshed on every packet, its cache line bounced between them on
-    // every packet. The datapath's clock is coarse (bpf_ktime_get_coarse_ns, one tick = 1/CONFIG_HZ s): packets in
+    // every packet. The datapath's clock is coarse (tg_now: jiffies, one tick = 1/CONFIG_HZ s): packets in
     // one tick read the same time and the refresh, forward only, writes nothing. With the precise clock every
     // packet (each test run takes microseconds) moved last_seen_ns.
     const p = program(endpoint('ns/a', ['10.0.0.1'], [tier('t', [], 'Deny')], [tier('t', [rule('udp', 'Allow', { proto: 17 })], 'Deny')]));
