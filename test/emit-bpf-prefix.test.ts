@@ -36,4 +36,12 @@ describe('bpf prefixes: IPv4 CIDR texts', () => {
     assert.equal(byPrefix('10.1.2.3/8'), `${10n << 24n}/8`);
     assert.equal(byPrefix('010.0.0.1/32'), byIpaddr('010.0.0.1/32'));
   });
+
+  it('edge texts: the whole space, lengths past 32, white space, other digits: as ipaddr.js reads them', () => {
+    const texts = ['0.0.0.0/0', '0.0.0.0/00', '255.255.255.255/32', '1.2.3.4/33', '1.2.3.4/99', ' 1.2.3.4/8', '1.2.3.4/8 ', '1.2.3.4/8\n', '\n1.2.3.4/8', '1.2.3.4 /8', '1.2.3.4/ 8', '1.2.3.4/+8', '1.2.3.4/\u0663', '1.2.3.4/', '1.2.3/8', '1.2.3.4.5/8'];
+    for (const t of texts) assert.equal(byPrefix(t), byIpaddr(t), JSON.stringify(t));
+    assert.equal(byPrefix('0.0.0.0/0'), '0/0');
+    // a text with white space is no CIDR here (a reader trimming it would take it)
+    for (const t of [' 1.2.3.4/8', '1.2.3.4/8\n', '1.2.3.4/33']) assert.equal(byPrefix(t), 'error', JSON.stringify(t));
+  });
 });
