@@ -316,6 +316,9 @@ export async function runBench(trials: Trials, progress: Progress): Promise<Benc
       res.errors.push(`${what}: ${(err as Error).message.split('\n')[0].slice(0, 500)}`);
       progress(`ERROR ${what}: ${(err as Error).message.split('\n')[0]}`);
     }
+    // A signal's handler runs only when the event loop turns, and the traffic samples are synchronous one after
+    // another (spawnSync): without this turn a SIGTERM waited for the next load, minutes later.
+    await new Promise((resolve) => setImmediate(resolve));
   };
   try {
     progress(`bench ${trials.name}: rules ${trials.rules.join(', ')}; dataplanes ${trials.dataplanes.join(', ')}`);
