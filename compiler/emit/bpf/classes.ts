@@ -165,8 +165,9 @@ function sortSmall(nodes: Node[]): void {
 }
 
 export function computeClasses(width: number, rules: DimRule[], nRules: number, opts: ClassOptions = {}): DimClasses {
-  if (nodeCount > NODE_LIMIT) {
-    // only between calls: a node of a call must stay the one node of its prefix until the call returns
+  if (nodeCount > NODE_LIMIT || TEXT_NODES.size > NODE_LIMIT) {
+    // only between calls: a node of a call must stay the one node of its prefix until the call returns (texts
+    // are bounded too: several texts may name one prefix)
     SPACES.clear();
     TEXT_NODES.clear();
     nodeCount = 0;
