@@ -119,17 +119,21 @@ export function readBandwidth(r: Reader, v: string, path: Path): number | undefi
   return q;
 }
 
-/** The annotation names for the prefixes in use (no text built per object). */
-const BANDWIDTH_KEYS: Record<string, { ingress: string; egress: string }> = {
-  'kubernetes.io/': { ingress: 'kubernetes.io/ingress-bandwidth', egress: 'kubernetes.io/egress-bandwidth' },
-  'tollgate.dev/': { ingress: 'tollgate.dev/ingress-bandwidth', egress: 'tollgate.dev/egress-bandwidth' },
-};
+type BandwidthPrefix = 'kubernetes.io/' | 'tollgate.dev/';
+/** The annotation names under each prefix, built once per prefix (two at most; no text built per object). */
+const BANDWIDTH_KEYS = new Map<BandwidthPrefix, { ingress: string; egress: string }>();
+function bandwidthKeys(prefix: BandwidthPrefix): { ingress: string; egress: string } {
+  let keys = BANDWIDTH_KEYS.get(prefix);
+  if (!keys) BANDWIDTH_KEYS.set(prefix, (keys = { ingress: `${prefix}ingress-bandwidth`, egress: `${prefix}egress-bandwidth` }));
+  return keys;
+}
 
 /** The two bandwidth annotations under `prefix` (kubernetes.io/ for pods, tollgate.dev/ for IP pools). */
-export function readBandwidthAnnotations(r: Reader, annotations: Record<string, string>, prefix: string): { ingress?: number; egress?: number } {
+export function readBandwidthAnnotations(r: Reader, annotations: Record<string, string>, prefix: BandwidthPrefix): { ingress?: number; egress?: number } {
   const out: { ingress?: number; egress?: number } = {};
+  const keys = bandwidthKeys(prefix);
   for (const dir of ['ingress', 'egress'] as const) {
-    const key = BANDWIDTH_KEYS[prefix]?.[dir] ?? `${prefix}${dir}-bandwidth`;
+    const key = keys[dir];
     const v = annotations[key];
     if (v === undefined) continue;
     const bps = readBandwidth(r, v, ['metadata', 'annotations', key]);
