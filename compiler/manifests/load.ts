@@ -186,9 +186,10 @@ function readFast(text: string, file: string, sink: SourceSink): boolean {
     const doc = new YamlDoc(lines, text, d.start, d.end);
     const v = d.value;
     if (isPlainObject(v) && v.kind === 'List' && Array.isArray(v.items)) {
-      const [lines, cols] = [d.itemLines ?? [], d.itemCols ?? []];
-      if (lines.length !== v.items.length || cols.length !== v.items.length) throw new Bail();
-      v.items.forEach((item, k) => sink.add(new Located(new YamlPlace(doc, i, ['items', k], lines[k], cols[k]), item)));
+      const itemLines = d.itemLines ?? [];
+      const itemCols = d.itemCols ?? [];
+      if (itemLines.length !== v.items.length || itemCols.length !== v.items.length) throw new Bail();
+      v.items.forEach((item, k) => sink.add(new Located(new YamlPlace(doc, i, ['items', k], itemLines[k], itemCols[k]), item)));
     } else sink.add(new Located(new YamlPlace(doc, i, [], d.contentLine, d.contentCol), v));
   });
   if (!ok) sink.rollback();
