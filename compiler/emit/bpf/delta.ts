@@ -715,7 +715,7 @@ function combos(t: TableIndex, D: DimName, cls: number, members: number[]): Map<
  *  combination the candidates in both of its classes. */
 function combosOf(t: TableIndex, D: DimName, cls: number, members: number[], r: number): Map<string, { p: number; q: number; s: number; rules: number[] }> {
   const [X, Y] = DIMS.filter((x) => x !== D);
-  const classesOf = (Z: DimName): number[] => (t.dims[Z].unconstrained.has(r) ? [...t.dims[Z].classes.keys()] : [...(t.dims[Z].of.get(r) ?? [])]);
+  const classesOf = (Z: DimName): Iterable<number> => (t.dims[Z].unconstrained.has(r) ? [...t.dims[Z].classes.keys()] : (t.dims[Z].of.get(r) ?? []));
   const isIn = (Z: DimName, q: number, c: number): boolean => t.dims[Z].unconstrained.has(q) || !!t.dims[Z].of.get(q)?.has(c);
   const candidates = mergeSorted(members, t.uncon[D]);
   const out = new Map<string, { p: number; q: number; s: number; rules: number[] }>();
