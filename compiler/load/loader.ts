@@ -453,12 +453,18 @@ export function acquireLock(statePath: string): { release: () => void; crashed: 
 }
 
 export async function load(program: Program, opts: LoadOptions = {}): Promise<LoadReport> {
-  return (await loadKeeping(program, opts)).report;
+  return (await loadUnderLock(program, opts, () => undefined)).report;
 }
 
 /** load(), also handing back the tables it wrote, the node's endpoints (a dataplane handle indexes them) and the
  *  state it wrote with its file's stat, both read under the lock (another load may follow at once). */
 export async function loadKeeping(program: Program, opts: LoadOptions = {}): Promise<{ report: LoadReport; tables: BpfTables; local: LocalEndpoint[]; state: LoadState | undefined; stat: fs.Stats }> {
+  const { kept, ...r } = await loadUnderLock(program, opts, (statePath) => ({ state: readLoadState(statePath), stat: fs.statSync(statePath) }));
+  return { ...r, ...kept };
+}
+
+/** The load under the scope's lock; `underLock` runs after it, still holding the lock (load() reads nothing back). */
+async function loadUnderLock<T>(program: Program, opts: LoadOptions, underLock: (statePath: string) => T): Promise<{ report: LoadReport; tables: BpfTables; local: LocalEndpoint[]; kept: T }> {
   const t0 = process.hrtime.bigint();
   ensureBpffs();
   const paths = scopePaths(opts);
@@ -473,7 +479,7 @@ export async function loadKeeping(program: Program, opts: LoadOptions = {}): Pro
     const mapsOnly = !!old && !lock.crashed && !opts.forceReload && !opts.objectOverride && old.shapeKey === p.key && pinsPresent(old) &&
       old.attachments.every((a) => a.mode === mode);
     const report = mapsOnly ? await loadMapsOnly(p, old!, paths, opts, t0, tablesMs) : await loadNewObject(p, old, paths, opts, t0, tablesMs);
-    return { report, tables: p.t, local: p.local, state: readLoadState(paths.statePath), stat: fs.statSync(paths.statePath) };
+    return { report, tables: p.t, local: p.local, kept: underLock(paths.statePath) };
   } finally {
     lock.release();
   }
