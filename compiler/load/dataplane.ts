@@ -136,7 +136,7 @@ class Handle implements Dataplane {
     const rowBase = new Map<string, number>();
     for (const r of state.rules) if (r.endpoint && !rowBase.has(`${r.endpoint}|${r.direction}`)) rowBase.set(`${r.endpoint}|${r.direction}`, r.index);
     this.kept = {
-      program, idx, stale, state, stat: { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs }, maps, ifindex: new Map(local.map((l) => [l.ep.id, l.ifindex])), rowBase,
+      program, idx, stale, state, stat: statKey(stat), maps, ifindex: new Map(local.map((l) => [l.ep.id, l.ifindex])), rowBase,
       report, counts: { ...report.entries },
     };
     return report;
@@ -317,10 +317,14 @@ class Handle implements Dataplane {
   }
 }
 
+/** What tells one write of the state file from another. */
+function statKey(s: fs.Stats): { ino: number; size: number; mtimeMs: number } {
+  return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+}
+
 function statOf(file: string): { ino: number; size: number; mtimeMs: number } {
   try {
-    const s = fs.statSync(file);
-    return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+    return statKey(fs.statSync(file));
   } catch {
     return { ino: -1, size: -1, mtimeMs: -1 };
   }
