@@ -21,3 +21,10 @@ export function recordParts(list: readonly Cidr[], parts: readonly (readonly Cid
 export function cidrParts(list: readonly Cidr[]): readonly (readonly Cidr[])[] | undefined {
   return partsOf.get(list);
 }
+
+/** Two address lists with the same prefixes in the same order (the content test behind identity caches of lists). */
+export function sameCidrs(a: readonly Cidr[], b: readonly Cidr[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -14,6 +14,7 @@ import {
   canonicalSetOf, difference, familyUniverse, fromCidrs, intersect, isEmpty, isSubset, toCidrs, UNIVERSE, type IpSet,
 } from '../resolve/cidr';
 import { ALL_PORTS, normalizePorts, portsSubset, subtractPorts } from '../resolve/ports';
+import { sameCidrs } from '../ir/parts';
 
 const PORT_PROTOCOLS = [6, 17, 132, 136];
 const ICMP_PROTOCOLS = [1, 58];
@@ -166,7 +167,7 @@ class ChainMemo {
       // lowering writes canonical lists already (printed by toCidrs): the input is kept as it is, and so is a
       // list canonical by chance (no second copy of its strings to hold; setOf has its set)
       const printed: readonly string[] = canonicalSetOf(v) ? v : toCidrs(setOf(v));
-      const same = printed === v || sameList(printed, v);
+      const same = printed === v || sameCidrs(printed, v);
       const cid = same ? id : this.cidrListId(printed);
       c = this.canonLists.get(cid) ?? ((same ? v : printed) as string[]);
       this.canonLists.set(cid, c);
@@ -207,8 +208,8 @@ class ChainMemo {
     if (!group) this.cidrLists.set(key, (group = []));
     if (group.length > CROWDED_GROUP) {
       const h = this.listHash(v);
-      id = group.find((e) => (e.hash ??= this.listHash(e.list)) === h && sameList(e.list, v))?.id;
-    } else if (group.length > 0) id = group.find((e) => sameList(e.list, v))?.id;
+      id = group.find((e) => (e.hash ??= this.listHash(e.list)) === h && sameCidrs(e.list, v))?.id;
+    } else if (group.length > 0) id = group.find((e) => sameCidrs(e.list, v))?.id;
     if (id === undefined) group.push({ list: v, id: (id = this.nextListId++) });
     this.listIds.set(v, id);
     return id;
@@ -271,11 +272,6 @@ function mix(h: number, x: number): number {
 }
 
 /** Equal lengths and elements (prefix texts: mostly one shared string per prefix, compared by pointer). */
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Canonical matches

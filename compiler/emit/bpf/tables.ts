@@ -9,7 +9,7 @@
 // rule row; each entry carries its own rule_base, so counters and rule rows stay per endpoint.
 import type { Direction, Family, PortRange } from '../../model/types';
 import type { Chain, Endpoint, Match, Program, Rule, RuleSource } from '../../ir/types';
-import { cidrParts } from '../../ir/parts';
+import { cidrParts, sameCidrs } from '../../ir/parts';
 import { DIR, EP_FLAG, VERDICT } from './codes';
 import { computeClasses, classesOfRule, type ClassOptions, type DimClasses, type DimRule } from './classes';
 import { cidrFamily, cidrToPrefix, complementRanges, contains, familyWidth, PORT_WIDTH, protoPortPrefixes, protoPrefix, type Prefix } from './prefix';
@@ -239,7 +239,7 @@ class TableMemo {
       const k = `${n}|${v[0]}|${v[n >> 1]}|${v[n - 1]}`;
       let group = this.listGroups.get(k);
       if (!group) this.listGroups.set(k, (group = []));
-      id = group.find((g) => sameList(g.list, v))?.id;
+      id = group.find((g) => sameCidrs(g.list, v))?.id;
       if (id === undefined) group.push({ list: v, id: (id = this.nextListId++) });
       this.listIds.set(v, id);
     }
@@ -287,12 +287,6 @@ class TableMemo {
 }
 
 const ADDRESS_FIELDS: ReadonlySet<keyof Match> = new Set<keyof Match>(['peer', 'notPeer', 'local', 'notLocal']);
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** The rule rows of the chain (rows.ts), numbered from base, as the tier walk reads them. */
 export function flatten(chain: Chain, base = 0): ChainRows {
